@@ -1,0 +1,64 @@
+/**
+ * What every CLI subcommand module provides, and the small helpers they share.
+ *
+ * A subcommand parses its own arguments with {@link parse}, calls the library, and writes to the
+ * streams in {@link CliContext}. It returns an exit status or throws; `main` turns thrown errors
+ * into one `ocikit: …` line.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { OcikitError } from '../errors.js';
+
+/** The process facilities a subcommand may use (injectable for tests). */
+export interface CliContext {
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean; columns?: number };
+  readonly env: NodeJS.ProcessEnv;
+  readonly cwd: string;
+  /** Aborted on SIGINT/SIGTERM. */
+  readonly signal: AbortSignal;
+}
+
+/** A subcommand. */
+export interface Command {
+  readonly name: string;
+  /** One line for `ocikit --help`. */
+  readonly summary: string;
+  /** The full `--help` text. */
+  readonly usage: string;
+  run(args: readonly string[], ctx: CliContext): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/**
+ * Parses `args` strictly (unknown flags are usage errors) and checks the positional count.
+ * @throws OcikitError `USAGE`.
+ */
+export function parse<O extends Options>(
+  cmd: string,
+  args: readonly string[],
+  options: O,
+  positionals: { min: number; max: number; names: string },
+) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new OcikitError('USAGE', `${cmd}: ${(err as Error).message}`, { cause: err });
+  }
+  const n = parsed.positionals.length;
+  if (n < positionals.min || n > positionals.max) {
+    throw new OcikitError('USAGE', `${cmd}: expected ${positionals.names}${n > positionals.max ? `, got ${n} arguments` : ''}`);
+  }
+  return parsed;
+}
+
+/** True when `--help`/`-h` is among the arguments. */
+export function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/** Writes a line to a stream. */
+export function println(stream: NodeJS.WritableStream, text = ''): void {
+  stream.write(`${text}\n`);
+}

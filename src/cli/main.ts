@@ -1,0 +1,150 @@
+/**
+ * The `ocikit` command line: `main(argv)` dispatches to one subcommand and returns the exit status.
+ *
+ * Exit statuses: 0 success, 1 the operation failed, 2 usage error, 130 interrupted by SIGINT.
+ * Errors are one line on stderr starting `ocikit: `; `--debug` adds the stack and causes.
+ * Subcommands are loaded lazily so that `ocikit digest` does not pay for the registry client.
+ */
+import { OcikitError, isOcikitError } from '../errors.js';
+import { removeTrackedSync } from '../internal/cleanup.js';
+import { type CliContext, type Command, println } from './command.js';
+
+const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
+  digest: () => import('./digest.js'),
+  'is-manifest-list': () => import('./is-manifest-list.js'),
+  inputs: () => import('./inputs.js'),
+  merge: () => import('./merge.js'),
+  'storage-conf': () => import('./storage-conf.js'),
+  install: () => import('./install.js'),
+  fetch: () => import('./fetch.js'),
+};
+
+const SUMMARIES: Record<string, string> = {
+  digest: 'print the manifest digest of a file (as skopeo manifest-digest)',
+  'is-manifest-list': 'print true when a JSON file is a manifest list',
+  inputs: "resolve an osbuild stage's container inputs to JSON",
+  merge: 'merge a manifest list into a dir: image, as a new linked directory',
+  'storage-conf': "print the host's containers storage configuration",
+  install: 'install the images of container inputs into a tree',
+  fetch: 'fetch images and manifest lists from registries into a verified cache',
+};
+
+const USAGE = `Usage: ocikit [--debug] <command> [options]
+
+Take container images into OS image builds.
+
+Commands:
+${Object.entries(SUMMARIES)
+  .map(([k, v]) => `  ${k.padEnd(18)}${v}`)
+  .join('\n')}
+
+Run 'ocikit <command> --help' for a command's options.
+Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.`;
+
+/**
+ * Runs the CLI with `argv` (without the node and script paths).
+ * @returns the exit status.
+ */
+export async function main(argv: readonly string[], ctx: CliContext): Promise<number> {
+  let debug = false;
+  const args = [...argv];
+  while (args[0]?.startsWith('-')) {
+    const flag = args.shift()!;
+    if (flag === '--debug') debug = true;
+    else if (flag === '--help' || flag === '-h') {
+      println(ctx.stdout, USAGE);
+      return 0;
+    } else if (flag === '--version') {
+      println(ctx.stdout, await version());
+      return 0;
+    } else {
+      return usageError(ctx, `unknown option ${flag}`);
+    }
+  }
+  const name = args.shift();
+  if (name === undefined) {
+    println(ctx.stderr, USAGE);
+    return 2;
+  }
+  if (name === 'help') {
+    println(ctx.stdout, USAGE);
+    return 0;
+  }
+  const load = COMMANDS[name];
+  if (!load) return usageError(ctx, `unknown command ${JSON.stringify(name)} (see 'ocikit --help')`);
+  try {
+    const { command } = await load();
+    if (args.includes('--help') || args.includes('-h')) {
+      println(ctx.stdout, command.usage);
+      return 0;
+    }
+    return await command.run(args, ctx);
+  } catch (err) {
+    return reportError(ctx, err, debug);
+  }
+}
+
+function usageError(ctx: CliContext, message: string): number {
+  println(ctx.stderr, `ocikit: ${message}`);
+  return 2;
+}
+
+/** Prints `err` as one `ocikit:` line (plus details with `--debug`) and returns its exit status. */
+export function reportError(ctx: CliContext, err: unknown, debug: boolean): number {
+  if (ctx.signal.aborted || isOcikitError(err, 'INTERRUPTED')) {
+    println(ctx.stderr, 'ocikit: interrupted');
+    return 130;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  println(ctx.stderr, `ocikit: ${message.replace(/\s*\n\s*/g, ' ')}`);
+  if (debug) {
+    let e: unknown = err;
+    while (e instanceof Error) {
+      println(ctx.stderr, e.stack ?? String(e));
+      if (e instanceof OcikitError && e.stderr) println(ctx.stderr, `stderr:\n${e.stderr}`);
+      e = e.cause;
+      if (e !== undefined) println(ctx.stderr, 'caused by:');
+    }
+  }
+  return isOcikitError(err, 'USAGE') ? 2 : 1;
+}
+
+async function version(): Promise<string> {
+  const { readFile } = await import('node:fs/promises');
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return `ocikit ${pkg.version}`;
+}
+
+/**
+ * The process entry point used by `bin/ocikit`: wires real streams and signals, removes tracked
+ * temporary files on SIGINT/SIGTERM and exits with the status.
+ */
+export async function run(argv: readonly string[]): Promise<void> {
+  const controller = new AbortController();
+  let interrupted = 0;
+  const onSignal = (sig: NodeJS.Signals) => {
+    interrupted = sig === 'SIGINT' ? 130 : 143;
+    controller.abort(new OcikitError('INTERRUPTED', `interrupted by ${sig}`));
+    // Give in-flight work a moment to unwind through its finally blocks, then force the cleanup.
+    setTimeout(() => {
+      removeTrackedSync();
+      process.stderr.write('ocikit: interrupted\n');
+      process.exit(interrupted);
+    }, 2000).unref();
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const ctx: CliContext = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    env: process.env,
+    cwd: process.cwd(),
+    signal: controller.signal,
+  };
+  let status = await main(argv, ctx);
+  if (interrupted) {
+    removeTrackedSync();
+    status = interrupted;
+  }
+  process.exitCode = status;
+}

@@ -1,0 +1,107 @@
+/**
+ * The one error shape of ocikit.
+ *
+ * Every failure the library raises is an {@link OcikitError} with a stable `code` from the closed
+ * set {@link ErrorCode}. Callers branch on `code`, never on message text. The message names the
+ * offending value (a path, a key, a digest); the lower error, when there is one, is kept as `cause`.
+ * The CLI maps `USAGE` to exit status 2 and everything else to 1.
+ */
+
+/** The closed set of error codes. Adding one is an API change: document it in docs/errors.md. */
+export const ERROR_CODES = [
+  /** The command line was wrong (unknown subcommand, missing argument, bad flag). */
+  'USAGE',
+  /** Untrusted input (osbuild inputs, options, sources) does not have the expected shape. */
+  'INVALID_INPUT',
+  /** A string is not a valid digest (`sha256:` + 64 lowercase hex, anchored). */
+  'INVALID_DIGEST',
+  /** A manifest could not be parsed, or its digest could not be computed (skopeo fails too). */
+  'INVALID_MANIFEST',
+  /** A manifest is larger than the 4 MiB limit containers/image enforces. */
+  'MANIFEST_TOO_LARGE',
+  /** A path, blob, image or registry object does not exist. */
+  'NOT_FOUND',
+  /** A path from input would leave its root (`..`, absolute, or a symlink out). */
+  'UNSAFE_PATH',
+  /** The target of a write exists already and will not be overwritten. */
+  'EXISTS',
+  /** Content does not match the digest, size or ID it was declared or requested with. */
+  'DIGEST_MISMATCH',
+  /** Manifest lists and images do not fit together (unmatched list, image in two lists, …). */
+  'LIST_MISMATCH',
+  /** A format, media type or feature ocikit does not handle. */
+  'UNSUPPORTED',
+  /** A configuration file (storage.conf, auth.json) is missing or malformed. */
+  'CONFIG',
+  /** An external tool (skopeo, podman) failed; `stderr` and `command` are attached. */
+  'TOOL_FAILED',
+  /** A registry refused or failed a request after retries. */
+  'REGISTRY',
+  /** The operation was interrupted (SIGINT, SIGTERM, abort signal). */
+  'INTERRUPTED',
+  /** Any other I/O failure (permissions, disk full, …). */
+  'IO',
+] as const;
+
+/** A stable, machine-readable error code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/** Extra fields a caller may branch on. */
+export interface ErrorDetails {
+  /** The lower error this one wraps. */
+  readonly cause?: unknown;
+  /** For `TOOL_FAILED`: the argv that was run. */
+  readonly command?: readonly string[];
+  /** For `TOOL_FAILED`: the tool's exit status (null when killed by a signal). */
+  readonly exitCode?: number | null;
+  /** For `TOOL_FAILED`: what the tool wrote to stderr. */
+  readonly stderr?: string;
+  /** For `DIGEST_MISMATCH`: the expected value. */
+  readonly expected?: string;
+  /** For `DIGEST_MISMATCH`: the actual value. */
+  readonly actual?: string;
+  /** For `UNMATCHED`-style aggregate errors: every offending value. */
+  readonly values?: readonly string[];
+}
+
+/** The error every ocikit function throws. */
+export class OcikitError extends Error {
+  override readonly name = 'OcikitError';
+  readonly code: ErrorCode;
+  readonly command?: readonly string[];
+  readonly exitCode?: number | null;
+  readonly stderr?: string;
+  readonly expected?: string;
+  readonly actual?: string;
+  readonly values?: readonly string[];
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = code;
+    if (details.command !== undefined) this.command = details.command;
+    if (details.exitCode !== undefined) this.exitCode = details.exitCode;
+    if (details.stderr !== undefined) this.stderr = details.stderr;
+    if (details.expected !== undefined) this.expected = details.expected;
+    if (details.actual !== undefined) this.actual = details.actual;
+    if (details.values !== undefined) this.values = details.values;
+  }
+}
+
+/** True when `err` is an {@link OcikitError}, optionally with the given code. */
+export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitError {
+  return err instanceof OcikitError && (code === undefined || err.code === code);
+}
+
+/**
+ * Wraps a Node.js system error (ENOENT, EACCES, …) from an operation on `path` into an
+ * {@link OcikitError}: ENOENT becomes `NOT_FOUND`, anything else `IO`. An OcikitError passes through.
+ */
+export function fromSystemError(err: unknown, what: string, path: string): OcikitError {
+  if (err instanceof OcikitError) return err;
+  const sys = err as NodeJS.ErrnoException;
+  const reason = sys && typeof sys.code === 'string' ? sys.code : String(err);
+  if (sys?.code === 'ENOENT' || sys?.code === 'ENOTDIR') {
+    return new OcikitError('NOT_FOUND', `${what}: ${path} does not exist`, { cause: err });
+  }
+  return new OcikitError('IO', `${what}: ${path}: ${reason}`, { cause: err });
+}

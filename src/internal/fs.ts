@@ -1,0 +1,183 @@
+/**
+ * The file-system gateway: path containment, atomic writes, scoped temporary directories.
+ *
+ * Paths that come from untrusted input (osbuild keys, stage options) are resolved here and only
+ * here, with two checks: lexically (no absolute escape, no `..` segment) and on disk (the deepest
+ * existing ancestor, symlinks resolved, must still lie under the root). Writes that must appear
+ * complete or not at all go to a temporary name in the same directory and are renamed into place.
+ */
+import { randomBytes } from 'node:crypto';
+import { constants as fsc } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { OcikitError, fromSystemError } from '../errors.js';
+import { trackTemp, untrackTemp } from './cleanup.js';
+
+/** True when `child` equals `root` or lies below it (both absolute, normalised). */
+export function isInside(root: string, child: string): boolean {
+  const rel = path.relative(root, child);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel) && rel.split(path.sep)[0] !== '..');
+}
+
+/**
+ * Joins `rel` (which may start with `/`, meaning "the root of `root`") under `root`, refusing any
+ * `..` segment and any NUL byte.
+ * @throws OcikitError `UNSAFE_PATH`.
+ */
+export function joinInside(root: string, rel: string, what: string): string {
+  if (typeof rel !== 'string' || rel.includes('\0')) {
+    throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)} is not a usable path`);
+  }
+  const parts = rel.split('/').filter((p) => p !== '' && p !== '.');
+  if (parts.some((p) => p === '..')) {
+    throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)} contains a ".." segment`);
+  }
+  const joined = path.resolve(root, ...parts);
+  if (!isInside(path.resolve(root), joined)) {
+    throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)} leaves ${root}`);
+  }
+  return joined;
+}
+
+/**
+ * Like {@link joinInside}, and also resolves symlinks along the part of the path that exists:
+ * the real path of the deepest existing ancestor must stay under the real path of `root`.
+ * @returns the joined path (not the real path), safe to create below.
+ * @throws OcikitError `UNSAFE_PATH`, `NOT_FOUND` when `root` itself does not exist.
+ */
+export async function resolveInside(root: string, rel: string, what: string): Promise<string> {
+  const joined = joinInside(root, rel, what);
+  let realRoot: string;
+  try {
+    realRoot = await fs.realpath(root);
+  } catch (err) {
+    throw fromSystemError(err, what, root);
+  }
+  let probe = joined;
+  for (;;) {
+    try {
+      const real = await fs.realpath(probe);
+      if (!isInside(realRoot, real)) {
+        throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)} leads out of ${root} through a symlink (${probe} -> ${real})`);
+      }
+      return joined;
+    } catch (err) {
+      if (err instanceof OcikitError) throw err;
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOENT') throw fromSystemError(err, what, probe);
+      // A dangling symlink is itself a way out; refuse it rather than guess where it points.
+      const st = await fs.lstat(probe).catch(() => undefined);
+      if (st?.isSymbolicLink()) {
+        throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)}: ${probe} is a dangling symlink`);
+      }
+      const parent = path.dirname(probe);
+      if (parent === probe) return joined;
+      probe = parent;
+    }
+  }
+}
+
+/** A random suffix for temporary names. */
+export function tempSuffix(): string {
+  return randomBytes(6).toString('hex');
+}
+
+/** A temporary sibling name for `target`: same directory, hidden, unique. */
+export function tempSibling(target: string, tag = 'tmp'): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${tempSuffix()}`);
+}
+
+/**
+ * Writes `data` to `target` atomically: a temporary sibling is written, fsynced and renamed over
+ * `target`. Readers see the old content or the new, never a part.
+ */
+export async function writeFileAtomic(target: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
+  const tmp = tempSibling(target);
+  trackTemp(tmp);
+  try {
+    const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
+    try {
+      await fh.writeFile(data);
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true });
+    throw fromSystemError(err, 'writing', target);
+  } finally {
+    untrackTemp(tmp);
+  }
+}
+
+/**
+ * Runs `fn` with a fresh temporary directory and removes it afterwards, on success and on error.
+ * The directory is registered for removal if the process is interrupted.
+ * @param parent where to create it (default: the OS temp dir).
+ */
+export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent?: string): Promise<T> {
+  const base = parent ?? (await import('node:os')).tmpdir();
+  const dir = await fs.mkdtemp(path.join(base, prefix));
+  trackTemp(dir);
+  try {
+    return await fn(dir);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+    untrackTemp(dir);
+  }
+}
+
+/**
+ * Reads a regular file that must lie inside `root` (a symlink is followed only if its target
+ * stays inside), refusing anything larger than `maxBytes`.
+ * @throws OcikitError `NOT_FOUND`, `UNSAFE_PATH`, `INVALID_INPUT` (not a regular file), `IO`;
+ *   `tooLarge()` is thrown when the size limit is exceeded.
+ */
+export async function readFileInside(
+  root: string,
+  file: string,
+  what: string,
+  maxBytes: number,
+  tooLarge: (size: number) => Error,
+): Promise<Buffer> {
+  let real: string;
+  let realRoot: string;
+  try {
+    realRoot = await fs.realpath(root);
+    real = await fs.realpath(file);
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  }
+  if (!isInside(realRoot, real)) {
+    throw new OcikitError('UNSAFE_PATH', `${what} ${file} resolves to ${real}, outside ${root}`);
+  }
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(real, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${file} is not a regular file`);
+    if (st.size > maxBytes) throw tooLarge(st.size);
+    const buf = await fh.readFile();
+    if (buf.length > maxBytes) throw tooLarge(buf.length);
+    return buf;
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** True when `p` exists (without following a final symlink). */
+export async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.lstat(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
