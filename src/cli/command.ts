@@ -39,7 +39,7 @@ export function parse<O extends Options>(
   args: readonly string[],
   options: O,
   positionals: { min: number; max: number; names: string },
-) {
+): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
   let parsed;
   try {
     parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
