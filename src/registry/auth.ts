@@ -1,0 +1,218 @@
+/**
+ * Registry credentials and authentication challenges.
+ *
+ * Credentials come from the containers auth file, looked up as containers/image's
+ * `pkg/docker/config` does (containers-auth.json(5)): an explicit file (`authFile`, else
+ * `$REGISTRY_AUTH_FILE`) is the only file read; otherwise the primary file
+ * `$XDG_RUNTIME_DIR/containers/auth.json` (`/run/containers/<uid>/auth.json` without
+ * XDG_RUNTIME_DIR), then `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`), then
+ * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, then the legacy `~/.dockercfg` (whose
+ * top level is the `auths` map). The first file holding an entry for the image wins. In each file
+ * the keys are tried most specific first: `host/ns/repo`, `host/ns`, `host`, then legacy keys
+ * written as URLs (`https://host/v1/`), with `index.docker.io` meaning `docker.io`. An entry's
+ * `auth` is base64 of `user:password`. Credential helpers and identity tokens are not supported.
+ *
+ * Challenges are parsed from `WWW-Authenticate` (RFC 7235: `Scheme k=v, k="quoted", ...`, several
+ * challenges in one header allowed).
+ */
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import * as path from 'node:path';
+import { OcikitError } from '../errors.js';
+
+/** A user name and password for HTTP Basic authentication (and token requests). */
+export interface Credentials {
+  readonly username: string;
+  readonly password: string;
+}
+
+/** One auth file to read, and whether it is the legacy `.dockercfg` shape. */
+export interface AuthFilePath {
+  readonly path: string;
+  readonly legacy: boolean;
+}
+
+/** Where to look for credentials. */
+export interface AuthLookupOptions {
+  /** An explicit auth file (like skopeo's `--authfile`); only it is read. */
+  readonly authFile?: string;
+  /** The environment to read (default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** The home directory (default `$HOME`, else `os.homedir()`). */
+  readonly home?: string;
+  /** The user ID for the default primary path (default `process.getuid()`). */
+  readonly uid?: number;
+}
+
+/**
+ * The auth files to read, in order.
+ */
+export function authFilePaths(opts: AuthLookupOptions = {}): AuthFilePath[] {
+  const env = opts.env ?? process.env;
+  const explicit = opts.authFile ?? (env.REGISTRY_AUTH_FILE || undefined);
+  if (explicit !== undefined) return [{ path: explicit, legacy: false }];
+  const home = opts.home ?? (env.HOME || homedir());
+  const uid = opts.uid ?? process.getuid?.() ?? 0;
+  const out: AuthFilePath[] = [];
+  out.push({
+    path: env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${uid}/auth.json`,
+    legacy: false,
+  });
+  out.push({ path: path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'), legacy: false });
+  out.push({ path: env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(home, '.docker', 'config.json'), legacy: false });
+  out.push({ path: path.join(home, '.dockercfg'), legacy: true });
+  return out;
+}
+
+/** Strips a URL scheme and anything after the host, as c/image does for legacy keys. */
+function normaliseLegacyKey(key: string): string {
+  let k = key.replace(/^https?:\/\//, '');
+  const slash = k.indexOf('/');
+  if (slash >= 0) k = k.slice(0, slash);
+  return k === 'index.docker.io' ? 'docker.io' : k;
+}
+
+function decodeAuth(entry: unknown, file: string, key: string): Credentials | undefined {
+  if (entry === null || typeof entry !== 'object') return undefined;
+  const e = entry as Record<string, unknown>;
+  if (typeof e.auth === 'string' && e.auth !== '') {
+    const text = Buffer.from(e.auth, 'base64').toString('utf8');
+    const colon = text.indexOf(':');
+    if (colon < 0) throw new OcikitError('CONFIG', `${file}: the "auth" of ${JSON.stringify(key)} is not base64 of user:password`);
+    return { username: text.slice(0, colon), password: text.slice(colon + 1) };
+  }
+  return undefined;
+}
+
+/**
+ * Finds credentials for `host` and repository `repo` in one parsed auth file's `auths` map.
+ * Keys tried: `host/repo`, each parent namespace, `host`, then legacy URL-shaped keys.
+ */
+export function credentialsFromAuths(auths: Record<string, unknown>, host: string, repo: string, file = 'auth file'): Credentials | undefined {
+  const parts = repo.split('/');
+  for (let n = parts.length; n >= 1; n--) {
+    const key = `${host}/${parts.slice(0, n).join('/')}`;
+    const c = decodeAuth(auths[key], file, key);
+    if (c) return c;
+  }
+  const direct = decodeAuth(auths[host], file, host);
+  if (direct) return direct;
+  for (const [key, entry] of Object.entries(auths)) {
+    if (key !== host && normaliseLegacyKey(key) === host) {
+      const c = decodeAuth(entry, file, key);
+      if (c) return c;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Looks up credentials for repository `repo` on registry `host` (the domain as written in the
+ * reference, e.g. `docker.io`, `quay.io`, `127.0.0.1:5000`). A missing file is skipped.
+ * @returns the credentials, or undefined for anonymous access.
+ * @throws OcikitError `CONFIG` when a file exists but is not valid JSON or holds a malformed entry.
+ */
+export async function lookupCredentials(host: string, repo: string, opts: AuthLookupOptions = {}): Promise<Credentials | undefined> {
+  for (const f of authFilePaths(opts)) {
+    let text: string;
+    try {
+      text = await readFile(f.path, 'utf8');
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
+      throw new OcikitError('CONFIG', `auth file ${f.path} cannot be read: ${code ?? String(err)}`, { cause: err });
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(text);
+    } catch (err) {
+      throw new OcikitError('CONFIG', `auth file ${f.path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    }
+    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
+      throw new OcikitError('CONFIG', `auth file ${f.path} does not hold a JSON object`);
+    }
+    const auths = f.legacy ? doc : (doc as Record<string, unknown>).auths;
+    if (auths === undefined || auths === null) continue;
+    if (typeof auths !== 'object' || Array.isArray(auths)) {
+      throw new OcikitError('CONFIG', `auth file ${f.path}: "auths" is not an object`);
+    }
+    const c = credentialsFromAuths(auths as Record<string, unknown>, host, repo, f.path);
+    if (c) return c;
+  }
+  return undefined;
+}
+
+/** One authentication challenge from a `WWW-Authenticate` header. */
+export interface Challenge {
+  /** The scheme, lowercased (`bearer`, `basic`). */
+  readonly scheme: string;
+  /** Parameters with lowercased names (`realm`, `service`, `scope`, `error`). */
+  readonly params: Readonly<Record<string, string>>;
+}
+
+/**
+ * Parses `WWW-Authenticate` header values into challenges. Unparseable trailing text is ignored
+ * (a malformed header yields fewer challenges, never an exception).
+ */
+export function parseChallenges(header: string | readonly string[] | undefined): Challenge[] {
+  if (header === undefined) return [];
+  const values = typeof header === 'string' ? [header] : header;
+  const out: Challenge[] = [];
+  for (const value of values) {
+    let i = 0;
+    const s = value;
+    const skipWs = () => {
+      while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
+    };
+    const token = () => {
+      const m = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/.exec(s.slice(i));
+      if (!m) return '';
+      i += m[0].length;
+      return m[0];
+    };
+    let current: { scheme: string; params: Record<string, string> } | undefined;
+    while (i < s.length) {
+      skipWs();
+      if (s[i] === ',') {
+        i++;
+        continue;
+      }
+      const start = i;
+      const word = token();
+      if (word === '') break;
+      skipWs();
+      if (s[i] === '=' && current) {
+        // A parameter (or a token68 ending in '=' — treated as a parameter with an empty name).
+        i++;
+        skipWs();
+        let val = '';
+        if (s[i] === '"') {
+          i++;
+          while (i < s.length && s[i] !== '"') {
+            if (s[i] === '\\' && i + 1 < s.length) i++;
+            val += s[i];
+            i++;
+          }
+          i++;
+        } else {
+          const m = /^[^,\s]*/.exec(s.slice(i));
+          val = m ? m[0] : '';
+          i += val.length;
+        }
+        current.params[word.toLowerCase()] = val;
+      } else if (s[i] === '=' && !current) {
+        i = start;
+        break;
+      } else {
+        current = { scheme: word.toLowerCase(), params: {} };
+        out.push(current);
+      }
+    }
+  }
+  return out;
+}
+
+/** The `Authorization` value for Basic credentials. */
+export function basicAuthorization(c: Credentials): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
+}
