@@ -9,7 +9,7 @@
  * As in c/image, `version` is optional for reading, and an instance manifest read from
  * `<hex>.manifest.json` must have the manifest digest `<hex>` names.
  */
-import { constants as fsc, createReadStream } from 'node:fs';
+import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -69,9 +69,7 @@ export async function openRegularFileStream(file: string, what: string): Promise
     await fh.close();
     throw fromSystemError(err, what, file);
   }
-  return createReadStream('', { fd: fh.fd, autoClose: false, highWaterMark: BLOB_READ_CHUNK }).on('close', () => {
-    void fh.close();
-  });
+  return fh.createReadStream({ highWaterMark: BLOB_READ_CHUNK });
 }
 
 /**
