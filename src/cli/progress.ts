@@ -1,0 +1,150 @@
+/**
+ * The terminal progress display of `ocikit install`: one line per image being copied, redrawn in
+ * place (at most ten times a second), and a final line per finished image.
+ *
+ * - Native copies report bytes: the line shows bytes copied / total, percent, the average rate
+ *   since the image started, and the time left at that rate.
+ * - skopeo copies (containers-storage) report no byte counts: the line is indeterminate — elapsed
+ *   time and skopeo's latest status line (`Copying blob sha256:…`), nothing parsed from it.
+ *
+ * Only when the stream is a terminal (`isTTY`); on anything else the renderer writes nothing, so
+ * logs and pipes stay clean. Uses only `\r`, erase-line and cursor-up escapes.
+ */
+import type { InstallProgress } from '../install.js';
+
+/** A stream the renderer may draw on. */
+export interface ProgressStream {
+  write(chunk: string): unknown;
+  readonly isTTY?: boolean;
+  readonly columns?: number;
+}
+
+/** What {@link createProgressRenderer} returns. */
+export interface ProgressRenderer {
+  /** Feed an install progress event. */
+  readonly onProgress: (event: InstallProgress) => void;
+  /** Erases the lines of images still in flight (after an error or interrupt). Idempotent. */
+  finish(): void;
+}
+
+/** Options of {@link createProgressRenderer} (injectable for tests). */
+export interface RendererOptions {
+  /** Clock in milliseconds (default `Date.now`). */
+  readonly now?: () => number;
+  /** Minimum milliseconds between redraws of in-flight lines (default 100). */
+  readonly interval?: number;
+}
+
+const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+
+/** `1536` → `1.5 KiB`: binary units, one decimal from KiB up. */
+export function formatBytes(n: number): string {
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < UNITS.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
+}
+
+/** Seconds → `0:07`, `12:34`, `1:02:03`. */
+export function formatDuration(seconds: number): string {
+  const s = Math.max(0, Math.round(seconds));
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
+}
+
+interface Active {
+  readonly index: number;
+  readonly count: number;
+  readonly name: string;
+  readonly started: number;
+  bytes: number;
+  total: number | null;
+  status: string;
+}
+
+/** The text of an in-flight line. */
+function lineFor(a: Active, now: number): string {
+  const elapsed = (now - a.started) / 1000;
+  const head = `[${a.index + 1}/${a.count}] ${a.name}`;
+  if (a.total === null) {
+    return `${head}  ${formatDuration(elapsed)}${a.status ? `  ${a.status}` : ''}`;
+  }
+  const rate = elapsed > 0 ? a.bytes / elapsed : 0;
+  const pct = a.total > 0 ? Math.floor((a.bytes / a.total) * 100) : 100;
+  const left = rate > 0 ? `${formatDuration((a.total - a.bytes) / rate)} left` : '--:-- left';
+  return `${head}  ${formatBytes(a.bytes)} / ${formatBytes(a.total)}  ${pct}%  ${formatBytes(rate)}/s  ${left}`;
+}
+
+/** The text of a finished image's line. */
+function doneLine(a: Active, now: number): string {
+  const elapsed = (now - a.started) / 1000;
+  const head = `[${a.index + 1}/${a.count}] ${a.name}`;
+  if (a.total === null) return `${head}  done in ${formatDuration(elapsed)}`;
+  const rate = elapsed > 0 ? ` (${formatBytes(a.bytes / elapsed)}/s)` : '';
+  return `${head}  ${formatBytes(a.bytes)} in ${formatDuration(elapsed)}${rate}`;
+}
+
+function fit(text: string, columns: number | undefined): string {
+  const max = (columns ?? 80) - 1;
+  return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
+}
+
+/**
+ * Creates a renderer drawing on `stream`; a no-op when `stream` is not a terminal.
+ */
+export function createProgressRenderer(stream: ProgressStream, opts: RendererOptions = {}): ProgressRenderer {
+  if (!stream.isTTY) return { onProgress: () => undefined, finish: () => undefined };
+  const now = opts.now ?? Date.now;
+  const interval = opts.interval ?? 100;
+  const active = new Map<number, Active>();
+  let drawn = 0; // lines of the in-flight block currently on screen
+  let lastDraw = -Infinity;
+
+  const erase = (): string => {
+    if (drawn === 0) return '';
+    let s = '';
+    for (let i = 0; i < drawn; i++) s += i === 0 ? '\r\x1b[2K' : '\x1b[1A\r\x1b[2K';
+    drawn = 0;
+    return s;
+  };
+  const draw = (above: string[] = []): void => {
+    const t = now();
+    let out = erase();
+    for (const l of above) out += `${fit(l, stream.columns)}\n`;
+    const lines = [...active.values()].sort((a, b) => a.index - b.index).map((a) => fit(lineFor(a, t), stream.columns));
+    out += lines.join('\n');
+    drawn = lines.length;
+    lastDraw = t;
+    if (out) stream.write(out);
+  };
+
+  return {
+    onProgress(e) {
+      const t = now();
+      let a = active.get(e.index);
+      if (!a) {
+        a = { index: e.index, count: e.count, name: e.name, started: t, bytes: 0, total: null, status: '' };
+        active.set(e.index, a);
+      }
+      a.bytes = e.bytes;
+      a.total = e.total;
+      if (e.status !== undefined) a.status = e.status;
+      if (e.phase === 'done') {
+        active.delete(e.index);
+        draw([doneLine(a, t)]);
+      } else if (e.phase === 'start' || t - lastDraw >= interval) {
+        draw();
+      }
+    },
+    finish() {
+      active.clear();
+      const s = erase();
+      if (s) stream.write(s);
+    },
+  };
+}
