@@ -16,9 +16,10 @@
  *   later value that differs from a kept one is a conflict (a later 0 or empty tail included);
  * - a `jwk` header, when present (even `null`), must be a valid libtrust public key: EC on P-256,
  *   P-384 or P-521 with coordinates of the curve's byte length, or RSA without a private exponent;
- *   a `kid` must equal the key's libtrust fingerprint. `alg` and `signature` are not checked.
- * - `formatLength` beyond the file is an error. Where skopeo panics (negative length, an RSA
- *   exponent over 4 bytes, an off-curve EC point whose fingerprint is needed) this is an error too.
+ *   a `kid` must equal the key's libtrust fingerprint (which is "" for an EC point off its curve,
+ *   since Go cannot encode such a key). `alg` and `signature` are not checked.
+ * - `formatLength` beyond the file is an error. Where skopeo panics (a negative length, an RSA
+ *   exponent over 4 bytes) this is an error too.
  */
 import { createHash } from 'node:crypto';
 import { OcikitError } from '../errors.js';
@@ -241,17 +242,11 @@ function checkEC(jwk: Map<string, GoNode>): void {
   const y = coordinate('y', 'y-coordinate');
   if (jwk.has('kid')) {
     const kid = prefixed('JWK EC Public Key ID', () => stringFromMap(jwk, 'kid'));
-    // Go 1.19's elliptic.Marshal panics on a point off the curve (the point at infinity, 0/0, passes).
-    const X = toBigInt(x);
-    const Y = toBigInt(y);
-    if (!(X === 0n && Y === 0n) && !onCurve(curve, X, Y)) {
-      throw new Error('JWK EC Public Key: the point is not on the curve (skopeo panics computing its key ID)');
-    }
-    const spki = der(0x30, [
-      der(0x30, [derOid('1.2.840.10045.2.1'), derOid(curve.oid)]),
-      der(0x03, [Uint8Array.of(0, 4), x, y]),
-    ]);
-    if (kid !== libtrustKeyID(spki)) throw new Error(`JWK EC Public Key ID does not match: ${kid}`);
+    // Go's x509.MarshalPKIXPublicKey refuses a point off the curve, and libtrust then uses "" as the key ID.
+    const spki = onCurve(curve, toBigInt(x), toBigInt(y))
+      ? der(0x30, [der(0x30, [derOid('1.2.840.10045.2.1'), derOid(curve.oid)]), der(0x03, [Uint8Array.of(0, 4), x, y])])
+      : undefined;
+    if (kid !== (spki === undefined ? '' : libtrustKeyID(spki))) throw new Error(`JWK EC Public Key ID does not match: ${kid}`);
   }
 }
 
