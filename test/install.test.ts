@@ -12,12 +12,13 @@ import tar from 'tar-stream';
 import { isOcikitError } from '../src/errors.js';
 import { install, type InstallProgress, type InstallRequest } from '../src/install.js';
 import { runTool } from '../src/internal/exec.js';
+import { UPSTREAM } from './helpers/fixtures.js';
 import { buildImage, type GeneratedImage, makeDirImage, makeList } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';
 import { needTool } from './helpers/tools.js';
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const SIGNATURE = join('test', 'fixtures', 'upstream', 'containers-image', 'signature', 'fixtures', 'dir-img-valid', 'signature-1');
+const SIGNATURE = join(UPSTREAM, 'containers-image', 'signature', 'fixtures', 'dir-img-valid', 'signature-1');
 
 interface Env {
   readonly root: string;
