@@ -352,7 +352,13 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     invalid(what, 'not a recognised manifest (no known mediaType, schemaVersion or field types as containers/image reads them)');
   }
   const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const digest = digestOf(bytes, root, mediaType);
+  let digest: Digest;
+  try {
+    digest = digestOf(bytes, root, mediaType);
+  } catch (err) {
+    if (err instanceof OcikitError) invalid(what, err.message, err);
+    throw err;
+  }
   const common = { raw, mediaType, digest };
 
   if (mediaType === DOCKER_V2S2 || mediaType === OCI_MANIFEST) {
@@ -361,9 +367,9 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     const m = decodeFor(root, IMAGE_T, what, kind);
     if (m.schemaVersion !== 2n) invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
     if (m.config === undefined) invalid(what, `${kind} has no config`);
-    if (m.layers === undefined) invalid(what, `${kind} has no layers`);
     const config = parseDescriptor(m.config as GoStruct, `${what} config`);
-    const layers = Object.freeze((m.layers as GoStruct[]).map((l, i) => parseDescriptor(l, `${what} layer ${i}`)));
+    // c/image accepts a missing (or null) `layers` as no layers (OCI artifacts do this).
+    const layers = Object.freeze(((m.layers as GoStruct[] | undefined) ?? []).map((l, i) => parseDescriptor(l, `${what} layer ${i}`)));
     const out: ImageManifest = { kind: 'image', ...common, schemaVersion: 2, config, layers };
     const annotations = stringMap(m.annotations);
     return Object.freeze(annotations === undefined ? out : { ...out, annotations });
