@@ -108,7 +108,8 @@ export async function readListFile(dir: string, key: string): Promise<ListFile> 
 class ReadOnlyMap<K, V> extends Map<K, V> {
   #sealed = false;
   constructor(entries: Map<K, V>) {
-    super(entries);
+    super();
+    for (const [k, v] of entries) super.set(k, v);
     this.#sealed = true;
   }
   override set(key: K, value: V): this {
