@@ -465,6 +465,8 @@ function openSink(file: string, expect: BlobExpectation, label: string): Sink {
       reject(e);
     });
     out.on('finish', () => resolve());
+    // A sink discarded with destroy() settles too, so callers can wait for the file to close.
+    out.on('close', () => reject(new Error('blob sink closed before the end')));
   });
   done.catch(() => undefined);
   digester.pipe(out);
