@@ -263,53 +263,86 @@ function invalid(what: string, message: string, cause?: unknown): never {
   throw new OcikitError('INVALID_MANIFEST', `${what}: ${message}`, cause === undefined ? {} : { cause });
 }
 
-function stringMap(value: unknown): Readonly<Record<string, string>> | undefined {
-  if (!(value instanceof Map)) return undefined;
+// parseDescriptor / parsePlatform take either what the Go decoder produced (ints as bigint, maps as
+// Map, null list elements as undefined) or plain JSON.parse output, and validate both alike.
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map);
+}
+
+function stringMap(value: unknown, what: string, field: string): Readonly<Record<string, string>> | undefined {
+  if (value === undefined || value === null) return undefined;
+  const entries = value instanceof Map ? [...(value as Map<string, unknown>)] : isRecord(value) ? Object.entries(value) : undefined;
+  if (entries === undefined) invalid(what, `${field} is not an object of strings`);
   const out: Record<string, string> = {};
-  for (const [k, v] of value as Map<string, string | undefined>) out[k] = v ?? '';
+  for (const [k, v] of entries) {
+    if (v !== undefined && typeof v !== 'string') invalid(what, `${field}.${k} is not a string`);
+    out[k] = v ?? '';
+  }
   return Object.freeze(out);
 }
 
-function frozenStrings(value: unknown): readonly string[] | undefined {
-  if (!Array.isArray(value)) return undefined;
-  return Object.freeze((value as (string | undefined)[]).map((s) => s ?? ''));
+function frozenStrings(value: unknown, what: string, field: string): readonly string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) invalid(what, `${field} is not an array of strings`);
+  return Object.freeze(
+    value.map((s: unknown, i) => {
+      if (s !== undefined && s !== null && typeof s !== 'string') invalid(what, `${field}[${i}] is not a string`);
+      return (s as string | undefined | null) ?? '';
+    }),
+  );
+}
+
+function optionalString(value: unknown, what: string, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') invalid(what, `${field} is not a string`);
+  return value;
 }
 
 /**
- * Validates a decoded platform: `architecture` and `os` must be non-empty.
+ * Validates a platform object: `architecture` and `os` must be non-empty strings; `os.version`,
+ * `os.features` and `variant` are kept when present.
  * @throws OcikitError `INVALID_MANIFEST` naming `what`.
  */
-export function parsePlatform(p: GoStruct, what: string): Platform {
+export function parsePlatform(p: unknown, what: string): Platform {
+  if (!isRecord(p)) invalid(what, 'platform is not an object');
   const architecture = p.architecture;
   const os = p.os;
   if (typeof architecture !== 'string' || architecture === '') invalid(what, 'platform has no architecture');
   if (typeof os !== 'string' || os === '') invalid(what, 'platform has no os');
   const out: { -readonly [K in keyof Platform]: Platform[K] } = { architecture, os };
-  if (typeof p['os.version'] === 'string') out['os.version'] = p['os.version'];
-  const features = frozenStrings(p['os.features']);
+  const osVersion = optionalString(p['os.version'], what, 'platform os.version');
+  if (osVersion !== undefined) out['os.version'] = osVersion;
+  const features = frozenStrings(p['os.features'], what, 'platform os.features');
   if (features !== undefined) out['os.features'] = features;
-  if (typeof p.variant === 'string') out.variant = p.variant;
+  const variant = optionalString(p.variant, what, 'platform variant');
+  if (variant !== undefined) out.variant = variant;
   return Object.freeze(out);
 }
 
 /**
- * Validates a decoded descriptor: a non-empty `mediaType`, a sha256 `digest`, a `size` that is a
- * non-negative safe integer, and a valid `platform` when there is one.
+ * Validates a descriptor object: a non-empty `mediaType`, a sha256 `digest`, a `size` that is a
+ * non-negative safe integer, string `urls` and `annotations`, and a valid `platform` when present.
  * @throws OcikitError `INVALID_MANIFEST`, or `INVALID_DIGEST` for a digest that is not sha256, naming `what`.
  */
-export function parseDescriptor(d: GoStruct, what: string): Descriptor {
+export function parseDescriptor(d: unknown, what: string): Descriptor {
+  if (!isRecord(d)) invalid(what, 'descriptor is not an object');
   const mediaType = d.mediaType;
   if (typeof mediaType !== 'string' || mediaType === '') invalid(what, 'descriptor has no mediaType');
   const digest = parseDigest(d.digest ?? '', `${what} digest`);
-  const size = (d.size as bigint | undefined) ?? 0n;
-  if (d.size === undefined) invalid(what, `descriptor ${digest} has no size`);
-  if (size < 0n || size > BigInt(Number.MAX_SAFE_INTEGER)) invalid(what, `descriptor ${digest} has invalid size ${size}`);
+  const size = d.size;
+  if (size === undefined || size === null) invalid(what, `descriptor ${digest} has no size`);
+  const valid =
+    typeof size === 'bigint'
+      ? size >= 0n && size <= BigInt(Number.MAX_SAFE_INTEGER)
+      : typeof size === 'number' && Number.isSafeInteger(size) && size >= 0;
+  if (!valid) invalid(what, `descriptor ${digest} has invalid size ${String(size)}`);
   const out: { -readonly [K in keyof Descriptor]: Descriptor[K] } = { mediaType, digest, size: Number(size) };
-  const urls = frozenStrings(d.urls);
+  const urls = frozenStrings(d.urls, what, 'urls');
   if (urls !== undefined) out.urls = urls;
-  const annotations = stringMap(d.annotations);
+  const annotations = stringMap(d.annotations, what, 'annotations');
   if (annotations !== undefined) out.annotations = annotations;
-  if (d.platform !== undefined) out.platform = parsePlatform(d.platform as GoStruct, `${what} (${digest})`);
+  if (d.platform !== undefined && d.platform !== null) out.platform = parsePlatform(d.platform, `${what} (${digest})`);
   return Object.freeze(out);
 }
 
@@ -371,7 +404,7 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     // c/image accepts a missing (or null) `layers` as no layers (OCI artifacts do this).
     const layers = Object.freeze(((m.layers as GoStruct[] | undefined) ?? []).map((l, i) => parseDescriptor(l, `${what} layer ${i}`)));
     const out: ImageManifest = { kind: 'image', ...common, schemaVersion: 2, config, layers };
-    const annotations = stringMap(m.annotations);
+    const annotations = stringMap(m.annotations, what, 'annotations');
     return Object.freeze(annotations === undefined ? out : { ...out, annotations });
   }
   if (mediaType === DOCKER_LIST || mediaType === OCI_INDEX) {

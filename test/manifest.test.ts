@@ -19,7 +19,9 @@ import {
   guessMediaType,
   isManifestList,
   manifestDigest,
+  parseDescriptor,
   parseManifest,
+  parsePlatform,
   platformString,
 } from '../src/manifest.js';
 import {
@@ -438,6 +440,52 @@ describe('parseManifest', () => {
     const m = parseManifest(read('containers-image/internal/manifest/testdata/v2s2.manifest.json'), 'v2s2') as ImageManifest;
     assert.ok(Object.isFrozen(m) && Object.isFrozen(m.layers) && Object.isFrozen(m.config));
   });
+});
+
+describe('parseDescriptor', () => {
+  const digest = `sha256:${'c'.repeat(64)}`;
+  it('accepts plain JSON.parse output and returns frozen data', () => {
+    const d = parseDescriptor(
+      { mediaType: 'm', digest, size: 3, urls: ['u'], annotations: { a: 'b' }, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+      'd',
+    );
+    assert.deepEqual({ ...d, platform: { ...d.platform } }, {
+      mediaType: 'm',
+      digest,
+      size: 3,
+      urls: ['u'],
+      annotations: { a: 'b' },
+      platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+    });
+    assert.ok(Object.isFrozen(d));
+  });
+  const bad: [string, unknown, string][] = [
+    ['not an object', 'x', 'INVALID_MANIFEST'],
+    ['a fractional size', { mediaType: 'm', digest, size: 1.5 }, 'INVALID_MANIFEST'],
+    ['a negative size', { mediaType: 'm', digest, size: -1 }, 'INVALID_MANIFEST'],
+    ['a string size', { mediaType: 'm', digest, size: '1' }, 'INVALID_MANIFEST'],
+    ['a non-string annotation', { mediaType: 'm', digest, size: 1, annotations: { a: 1 } }, 'INVALID_MANIFEST'],
+    ['urls not strings', { mediaType: 'm', digest, size: 1, urls: [1] }, 'INVALID_MANIFEST'],
+    ['a sha512 digest', { mediaType: 'm', digest: `sha512:${'c'.repeat(128)}`, size: 1 }, 'INVALID_DIGEST'],
+  ];
+  for (const [name, d, code] of bad) {
+    it(`rejects ${name} with ${code}`, () => throwsCode(() => parseDescriptor(d, 'THE-DESC'), code, 'THE-DESC'));
+  }
+});
+
+describe('parsePlatform', () => {
+  it('keeps os.version and os.features', () => {
+    const p = parsePlatform({ architecture: 'amd64', os: 'windows', 'os.version': '10', 'os.features': ['win32k'] }, 'p');
+    assert.deepEqual({ ...p }, { architecture: 'amd64', os: 'windows', 'os.version': '10', 'os.features': ['win32k'] });
+  });
+  for (const [name, p] of [
+    ['no architecture', { os: 'linux' }],
+    ['an empty os', { architecture: 'amd64', os: '' }],
+    ['a numeric variant', { architecture: 'arm', os: 'linux', variant: 7 }],
+    ['an array', []],
+  ] as [string, unknown][]) {
+    it(`rejects ${name}`, () => throwsCode(() => parsePlatform(p, 'THE-PLATFORM'), 'INVALID_MANIFEST', 'THE-PLATFORM'));
+  }
 });
 
 describe('platformString', () => {
