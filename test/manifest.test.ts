@@ -7,7 +7,8 @@
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { isOcikitError } from '../src/errors.js';
@@ -94,6 +95,14 @@ describe('fixture inventory', () => {
   it('lists every fixture file with its sha256', () => {
     assert.ok(INVENTORY.length >= 200, `only ${INVENTORY.length} rows parsed from README.md`);
     for (const row of INVENTORY) assert.equal(sha(read(row.path)), row.sha256, row.path);
+  });
+
+  it('covers every fixture file but the README itself', () => {
+    const listed = new Set(INVENTORY.map((r) => r.path));
+    const files = readdirSync(UPSTREAM, { recursive: true, withFileTypes: true })
+      .filter((e) => e.isFile())
+      .map((e) => relative(UPSTREAM, join(e.parentPath ?? e.path, e.name)));
+    assert.deepEqual(files.filter((f) => !listed.has(f)), ['README.md']);
   });
 });
 
