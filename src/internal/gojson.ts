@@ -476,8 +476,12 @@ export function matchField(fields: Readonly<Record<string, unknown>>, key: strin
   return undefined;
 }
 
+const ASCII_RE = /^[\x00-\x7f]*$/;
+
 /** Go's key folding for field names: ASCII upper case, and ſ → S, K (Kelvin) → K. */
 export function foldKey(key: string): string {
+  // Fast path: plain ASCII keys (nearly all real ones) fold by upper-casing.
+  if (ASCII_RE.test(key)) return key.toUpperCase();
   return key.replace(/[a-z\u017f\u212a]/g, (c) => (c === '\u017f' ? 'S' : c === '\u212a' ? 'K' : c.toUpperCase()));
 }
 
