@@ -19,8 +19,9 @@
  * temporary file with it; a store that existed before is left as skopeo left it.
  *
  * The image ID reported is the config digest: from the dir image's manifest, from the natively
- * read oci-archive (which also refuses hostile archives before skopeo sees them), or the input key
- * for containers-storage inputs.
+ * read oci-archive (which also refuses hostile archives before skopeo sees them), or, for
+ * containers-storage inputs (whose manifest skopeo rewrites store to store), read back from the
+ * destination with `skopeo inspect --raw [--config]`.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -169,8 +170,11 @@ interface Identity {
   readonly listDigest: string | null;
 }
 
-/** The ID, manifest digest and list digest the image will have in containers-storage. */
-async function identify(image: ResolvedImage, src: ContainerSource, req: InstallRequest): Promise<Identity> {
+/**
+ * The ID, manifest digest and list digest the image will have in containers-storage, or null
+ * when only the destination can tell (containers-storage inputs).
+ */
+async function identify(image: ResolvedImage, src: ContainerSource, req: InstallRequest): Promise<Identity | null> {
   switch (image.format) {
     case 'dir': {
       const m = image.manifest;
@@ -187,7 +191,7 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
           await reader.close();
         }
       }
-      return identifyWithSkopeo(src, req);
+      return identifyWithSkopeo(src.source, req);
     }
     case 'oci-archive':
       // Read natively: gives the IDs and refuses a hostile archive before skopeo extracts it.
@@ -196,18 +200,17 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
         async (reader) => ({ imageId: reader.manifest.config.digest, manifestDigest: reader.manifest.digest, listDigest: null }),
         { ...(req.tmpdir ? { tmpdir: req.tmpdir } : {}), ...(req.signal ? { signal: req.signal } : {}) },
       );
-    case 'containers-storage': {
-      const raw = await skopeoInspectRaw(src.source, req.signal ? { signal: req.signal } : {});
-      return { imageId: image.checksum, manifestDigest: manifestDigest(raw), listDigest: null };
-    }
+    case 'containers-storage':
+      // Known only after the copy: store to store, skopeo rewrites the manifest.
+      return null;
   }
 }
 
-/** Fallback (schema 1 dir images): ask skopeo for the manifest and config of the source. */
-async function identifyWithSkopeo(src: ContainerSource, req: InstallRequest): Promise<Identity> {
+/** Asks skopeo for the manifest and config of `ref` (schema 1 dir images; store-to-store copies). */
+async function identifyWithSkopeo(ref: string, req: InstallRequest): Promise<Identity> {
   const o = req.signal ? { signal: req.signal } : {};
-  const raw = await skopeoInspectRaw(src.source, o);
-  const config = await skopeoInspectRaw(src.source, { ...o, config: true });
+  const raw = await skopeoInspectRaw(ref, o);
+  const config = await skopeoInspectRaw(ref, { ...o, config: true });
   return { imageId: sha256(config), manifestDigest: manifestDigest(raw), listDigest: null };
 }
 
@@ -272,8 +275,11 @@ async function installToStorage(
                   if (line) req.onProgress?.({ ...base, phase: 'progress', status: line });
                 },
               });
+              // Store to store, skopeo rewrites the manifest (the source store hands out
+              // uncompressed layers): then report what the destination holds.
+              const written = id ?? (await identifyWithSkopeo(destRef, req));
               req.onProgress?.({ ...base, phase: 'done' });
-              return { name: image.name, ...id, destination: destRef };
+              return { name: image.name, ...written, destination: destRef };
             },
             sourceOpts,
           );

@@ -287,6 +287,29 @@ describe('install into containers-storage', () => {
   });
 });
 
+describe('install from a containers-storage input', () => {
+  for (const type of ['containers-storage', 'oci'] as const) {
+    it(`copies an image of a host store (vfs) into ${type}`, async (t) => {
+      if (!needTool(t, 'skopeo', 'podman')) return;
+      const e = await env(t);
+      const src = await makeDirImage(join(e.root, 'src'));
+      const hostStore = join(e.images, 'storage');
+      await runTool(['skopeo', 'copy', '-q', `dir:${src.dir}`, `containers-storage:[vfs@${hostStore}+${join(e.root, 'hostrun')}]localhost/host:latest`]);
+      const inp = { images: { path: e.images, data: { archives: { [src.configDigest]: { format: 'containers-storage', name: 'localhost/copied:latest', storage: { driver: 'vfs' } } } } } };
+      const options = type === 'oci' ? { destination: { type, path: '/oci' } } : storageOptions();
+      const summary = await install(req(e, inp, options));
+      const im = summary.images[0]!;
+      assert.equal(im.imageId, src.configDigest);
+      assert.equal(im.name, 'localhost/copied:latest');
+      const raw = (await runTool(['skopeo', 'inspect', '--raw', im.destination])).stdout;
+      assert.equal(sha(raw), im.manifestDigest);
+      const config = (await runTool(['skopeo', 'inspect', '--raw', '--config', im.destination])).stdout;
+      assert.equal(sha(config), src.configDigest);
+      assert.deepEqual(await readdir(e.tmpdir), []);
+    });
+  }
+});
+
 describe('install into native destinations', () => {
   const types = ['oci', 'oci-archive', 'dir'] as const;
   for (const type of types) {
