@@ -139,29 +139,43 @@ describe('ocikit install (command)', () => {
     await assert.rejects(stat(join(s.root, '..', 'escape')), { code: 'ENOENT' });
   });
 
-  it('exits 130 on SIGINT mid-install, leaving no temporary files and nothing at the destination', async (t) => {
-    const s = await stage(t, { destination: { type: 'containers-storage', 'storage-driver': 'vfs' } });
-    // A slow fake skopeo: it creates the store (as skopeo would), says it has started, and sleeps.
-    const fake = join(s.root, 'fake-skopeo');
-    const marker = join(s.root, 'started');
-    await writeFile(fake, `#!/bin/sh\nmkdir -p "$FAKE_STORE"\ntouch "$FAKE_MARKER"\nexec sleep 30\n`);
-    await chmod(fake, 0o755);
-    let pid = 0;
-    const done = runProcess(ARGS, s.root, {
-      TMPDIR: s.tmp,
-      OCIKIT_SKOPEO: fake,
-      FAKE_STORE: join(s.tree, 'var/lib/containers/storage'),
-      FAKE_MARKER: marker,
-    }, (p) => (pid = p));
-    await waitFor(marker, 20000);
-    assert.ok((await readdir(s.tmp)).length > 0, 'the source scope holds a temporary directory while skopeo runs');
-    process.kill(pid, 'SIGINT');
-    const r = await done;
-    assert.equal(r.status, 130, r.stderr);
-    assert.match(r.stderr, /ocikit: interrupted/);
-    assert.deepEqual(await readdir(s.tmp), [], 'no temporary file may remain');
-    assert.deepEqual(await readdir(s.tree), [], 'nothing may remain at the destination');
-  });
+  // A slow fake skopeo: it creates what skopeo would create first (the store, or the dir: copy),
+  // says it has started, and sleeps until killed.
+  const sigintCases: [string, unknown, boolean][] = [
+    ['into containers-storage', { destination: { type: 'containers-storage', 'storage-driver': 'vfs' } }, false],
+    ['into oci from a containers-storage input', { destination: { type: 'oci', path: '/usr/share/oci' } }, true],
+  ];
+  for (const [title, options, storageInput] of sigintCases) {
+    it(`exits 130 on SIGINT mid-install ${title}, leaving no temporary files and nothing at the destination`, async (t) => {
+      const s = await stage(t, options);
+      if (storageInput) {
+        await mkdir(join(s.root, 'in', 'images', 'storage'));
+        const key = `sha256:${'e'.repeat(64)}`;
+        const archives = { [key]: { format: 'containers-storage', name: 'localhost/cs:latest', storage: { driver: 'vfs' } } };
+        await writeFile(join(s.root, 'in', 'inputs.json'), JSON.stringify({ images: { path: 'images', data: { archives } } }));
+      }
+      const fake = join(s.root, 'fake-skopeo');
+      const marker = join(s.root, 'started');
+      await writeFile(fake, `#!/bin/sh\nfor a in "$@"; do last="$a"; done\ncase "$last" in dir:*) mkdir -p "\${last#dir:}";; *) mkdir -p "$FAKE_STORE";; esac\ntouch "$FAKE_MARKER"\nexec sleep 30\n`);
+      await chmod(fake, 0o755);
+      let pid = 0;
+      const done = runProcess(
+        ARGS,
+        s.root,
+        { TMPDIR: s.tmp, OCIKIT_SKOPEO: fake, FAKE_STORE: join(s.tree, 'var/lib/containers/storage'), FAKE_MARKER: marker },
+        (p) => (pid = p),
+      );
+      await waitFor(marker, 20000);
+      assert.ok((await readdir(s.tmp)).length > 0, 'a temporary directory is held while skopeo runs');
+      assert.deepEqual(await readdir(s.tree), [storageInput ? 'usr' : 'var'], 'the destination is under way');
+      process.kill(pid, 'SIGINT');
+      const r = await done;
+      assert.equal(r.status, 130, r.stderr);
+      assert.match(r.stderr, /ocikit: interrupted/);
+      assert.deepEqual(await readdir(s.tmp), [], 'no temporary file may remain');
+      assert.deepEqual(await readdir(s.tree), [], 'nothing may remain at the destination');
+    });
+  }
 
   it('installs into containers-storage as a whole process (real skopeo)', async (t) => {
     if (!needTool(t, 'skopeo')) return;
