@@ -224,14 +224,20 @@ async function assertAbsent(target: string): Promise<void> {
 async function publish(tmp: string, target: string, isFile: boolean): Promise<void> {
   if (isFile) {
     // link(2) fails with EEXIST instead of replacing: an atomic "create if absent".
+    let linked = false;
     try {
       await fs.link(tmp, target);
+      linked = true;
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new OcikitError('EXISTS', `destination ${target} appeared while writing; not replaced`);
-      throw fromSystemError(err, 'publishing', target);
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new OcikitError('EXISTS', `destination ${target} appeared while writing; not replaced`);
+      // File systems without hard links: fall back to check-then-rename, as for directories.
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw fromSystemError(err, 'publishing', target);
     }
-    await fs.unlink(tmp);
-    return;
+    if (linked) {
+      await fs.rm(tmp, { force: true }); // the destination is complete; a leftover sibling is only litter
+      return;
+    }
   }
   // rename(2) would replace an empty directory; check first (a tiny window remains, documented).
   await assertAbsent(target);
