@@ -235,7 +235,7 @@ async function publish(tmp: string, target: string, isFile: boolean): Promise<vo
       if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw fromSystemError(err, 'publishing', target);
     }
     if (linked) {
-      await fs.rm(tmp, { force: true }); // the destination is complete; a leftover sibling is only litter
+      await fs.rm(tmp, { force: true }).catch(() => {}); // the destination is complete; a leftover sibling is only litter
       return;
     }
   }
