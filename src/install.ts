@@ -71,7 +71,7 @@ export interface InstallProgress {
   readonly bytes: number;
   /** Bytes to copy in all, or null when unknown (skopeo copies). */
   readonly total: number | null;
-  /** For skopeo copies: skopeo's latest status line (`Copying blob sha256:…`). */
+  /** For skopeo copies: the latest line skopeo wrote to stderr (its report goes to stdout). */
   readonly status?: string;
 }
 

@@ -238,7 +238,7 @@ describe('createProgressRenderer', () => {
   it('shows bytes, percent, rate and time left, then a done line', () => {
     const s = tty();
     let now = 0;
-    const r = createProgressRenderer(s.stream, { now: () => now, interval: 0 });
+    const r = createProgressRenderer(s.stream, { now: () => now, interval: 0, tick: 0 });
     r.onProgress(ev({ phase: 'start', total: 4 * 1024 * 1024 }));
     now = 1000;
     r.onProgress(ev({ bytes: 1024 * 1024, total: 4 * 1024 * 1024 }));
@@ -251,7 +251,7 @@ describe('createProgressRenderer', () => {
   it('shows an indeterminate line with skopeo status for skopeo copies', () => {
     const s = tty();
     let now = 0;
-    const r = createProgressRenderer(s.stream, { now: () => now, interval: 0 });
+    const r = createProgressRenderer(s.stream, { now: () => now, interval: 0, tick: 0 });
     r.onProgress(ev({ phase: 'start', total: null }));
     now = 2000;
     r.onProgress(ev({ total: null, status: 'Copying blob sha256:abc' }));
@@ -260,7 +260,7 @@ describe('createProgressRenderer', () => {
 
   it('redraws several images in flight as a block and erases it on finish', () => {
     const s = tty();
-    const r = createProgressRenderer(s.stream, { now: () => 0, interval: 0 });
+    const r = createProgressRenderer(s.stream, { now: () => 0, interval: 0, tick: 0 });
     r.onProgress(ev({ phase: 'start', index: 0, count: 2 }));
     r.onProgress(ev({ phase: 'start', index: 1, count: 2, name: 'localhost/y' }));
     const before = s.text().length;
@@ -274,7 +274,7 @@ describe('createProgressRenderer', () => {
   it('throttles redraws of in-flight lines', () => {
     const s = tty();
     let now = 0;
-    const r = createProgressRenderer(s.stream, { now: () => now, interval: 100 });
+    const r = createProgressRenderer(s.stream, { now: () => now, interval: 100, tick: 0 });
     r.onProgress(ev({ phase: 'start' }));
     const after = s.text().length;
     now = 50;
@@ -285,11 +285,33 @@ describe('createProgressRenderer', () => {
     assert.ok(s.text().length > after);
   });
 
+  it('keeps redrawing silent images in flight, and stops when none is left', async () => {
+    const s = tty();
+    let now = 0;
+    const r = createProgressRenderer(s.stream, { now: () => now, tick: 5 });
+    r.onProgress(ev({ phase: 'start', total: null }));
+    now = 3000;
+    await new Promise((res) => setTimeout(res, 60));
+    assert.ok(s.text().endsWith('[1/1] localhost/x  0:03'), JSON.stringify(s.text()));
+    r.onProgress(ev({ phase: 'done', total: null }));
+    const after = s.text();
+    now = 9000;
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal(s.text(), after);
+  });
+
   it('cuts lines to the terminal width', () => {
-    const s = { isTTY: true, columns: 20, text: '', write(x: string) { this.text += x; } };
-    const r = createProgressRenderer(s, { now: () => 0 });
-    r.onProgress(ev({ phase: 'start', name: 'localhost/a-very-long-image-name:latest' }));
-    assert.equal(s.text.replace('\r\x1b[2K', '').length, 19);
+    for (const [columns, width] of [
+      [30, 29],
+      [0, 79],
+      [undefined, 79],
+    ] as const) {
+      const s = { isTTY: true, columns, text: '', write(x: string) { this.text += x; } };
+      const r = createProgressRenderer(s, { now: () => 0, tick: 0 });
+      r.onProgress(ev({ phase: 'start', name: `localhost/${'a-very-long-image-name-'.repeat(5)}:latest` }));
+      assert.equal(s.text.length, width, `columns ${columns}`);
+      assert.ok(s.text.endsWith('…'));
+    }
   });
 });
 

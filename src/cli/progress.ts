@@ -1,11 +1,12 @@
 /**
  * The terminal progress display of `ocikit install`: one line per image being copied, redrawn in
- * place (at most ten times a second), and a final line per finished image.
+ * place (at most ten times a second on events, every half second while nothing is reported), and a
+ * final line per finished image.
  *
  * - Native copies report bytes: the line shows bytes copied / total, percent, the average rate
  *   since the image started, and the time left at that rate.
  * - skopeo copies (containers-storage) report no byte counts: the line is indeterminate — elapsed
- *   time and skopeo's latest status line (`Copying blob sha256:…`), nothing parsed from it.
+ *   time and the latest line skopeo wrote to stderr, if any (nothing is parsed from it).
  *
  * Only when the stream is a terminal (`isTTY`); on anything else the renderer writes nothing, so
  * logs and pipes stay clean. Uses only `\r`, erase-line and cursor-up escapes.
@@ -33,6 +34,11 @@ export interface RendererOptions {
   readonly now?: () => number;
   /** Minimum milliseconds between redraws of in-flight lines (default 100). */
   readonly interval?: number;
+  /**
+   * Milliseconds between redraws while images are in flight but silent, so elapsed time and
+   * rates keep moving (default 500; 0 disables the timer).
+   */
+  readonly tick?: number;
 }
 
 const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -90,7 +96,8 @@ function doneLine(a: Active, now: number): string {
 }
 
 function fit(text: string, columns: number | undefined): string {
-  const max = (columns ?? 80) - 1;
+  // A pseudo-terminal may report 0 columns: then assume the classic 80.
+  const max = (columns !== undefined && columns >= 20 ? columns : 80) - 1;
   return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
 }
 
@@ -101,7 +108,18 @@ export function createProgressRenderer(stream: ProgressStream, opts: RendererOpt
   if (!stream.isTTY) return { onProgress: () => undefined, finish: () => undefined };
   const now = opts.now ?? Date.now;
   const interval = opts.interval ?? 100;
+  const tick = opts.tick ?? 500;
   const active = new Map<number, Active>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+  const setTimer = () => {
+    if (active.size > 0 && timer === undefined && tick > 0) {
+      timer = setInterval(() => draw(), tick);
+      timer.unref();
+    } else if (active.size === 0 && timer !== undefined) {
+      clearInterval(timer);
+      timer = undefined;
+    }
+  };
   let drawn = 0; // lines of the in-flight block currently on screen
   let lastDraw = -Infinity;
 
@@ -140,9 +158,11 @@ export function createProgressRenderer(stream: ProgressStream, opts: RendererOpt
       } else if (e.phase === 'start' || t - lastDraw >= interval) {
         draw();
       }
+      setTimer();
     },
     finish() {
       active.clear();
+      setTimer();
       const s = erase();
       if (s) stream.write(s);
     },
