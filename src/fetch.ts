@@ -32,8 +32,7 @@ import { OcikitError, isOcikitError } from './errors.js';
 import { trackTemp, untrackTemp } from './internal/cleanup.js';
 import { isManifestList, manifestDigest, parseManifest, type Descriptor, type ImageManifest } from './manifest.js';
 import { containersStorageRef, type StoreSpec } from './reference.js';
-import { readStorageConf } from './storage-conf.js';
-import { skopeoInspectRawResult, type SkopeoOptions } from './tools/skopeo.js';
+import type { SkopeoOptions } from './tools/skopeo.js';
 import { chooseInstance, hostPlatform } from './transports/image.js';
 import { DIR_VERSION, dirBlobPath } from './transports/dir.js';
 import {
@@ -357,6 +356,7 @@ function runBlob(run: Run, loc: RepositoryLocation, desc: Descriptor, id: Digest
           progress(run, { type: 'bytes', id, bytes: n });
         },
       });
+      await syncFile(file);
       return file;
     });
     run.blobs.set(desc.digest, p);
@@ -396,6 +396,7 @@ async function fetchImage(run: Run, item: ImageItem): Promise<FetchItemSummary> 
   await fs.mkdir(stage, { recursive: true });
   await fs.writeFile(path.join(stage, 'version'), DIR_VERSION);
   await fs.writeFile(path.join(stage, 'manifest.json'), bytes);
+  await syncFile(path.join(stage, 'manifest.json'));
   for (const [d, f] of files) {
     const dest = dirBlobPath(stage, d.digest);
     try {
@@ -407,6 +408,16 @@ async function fetchImage(run: Run, item: ImageItem): Promise<FetchItemSummary> 
   await syncDir(stage);
   await renameIntoPlace(stage, final);
   return { ...base, status: 'fetched', bytes: counted.bytes };
+}
+
+/** fsync(2) a file or directory, so a cache entry survives a crash complete (as skopeo's dir: writer does). */
+async function syncFile(file: string): Promise<void> {
+  const fh = await fs.open(file, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
 }
 
 async function syncDir(dir: string): Promise<void> {
@@ -436,6 +447,7 @@ async function fetchList(run: Run, item: ListItem): Promise<FetchItemSummary> {
   run.downloaded += bytes.length;
   const tmpFile = path.join(run.tmp, `list-${digestHex(item.id)}`);
   await fs.writeFile(tmpFile, bytes, { mode: 0o644 });
+  await syncFile(tmpFile);
   await fs.mkdir(path.dirname(final), { recursive: true });
   try {
     // link(2) never replaces: a concurrent run's identical file stays as it is.
@@ -595,6 +607,7 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
     spec = item.storageLocation ? { ...(opts.storage.driver ? { driver: opts.storage.driver } : {}), graphroot: item.storageLocation } : opts.storage;
     if (!item.storageLocation) extraStores = opts.storage.additionalImageStores ?? [];
   } else {
+    const { readStorageConf } = await import('./storage-conf.js');
     const conf = await readStorageConf({ missingOk: true, ...(opts.env ? { env: opts.env } : {}) });
     spec = item.storageLocation
       ? { driver: conf.driver, graphroot: item.storageLocation }
@@ -603,6 +616,7 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
   }
   const image = item.digest && item.name ? `${item.name}@${item.digest}` : digestHex(item.id);
   const ref = containersStorageRef(spec, image);
+  const { skopeoInspectRawResult } = await import('./tools/skopeo.js');
   const res = await skopeoInspectRawResult(ref, { config: true, ...opts.skopeo });
   const base = { id: item.id, kind: 'local' as const, name: item.name, digest: item.digest, bytes: 0 };
   if (res.exitCode === 0) {
