@@ -67,6 +67,12 @@ export interface InstallNativeOptions {
   readonly onProgress?: (ev: InstallProgress) => void;
   /** Blobs copied at the same time (default 4). */
   readonly concurrency?: number;
+  /**
+   * Drop the images' signatures. Without it, a `dir` destination keeps them (`signature-N`), and
+   * an oci or oci-archive destination refuses a signed image, as skopeo does: an OCI layout
+   * cannot store signatures.
+   */
+  readonly removeSignatures?: boolean;
 }
 
 /** What was installed, per image. */
@@ -121,6 +127,7 @@ export async function installNative(
   }
   const target = path.resolve(dest.path);
   const { images, blobs } = plan(items, dest.type);
+  const signatures = opts.removeSignatures ? [] : await signaturesOf(items, dest.type);
   await assertAbsent(target);
   await fs.mkdir(path.dirname(target), { recursive: true }).catch((err: unknown) => {
     throw fromSystemError(err, 'creating the destination parent', path.dirname(target));
@@ -131,7 +138,7 @@ export async function installNative(
   const progress = makeProgress(images, blobs, opts.onProgress);
   try {
     if (dest.type === 'oci-archive') await writeArchive(tmp, images, blobs, progress, opts);
-    else await writeDirectory(tmp, dest.type, images, blobs, progress, opts);
+    else await writeDirectory(tmp, dest.type, images, blobs, progress, opts, signatures);
     await publish(tmp, target, dest.type === 'oci-archive');
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
@@ -398,6 +405,7 @@ async function writeDirectory(
   blobs: Map<Digest, Blob>,
   progress: Progress,
   opts: InstallNativeOptions,
+  signatures: readonly Buffer[] = [],
 ): Promise<void> {
   const blobDir = type === 'oci' ? path.join(tmp, 'blobs', 'sha256') : tmp;
   try {
@@ -419,8 +427,26 @@ async function writeDirectory(
   } else {
     const im = images[0]!;
     await writeNewFile(path.join(tmp, 'manifest.json'), (fh) => fh.writeFile(im.manifest));
+    for (const [n, sig] of signatures.entries()) await writeNewFile(path.join(tmp, `signature-${n + 1}`), (fh) => fh.writeFile(sig));
     await writeNewFile(path.join(tmp, 'version'), (fh) => fh.writeFile(DIR_VERSION));
   }
+}
+
+/**
+ * The signatures to write: for `dir`, the one image's; for an OCI layout, none — and a signed
+ * image is refused, as skopeo refuses it ("Pushing signatures for OCI images is not supported").
+ */
+async function signaturesOf(items: readonly InstallItem[], type: NativeDestination['type']): Promise<readonly Buffer[]> {
+  for (const item of items) {
+    const sigs = (await item.reader.signatures?.()) ?? [];
+    if (sigs.length === 0) continue;
+    if (type === 'dir') return sigs;
+    throw new OcikitError(
+      'UNSUPPORTED',
+      `${item.reader.source} (${item.name}) carries ${sigs.length} signature(s), which an ${type} destination cannot store; set remove-signatures to install it without them`,
+    );
+  }
+  return [];
 }
 
 async function writeArchive(

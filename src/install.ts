@@ -386,6 +386,7 @@ async function installToPath(
         { type: dest.type, path: target },
         {
           ...(req.signal ? { signal: req.signal } : {}),
+          removeSignatures,
           onProgress: (p) => {
             const index = indexOf.get(p.name);
             if (index !== undefined) report(index, p.done, p.total, p.done >= p.total ? 'done' : 'progress');

@@ -17,6 +17,7 @@ import { isOcikitError } from '../src/errors.js';
 import { makeDirImage, makeTar } from './helpers/images.js';
 import { needTool } from './helpers/tools.js';
 import { tempDir } from './helpers/tmp.js';
+import { UPSTREAM } from './helpers/fixtures.js';
 
 const code = (c: string) => (e: unknown) => isOcikitError(e, c as never);
 const NAME = 'localhost/foo:latest';
@@ -249,6 +250,39 @@ describe('installNative', () => {
     await assert.rejects(install(a.dir, 'oci-archive', join(dir, 'file.tar')), code('EXISTS'));
     assert.deepEqual(await readdir(join(dir, 'emptydir')), []);
     assert.equal(await readFile(join(dir, 'file.tar'), 'utf8'), 'keep');
+  });
+
+  it('keeps signatures in a dir destination as skopeo does, and drops them with removeSignatures', async (t) => {
+    if (!needTool(t, 'skopeo')) return;
+    const dir = await tempDir(t);
+    const a = await makeDirImage(join(dir, 'src'));
+    const sig1 = await readFile(join(UPSTREAM, 'containers-image/signature/fixtures/dir-img-valid-2/signature-1'));
+    // A real simple-signing (OpenPGP) signature from containers/image's fixtures.
+    const sig2 = await readFile(join(UPSTREAM, 'containers-image/signature/fixtures/dir-img-valid/signature-1'));
+    await writeFile(join(a.dir, 'signature-1'), sig1);
+    await writeFile(join(a.dir, 'signature-2'), sig2);
+    await writeFile(join(a.dir, 'signature-4'), 'after a gap: not read');
+    await install(a.dir, 'dir', join(dir, 'ours'));
+    skopeo('copy', '--quiet', `dir:${a.dir}`, `dir:${join(dir, 'theirs')}`);
+    assert.deepEqual(await tree(join(dir, 'ours')), await tree(join(dir, 'theirs')));
+    assert.deepEqual(await readFile(join(dir, 'ours', 'signature-2')), sig2);
+    await installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type: 'dir', path: join(dir, 'nosig') }, { removeSignatures: true });
+    assert.deepEqual((await onlyEntries(join(dir, 'nosig'))).filter((n) => n.startsWith('signature')), []);
+  });
+
+  it('refuses a signed image into an OCI layout unless removeSignatures, as skopeo does', async (t) => {
+    if (!needTool(t, 'skopeo')) return;
+    const dir = await tempDir(t);
+    const a = await makeDirImage(join(dir, 'src'));
+    await writeFile(join(a.dir, 'signature-1'), 'sig');
+    const r = spawnSync('skopeo', ['copy', '--quiet', `dir:${a.dir}`, `oci:${join(dir, 'skopeo-oci')}:x`], { encoding: 'utf8' });
+    assert.notEqual(r.status, 0, 'skopeo refuses it too');
+    for (const type of ['oci', 'oci-archive'] as const) {
+      await assert.rejects(install(a.dir, type, join(dir, `out-${type}`)), code('UNSUPPORTED'));
+      assert.ok(!(await readdir(dir)).includes(`out-${type}`));
+      await installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type, path: join(dir, `out-${type}`) }, { removeSignatures: true });
+      skopeo('inspect', '--raw', `${type}:${join(dir, `out-${type}`)}:${NAME}`);
+    }
   });
 
   it('refuses several images into one dir with INVALID_INPUT', async (t) => {

@@ -135,6 +135,27 @@ export async function openDirImage(dir: string, opts: InstanceChoice = {}): Prom
     config,
     openBlob,
     blobPath: (desc) => dirBlobPath(dir, desc.digest),
+    // A plain image's signatures are `signature-N`; an instance read out of a list has its own,
+    // `<hex>.signature-N` (the top-level ones sign the list).
+    signatures: () => readDirSignatures(dir, top.kind === 'list' || top.digest !== manifest.digest ? `${digestHex(manifest.digest)}.` : ''),
     close: async () => {},
   };
+}
+
+/**
+ * Reads the signatures `<prefix>signature-1`, `-2`, … of a `dir:` image, stopping at the first
+ * missing number as containers/image does.
+ * @throws OcikitError `IO`.
+ */
+export async function readDirSignatures(dir: string, prefix = ''): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (let n = 1; ; n++) {
+    const file = path.join(dir, `${prefix}signature-${n}`);
+    try {
+      out.push(await fs.readFile(file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw fromSystemError(err, 'reading signature', file);
+    }
+  }
 }

@@ -35,6 +35,12 @@ export interface ImageReader {
    * large positional reads); undefined when the blob is not a plain local file.
    */
   blobPath?(desc: Descriptor): string | undefined;
+  /**
+   * The image's signatures as stored (the `dir:` transport's `signature-N` files, in order);
+   * absent for transports that cannot carry signatures.
+   * @throws OcikitError `IO`.
+   */
+  signatures?(): Promise<readonly Buffer[]>;
   /** Releases what the reader holds (temporary extractions). Idempotent. */
   close(): Promise<void>;
 }
