@@ -3,7 +3,7 @@
  *
  * Covers what pulling needs: `GET /v2/` (the ping that finds the scheme and the auth challenge),
  * `GET /v2/<name>/manifests/<digest>` with an Accept header naming every manifest media type,
- * and `GET /v2/<name>/blobs/<digest>` streamed through a verifying {@link DigestingStream} into a
+ * and `GET /v2/<name>/blobs/<digest>` hashed and size-checked as it streams into a
  * file. Behaviour follows containers/image's `docker/docker_client.go`:
  *
  * - HTTPS first; when TLS verification is off, HTTPS without certificate checks and then plain
@@ -24,13 +24,13 @@
  * The client is a plain record holding two undici agents and caches; close it with
  * {@link closeRegistryClient}.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
-import { DigestingStream, type BlobExpectation, type Digest } from '../digest.js';
+import { type BlobExpectation, type Digest } from '../digest.js';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../media-types.js';
 import { basicAuthorization, lookupCredentials, parseChallenges, type AuthLookupOptions, type Challenge, type Credentials } from './auth.js';
@@ -462,59 +462,124 @@ export interface DownloadOptions {
   readonly onBytes?: (n: number) => void;
 }
 
-interface Sink {
-  readonly digester: DigestingStream;
-  readonly file: WriteStream;
-  readonly done: Promise<void>;
-  /** Set when the digester or the file failed (the blob cannot be resumed into this sink). */
-  failed: boolean;
+/**
+ * Where a blob's bytes go: hashed as they arrive, gathered into large batches and written with
+ * positional writes, one write in flight while the next batch fills (far fewer calls than a
+ * stream pipeline). The byte count and hash survive a broken connection, so a download can resume
+ * where it stopped; `reset()` starts over when the server ignores the Range request.
+ */
+interface BlobSink {
+  /** Bytes received and hashed so far. */
+  readonly received: number;
+  push(chunk: Buffer): Promise<void>;
+  /** Writes what is gathered and waits for it. */
+  drain(): Promise<void>;
+  /** Forgets everything received (hash and file) to start over. */
+  reset(): Promise<void>;
+  /** Drains, closes the file and verifies size and digest. */
+  finish(): Promise<void>;
+  /** Closes the file after a failure (idempotent). */
+  close(): Promise<void>;
 }
 
-function openSink(file: string, expect: BlobExpectation, label: string): Sink {
-  const digester = new DigestingStream(expect, label);
-  const out = createWriteStream(file, { flags: 'w', mode: 0o644, highWaterMark: 1024 * 1024 });
-  const sink: { digester: DigestingStream; file: WriteStream; done?: Promise<void>; failed: boolean } = { digester, file: out, failed: false };
-  const done = new Promise<void>((resolve, reject) => {
-    digester.on('error', (e) => {
-      sink.failed = true;
-      out.destroy();
-      reject(e);
-    });
-    out.on('error', (e) => {
-      sink.failed = true;
-      digester.destroy();
-      reject(e);
-    });
-    out.on('finish', () => resolve());
-    // A sink discarded with destroy() settles too, so callers can wait for the file to close.
-    out.on('close', () => reject(new Error('blob sink closed before the end')));
-  });
-  done.catch(() => undefined);
-  digester.pipe(out);
-  sink.done = done;
-  return sink as Sink;
+const SINK_BATCH = 4 * 1024 * 1024;
+
+async function openBlobSink(file: string, expect: BlobExpectation, label: string): Promise<BlobSink> {
+  const fh = await fs.open(file, 'w', 0o644);
+  let hash = createHash('sha256');
+  let received = 0;
+  let written = 0;
+  let batch: Buffer[] = [];
+  let batchBytes = 0;
+  let inflight: Promise<unknown> = Promise.resolve();
+  let closed = false;
+  const flush = async () => {
+    await inflight;
+    if (batchBytes === 0) return;
+    const bufs = batch;
+    const at = written;
+    written += batchBytes;
+    batch = [];
+    batchBytes = 0;
+    inflight = fh.writev(bufs, at);
+  };
+  return {
+    get received() {
+      return received;
+    },
+    async push(chunk) {
+      received += chunk.length;
+      if (received > expect.size) {
+        throw new OcikitError('DIGEST_MISMATCH', `${label}: expected ${expect.size} bytes, got at least ${received}`, {
+          expected: String(expect.size),
+          actual: `at least ${received}`,
+        });
+      }
+      hash.update(chunk);
+      batch.push(chunk);
+      batchBytes += chunk.length;
+      if (batchBytes >= SINK_BATCH) await flush();
+    },
+    async drain() {
+      await flush();
+      await inflight;
+    },
+    async reset() {
+      await inflight.catch(() => undefined);
+      await fh.truncate(0);
+      hash = createHash('sha256');
+      received = 0;
+      written = 0;
+      batch = [];
+      batchBytes = 0;
+    },
+    async finish() {
+      await flush();
+      await inflight;
+      closed = true;
+      await fh.close();
+      if (received !== expect.size) {
+        throw new OcikitError('DIGEST_MISMATCH', `${label}: expected ${expect.size} bytes, got ${received}`, {
+          expected: String(expect.size),
+          actual: String(received),
+        });
+      }
+      const actual = `sha256:${hash.digest('hex')}`;
+      if (actual !== expect.digest) {
+        throw new OcikitError('DIGEST_MISMATCH', `${label}: expected digest ${expect.digest}, got ${actual}`, { expected: expect.digest, actual });
+      }
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await inflight.catch(() => undefined);
+      await fh.close().catch(() => undefined);
+    },
+  };
 }
 
-/** Pipes `src` into `dest` without ending `dest`; settles when `src` ends or either fails. */
-function pump(src: Readable, dest: Writable, onBytes: (n: number) => void, sinkDone: Promise<void>): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    let settled = false;
-    const finish = (err?: unknown) => {
-      if (settled) return;
-      settled = true;
-      src.unpipe(dest);
-      if (err) {
-        src.destroy();
-        reject(err);
-      } else resolve();
-    };
-    src.on('data', (c: Buffer) => onBytes(c.length));
-    src.once('end', () => finish());
-    src.once('error', (e) => finish(e));
-    src.once('close', () => finish(new OcikitError('REGISTRY', 'connection closed before the end of the body', { cause: Object.assign(new Error('premature close'), { code: 'UND_ERR_SOCKET' }) })));
-    sinkDone.catch((e) => finish(e));
-    src.pipe(dest, { end: false });
-  });
+/**
+ * Feeds `body` into `sink`, reporting each chunk's size. A broken body becomes a retryable
+ * `REGISTRY` error; a failing sink (size, disk) passes its own error through.
+ */
+async function pump(body: Readable, sink: BlobSink, onBytes: (n: number) => void): Promise<void> {
+  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await chunks.next();
+    } catch (err) {
+      throw new OcikitError('REGISTRY', `connection broke in the middle of the body: ${describe(err)}`, { cause: err });
+    }
+    if (next.done) break;
+    await sink.push(next.value);
+    onBytes(next.value.length);
+  }
+  if (!body.readableEnded) {
+    throw new OcikitError('REGISTRY', 'connection closed before the end of the body', {
+      cause: Object.assign(new Error('premature close'), { code: 'UND_ERR_SOCKET' }),
+    });
+  }
 }
 
 /**
@@ -533,51 +598,46 @@ export async function downloadBlob(
   const name = `${loc.host}/${loc.path}`;
   const label = `blob ${expect.digest} of ${name}`;
   const what = `fetching ${label}`;
-  let sink = openSink(file, expect, label);
-  let offset = 0;
+  let sink: BlobSink;
+  try {
+    sink = await openBlobSink(file, expect, label);
+  } catch (err) {
+    throw new OcikitError('IO', `${what}: ${describe(err)}`, { cause: err });
+  }
   let breaks = 0;
   try {
     for (;;) {
+      const offset = sink.received;
       const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
       const res = await authedGet(client, loc, `blobs/${expect.digest}`, what, headers, opts.signal);
       if (offset > 0 && res.statusCode === 206 && contentRangeStart(res.headers['content-range']) === offset) {
         // resume: append to what was received and hashed so far
       } else if (res.statusCode === 200) {
-        if (offset > 0) {
-          // The server ignored the Range: start over with a fresh hash and an empty file.
-          sink.digester.destroy();
-          sink.file.destroy();
-          await sink.done.catch(() => undefined);
-          sink = openSink(file, expect, label);
-          offset = 0;
-        }
+        // A fresh body (or a server that ignored the Range): start over with a fresh hash.
+        if (offset > 0) await sink.reset();
       } else {
         throw await failure(res, what, `${label} not found`);
       }
       try {
-        await pump(res.body, sink.digester, (n) => {
-          offset += n;
-          opts.onBytes?.(n);
-        }, sink.done);
+        await pump(res.body, sink, (n) => opts.onBytes?.(n));
         break;
       } catch (err) {
+        res.body.destroy();
         if (opts.signal?.aborted) throw aborted(opts.signal, what);
-        if (sink.failed || (isOcikitError(err) && err.code !== 'REGISTRY') || !(isRetryableError(err) || isOcikitError(err, 'REGISTRY'))) throw err;
+        if (!isOcikitError(err, 'REGISTRY')) throw err;
+        await sink.drain();
         breaks++;
         if (breaks >= client.retry.attempts) {
-          throw new OcikitError('REGISTRY', `${what}: the connection broke ${breaks} times (${describe(err)})`, { cause: err });
+          throw new OcikitError('REGISTRY', `${what}: the connection broke ${breaks} times (${describe(err.cause ?? err)})`, { cause: err });
         }
         await sleep(backoffDelay(client.retry, breaks - 1), undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => {
           throw aborted(opts.signal, what);
         });
       }
     }
-    sink.digester.end();
-    await sink.done;
+    await sink.finish();
   } catch (err) {
-    sink.digester.destroy();
-    sink.file.destroy();
-    await sink.done.catch(() => undefined);
+    await sink.close();
     if (isOcikitError(err)) throw err;
     if (opts.signal?.aborted) throw aborted(opts.signal, what);
     throw new OcikitError('IO', `${what}: ${describe(err)}`, { cause: err });
