@@ -5,8 +5,10 @@
  * streams in {@link CliContext}. It returns an exit status or throws; `main` turns thrown errors
  * into one `ocikit: …` line.
  */
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { OcikitError } from '../errors.js';
+import { OcikitError, fromSystemError } from '../errors.js';
 
 /** The process facilities a subcommand may use (injectable for tests). */
 export interface CliContext {
@@ -61,4 +63,26 @@ export function wantsHelp(args: readonly string[]): boolean {
 /** Writes a line to a stream. */
 export function println(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
+}
+
+/**
+ * Reads and parses a JSON file named on the command line (`-` reads standard input).
+ * @throws OcikitError `NOT_FOUND`, `IO`, `INVALID_INPUT` (not JSON), each naming `what` and the file.
+ */
+export async function readJsonArg(file: string, cwd: string, what: string): Promise<unknown> {
+  let text: string;
+  try {
+    if (file === '-') {
+      const chunks: Buffer[] = [];
+      for await (const c of process.stdin) chunks.push(c as Buffer);
+      text = Buffer.concat(chunks).toString('utf8');
+    } else text = await readFile(path.resolve(cwd, file), 'utf8');
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new OcikitError('INVALID_INPUT', `${what} ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
 }

@@ -3,11 +3,10 @@
  * osbuild container sources into the cache (see fetch.ts). Progress is drawn on stderr only when
  * it is a terminal; `--json` prints a JSON array with one summary per item on stdout.
  */
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError } from '../errors.js';
 import { DEFAULT_JOBS, fetch, type FetchProgress } from '../fetch.js';
-import { type CliContext, type Command, parse, println } from './command.js';
+import { type CliContext, type Command, parse, println, readJsonArg } from './command.js';
 
 const USAGE = `Usage: ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--json]
 
@@ -26,25 +25,6 @@ Options:
   --jobs N         parallel downloads (default ${DEFAULT_JOBS})
   --authfile FILE  registry credentials (default: $REGISTRY_AUTH_FILE, then the containers auth files)
   --json           print [{id, kind, name, digest, status, bytes}] on stdout`;
-
-async function readSources(file: string, cwd: string): Promise<unknown> {
-  let text: string;
-  try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      text = Buffer.concat(chunks).toString('utf8');
-    } else text = await readFile(path.resolve(cwd, file), 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new OcikitError(code === 'ENOENT' ? 'NOT_FOUND' : 'IO', `sources file ${file}: ${code ?? String(err)}`, { cause: err });
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new OcikitError('INVALID_INPUT', `sources file ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
 
 function human(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -111,7 +91,7 @@ export const command: Command = {
       jobs = Number(values.jobs);
       if (!/^[1-9][0-9]*$/.test(values.jobs) || jobs > 64) throw new OcikitError('USAGE', `fetch: --jobs ${JSON.stringify(values.jobs)} is not a number from 1 to 64`);
     }
-    const sources = await readSources(values.sources, ctx.cwd);
+    const sources = await readJsonArg(values.sources, ctx.cwd, 'sources file');
     const drawer = ctx.stderr.isTTY ? progressDrawer(ctx) : undefined;
     try {
       const result = await fetch(sources, path.resolve(ctx.cwd, values.cache), {

@@ -1,25 +1,7 @@
 /** `ocikit inputs INPUTS.json`: resolve a stage's container inputs and print the JSON result. */
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError, fromSystemError } from '../errors.js';
 import { parseContainersInput } from '../inputs.js';
-import { type Command, parse, println } from './command.js';
-
-/** Reads and parses a JSON file named on the command line. */
-export async function readJsonArg(file: string, cwd: string, what: string): Promise<unknown> {
-  const p = path.resolve(cwd, file);
-  let text: string;
-  try {
-    text = await readFile(p, 'utf8');
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new OcikitError('INVALID_INPUT', `${what} ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-}
+import { type Command, parse, println, readJsonArg } from './command.js';
 
 export const command: Command = {
   name: 'inputs',

@@ -11,8 +11,8 @@
 import * as path from 'node:path';
 import { type InstallSummary, install } from '../install.js';
 import { OcikitError } from '../errors.js';
-import { type Command, parse, println } from './command.js';
-import { readJsonArg, rebasePaths } from './inputs.js';
+import { type Command, parse, println, readJsonArg } from './command.js';
+import { rebasePaths } from './inputs.js';
 import { createProgressRenderer } from './progress.js';
 
 /** The text summary printed without `--json`. */
