@@ -285,6 +285,39 @@ describe('installNative', () => {
     }
   });
 
+  it('copies and verifies large blobs (several 4 MiB reads each) for every destination', async (t) => {
+    if (!needTool(t, 'skopeo')) return;
+    const dir = await tempDir(t);
+    const a = await makeDirImage(join(dir, 'src'), { layers: 2, layerSize: 17 * 1024 * 1024 });
+    for (const type of ['oci', 'oci-archive', 'dir'] as const) {
+      const out = join(dir, `out-${type}`);
+      await install(a.dir, type, out);
+      skopeo('copy', '--quiet', `${type}:${out}${type === 'dir' ? '' : `:${NAME}`}`, `dir:${join(dir, `back-${type}`)}`);
+      for (const l of a.layers) assert.deepEqual(await readFile(join(dir, `back-${type}`, l.digest.slice(7))), l.bytes);
+    }
+  });
+
+  for (const [label, damage, want] of [
+    ['a flipped byte', async (f: string) => {
+      const b = await readFile(f);
+      b[b.length >> 1]! ^= 0xff;
+      await writeFile(f, b);
+    }, 'DIGEST_MISMATCH'],
+    ['a truncated file', async (f: string) => truncate(f, 16 * 1024 * 1024), 'DIGEST_MISMATCH'],
+    ['extra bytes', async (f: string) => appendFile(f, 'x'), 'DIGEST_MISMATCH'],
+  ] as const) {
+    it(`refuses a large blob with ${label}, leaving nothing`, async (t) => {
+      const dir = await tempDir(t);
+      const a = await makeDirImage(join(dir, 'src'), { layerSize: 17 * 1024 * 1024 });
+      await damage(join(a.dir, a.layers[0]!.digest.slice(7)));
+      // 17 MiB spans several read chunks: the damage is met mid-stream, not in the first read.
+      for (const type of ['oci', 'oci-archive', 'dir'] as const) {
+        await assert.rejects(install(a.dir, type, join(dir, `out-${type}`)), code(want));
+      }
+      assert.deepEqual(await onlyEntries(dir), ['src']);
+    });
+  }
+
   it('refuses several images into one dir with INVALID_INPUT', async (t) => {
     const dir = await tempDir(t);
     const r = await openDirImage((await makeDirImage(join(dir, 'src'))).dir);
