@@ -71,7 +71,7 @@ export interface InstallProgress {
   readonly bytes: number;
   /** Bytes to copy in all, or null when unknown (skopeo copies). */
   readonly total: number | null;
-  /** For skopeo copies: the latest line skopeo wrote to stderr (its report goes to stdout). */
+  /** For skopeo copies: the latest line skopeo wrote (its step report, or a warning). */
   readonly status?: string;
 }
 
@@ -266,14 +266,17 @@ async function installToStorage(
               const platform = platformOverride(image, src);
               const base = { index, count, name: image.name, bytes: 0, total: null };
               req.onProgress?.({ ...base, phase: 'start' });
+              // skopeo reports its steps ("Copying blob …") on stdout and problems on stderr.
+              const status = (chunk: string) => {
+                const line = chunk.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+                if (line) req.onProgress?.({ ...base, phase: 'progress', status: line });
+              };
               await skopeoCopy(src.source, destRef, {
                 removeSignatures,
                 ...(platform ? { platform } : {}),
                 ...(req.signal ? { signal: req.signal } : {}),
-                onStderr: (chunk) => {
-                  const line = chunk.split('\n').map((l) => l.trim()).filter(Boolean).pop();
-                  if (line) req.onProgress?.({ ...base, phase: 'progress', status: line });
-                },
+                onStderr: status,
+                onStdout: status,
               });
               // Store to store, skopeo rewrites the manifest (the source store hands out
               // uncompressed layers): then report what the destination holds.

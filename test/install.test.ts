@@ -181,6 +181,8 @@ describe('install into containers-storage', () => {
       events.filter((p) => p.phase !== 'progress').map((p) => `${p.index}/${p.count} ${p.phase}`),
       ['0/2 start', '0/2 done', '1/2 start', '1/2 done'],
     );
+    // skopeo's step report (stdout) reaches the progress status.
+    assert.ok(events.some((p) => p.phase === 'progress' && /Copying (blob|config)|Writing manifest/.test(p.status ?? '')), JSON.stringify(events));
     assert.deepEqual(await readdir(e.tmpdir), []);
   });
 

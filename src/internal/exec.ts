@@ -20,6 +20,8 @@ export interface RunOptions {
   readonly signal?: AbortSignal;
   /** Called with each stderr chunk as it arrives (for progress passthrough). */
   readonly onStderr?: (chunk: string) => void;
+  /** Called with each stdout chunk as it arrives (stdout is still collected and returned). */
+  readonly onStdout?: (chunk: string) => void;
   /** When true, a non-zero exit is returned instead of thrown. */
   readonly allowFailure?: boolean;
 }
@@ -40,7 +42,10 @@ export function runTool(argv: readonly string[], opts: RunOptions = {}): Promise
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stdout.on('data', (c: Buffer) => {
+      out.push(c);
+      opts.onStdout?.(c.toString('utf8'));
+    });
     child.stderr.on('data', (c: Buffer) => {
       err.push(c);
       opts.onStderr?.(c.toString('utf8'));

@@ -14,6 +14,8 @@ export interface SkopeoOptions {
   readonly signal?: AbortSignal;
   /** Receives skopeo's stderr as it arrives. */
   readonly onStderr?: (chunk: string) => void;
+  /** Receives skopeo's stdout as it arrives (`copy` reports its progress there). */
+  readonly onStdout?: (chunk: string) => void;
 }
 
 /** The platform skopeo should pick from a manifest list. */
@@ -66,6 +68,7 @@ function run(args: readonly string[], opts: SkopeoOptions, extra: RunOptions = {
     ...extra,
     ...(opts.signal ? { signal: opts.signal } : {}),
     ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
+    ...(opts.onStdout ? { onStdout: opts.onStdout } : {}),
   });
 }
 
