@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import tar from 'tar-stream';
@@ -66,6 +66,12 @@ describe('withOciArchive', () => {
     ['a relative symlink out', [{ name: 'x', type: 'symlink', linkname: '../../x' }]],
     ['a write through a symlink', [{ name: 'd', type: 'symlink', linkname: '.' }, { name: 'd/f', body: 'x' }]],
     ['a hard link out', [{ name: 'h', type: 'link', linkname: '/etc/passwd' }]],
+    // Each link is inside by itself; together they climb out (d/l is the root, so d/l/.. is its parent).
+    ['a symlink out through another symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '..' }, { name: 'x', type: 'symlink', linkname: 'd/l/..' }]],
+    ['a dangling symlink out through another symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '..' }, { name: 'x', type: 'symlink', linkname: 'd/l/../no-such-dir/f' }]],
+    ['a symlink out through a later symlink', [{ name: 'd/', type: 'directory' }, { name: 'x', type: 'symlink', linkname: 'd/l/..' }, { name: 'd/l', type: 'symlink', linkname: '..' }]],
+    // link(2) copies the symlink d/l -> .. to the root, where ".." is the parent of the extraction.
+    ['a hard link to a symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '..' }, { name: 'l', type: 'link', linkname: 'd/l' }]],
     ['a device file', [{ name: 'dev', type: 'character-device' }]],
     ['a fifo', [{ name: 'fifo', type: 'fifo' }]],
   ];
@@ -95,11 +101,15 @@ describe('extractTarSafely', () => {
       { name: 'd/f', body: 'data' },
       { name: 'd/hard', type: 'link', linkname: 'd/f' },
       { name: 'd/soft', type: 'symlink', linkname: 'f' },
+      { name: 'd/up', type: 'symlink', linkname: '../d/./f' },
+      { name: 'dangling', type: 'symlink', linkname: 'd/none/../x' },
     ]);
     await mkdir(join(dir, 'out'));
     await extractTarSafely(join(dir, 'a.tar'), join(dir, 'out'));
     assert.equal(await readFile(join(dir, 'out/d/hard'), 'utf8'), 'data');
     assert.equal(await readFile(join(dir, 'out/d/soft'), 'utf8'), 'data');
+    assert.equal(await readFile(join(dir, 'out/d/up'), 'utf8'), 'data');
+    assert.equal(await readlink(join(dir, 'out/dangling')), 'd/none/../x');
   });
   it('refuses garbage as INVALID_INPUT', async (t) => {
     const dir = await tempDir(t);

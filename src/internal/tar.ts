@@ -8,7 +8,11 @@
  * - a name that is absolute, or has a `..` segment, is refused (`UNSAFE_PATH`), never rewritten;
  * - a leading `./` (or any `.` segment) is dropped, so `tar -C layout -cf x.tar .` archives work;
  * - symbolic links whose target would leave the extraction root are refused; links inside are
- *   created; a hard link must name an earlier regular file of the archive;
+ *   created; a hard link must name an earlier regular file of the archive (never a symlink: link(2)
+ *   would copy the symlink into another directory, where its relative target means something else);
+ * - the lexical check of a symlink target cannot see other symlinks it passes through (`d/l -> ..`
+ *   then `x -> d/l/..`), so once everything is extracted every symlink is resolved on disk and must
+ *   still lead inside the root (a dangling one: its deepest existing part);
  * - nothing is ever written through a symlink: every parent directory of an entry is checked with
  *   `lstat` and must be a real directory created by the extraction;
  * - device files, FIFOs and unknown entry types are refused;
@@ -155,6 +159,7 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
   const root = path.resolve(dest);
   const dirs = new Set<string>(['']);
   const files = new Set<string>();
+  const symlinks = new Set<string>();
   const extract = tar.extract();
 
   const ensureDir = async (segments: readonly string[]): Promise<void> => {
@@ -195,16 +200,18 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
           await fh.close();
         }
         files.add(rel);
+        symlinks.delete(rel);
         return;
       }
       case 'link': {
         const target = safeEntrySegments(header.linkname ?? '').join('/');
-        if (!files.has(target)) {
-          throw new OcikitError('UNSAFE_PATH', `archive ${file}: hard link ${rel} -> ${JSON.stringify(header.linkname)} does not name an earlier file of the archive`);
+        if (!files.has(target) || symlinks.has(target)) {
+          throw new OcikitError('UNSAFE_PATH', `archive ${file}: hard link ${rel} -> ${JSON.stringify(header.linkname)} does not name an earlier regular file of the archive`);
         }
         if (files.has(rel)) await fs.unlink(abs);
         await fs.link(path.join(root, ...target.split('/')), abs);
         files.add(rel);
+        symlinks.delete(rel);
         return;
       }
       case 'symlink': {
@@ -217,6 +224,7 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
         if (files.has(rel)) await fs.unlink(abs);
         await fs.symlink(link, abs);
         files.add(rel);
+        symlinks.add(rel);
         return;
       }
       default:
@@ -249,5 +257,46 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
     if (e?.name === 'AbortError') throw new OcikitError('INTERRUPTED', `extracting ${file} was interrupted`, { cause: err });
     if (typeof e?.code === 'string' && e.code.startsWith('E') && e.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw fromSystemError(err, 'extracting archive', file);
     throw new OcikitError('INVALID_INPUT', `archive ${file} is not a valid tar archive: ${e?.message ?? String(err)}`, { cause: err });
+  }
+  await checkSymlinksInside(file, root, symlinks);
+}
+
+/**
+ * Resolves every extracted symlink on disk (no lexical normalisation, so `..` after a symlink
+ * means what the kernel makes of it) and refuses one that leads out of `root`. For a dangling
+ * link, the deepest existing prefix of its target is what must stay inside.
+ */
+async function checkSymlinksInside(file: string, root: string, symlinks: ReadonlySet<string>): Promise<void> {
+  if (symlinks.size === 0) return;
+  let realRoot: string;
+  try {
+    realRoot = await fs.realpath(root);
+  } catch (err) {
+    throw fromSystemError(err, 'extraction directory', root);
+  }
+  for (const rel of symlinks) {
+    const abs = path.join(root, ...rel.split('/'));
+    const link = await fs.readlink(abs);
+    // The link's directory was checked to be a real directory inside the root when it was created.
+    let probe = `${path.dirname(abs)}/${link}`;
+    for (;;) {
+      let real: string;
+      try {
+        real = await fs.realpath(probe);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        const cut = probe.lastIndexOf('/');
+        if (code === 'ENOENT' && cut > root.length) {
+          probe = probe.slice(0, cut);
+          continue;
+        }
+        throw new OcikitError('UNSAFE_PATH', `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} cannot be resolved (${code ?? String(err)})`, { cause: err });
+      }
+      const back = path.relative(realRoot, real);
+      if (back === '..' || back.startsWith(`..${path.sep}`) || path.isAbsolute(back)) {
+        throw new OcikitError('UNSAFE_PATH', `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} leads out of the archive (to ${real})`);
+      }
+      break;
+    }
   }
 }
