@@ -52,6 +52,17 @@ describe('credentialsFromAuths', () => {
       assert.equal(credentialsFromAuths(auths, host, repo)?.username, user);
     });
   }
+  it('never uses a namespace key for another namespace of the same host', () => {
+    const a = { 'quay.io/orga': { auth: b64('robot-a:pw') } };
+    assert.equal(credentialsFromAuths(a, 'quay.io', 'orgb/app'), undefined);
+    assert.equal(credentialsFromAuths(a, 'quay.io', 'orga/app')?.username, 'robot-a');
+  });
+  it('cuts every key of a legacy .dockercfg to its host', () => {
+    assert.equal(credentialsFromAuths({ 'quay.io/v1/': { auth: b64('old:pw') } }, 'quay.io', 'x/y', 'f', true)?.username, 'old');
+  });
+  it('takes registry-1.docker.io as docker.io', () => {
+    assert.equal(credentialsFromAuths({ 'registry-1.docker.io': { auth: b64('hub1:pw') } }, 'docker.io', 'library/x')?.username, 'hub1');
+  });
   it('keeps colons in the password', () => {
     assert.equal(credentialsFromAuths(auths, 'quay.io', 'ns/repo')?.password, 'pw:with:colons');
   });

@@ -64,12 +64,19 @@ export function authFilePaths(opts: AuthLookupOptions = {}): AuthFilePath[] {
   return out;
 }
 
-/** Strips a URL scheme and anything after the host, as c/image does for legacy keys. */
-function normaliseLegacyKey(key: string): string {
+/**
+ * Normalises an auth-file key as c/image does before its second, looser pass: a URL-shaped key
+ * (`https://host/v1/`), and every key of a legacy `.dockercfg`, is cut down to its host; a plain
+ * `host/namespace` key stays as it is, so it never matches another namespace of the same host.
+ * Docker Hub's other names mean `docker.io`.
+ */
+function normaliseAuthKey(key: string, legacy: boolean): string {
   let k = key.replace(/^https?:\/\//, '');
-  const slash = k.indexOf('/');
-  if (slash >= 0) k = k.slice(0, slash);
-  return k === 'index.docker.io' ? 'docker.io' : k;
+  if (legacy || k !== key) {
+    const slash = k.indexOf('/');
+    if (slash >= 0) k = k.slice(0, slash);
+  }
+  return k === 'index.docker.io' || k === 'registry-1.docker.io' ? 'docker.io' : k;
 }
 
 function decodeAuth(entry: unknown, file: string, key: string): Credentials | undefined {
@@ -86,9 +93,10 @@ function decodeAuth(entry: unknown, file: string, key: string): Credentials | un
 
 /**
  * Finds credentials for `host` and repository `repo` in one parsed auth file's `auths` map.
- * Keys tried: `host/repo`, each parent namespace, `host`, then legacy URL-shaped keys.
+ * Keys tried: `host/repo`, each parent namespace, `host`, then URL-shaped keys (any key of a
+ * `legacy` `.dockercfg`) naming the host.
  */
-export function credentialsFromAuths(auths: Record<string, unknown>, host: string, repo: string, file = 'auth file'): Credentials | undefined {
+export function credentialsFromAuths(auths: Record<string, unknown>, host: string, repo: string, file = 'auth file', legacy = false): Credentials | undefined {
   const parts = repo.split('/');
   for (let n = parts.length; n >= 1; n--) {
     const key = `${host}/${parts.slice(0, n).join('/')}`;
@@ -98,7 +106,7 @@ export function credentialsFromAuths(auths: Record<string, unknown>, host: strin
   const direct = decodeAuth(auths[host], file, host);
   if (direct) return direct;
   for (const [key, entry] of Object.entries(auths)) {
-    if (key !== host && normaliseLegacyKey(key) === host) {
+    if (key !== host && normaliseAuthKey(key, legacy) === host) {
       const c = decodeAuth(entry, file, key);
       if (c) return c;
     }
@@ -136,7 +144,7 @@ export async function lookupCredentials(host: string, repo: string, opts: AuthLo
     if (typeof auths !== 'object' || Array.isArray(auths)) {
       throw new OcikitError('CONFIG', `auth file ${f.path}: "auths" is not an object`);
     }
-    const c = credentialsFromAuths(auths as Record<string, unknown>, host, repo, f.path);
+    const c = credentialsFromAuths(auths as Record<string, unknown>, host, repo, f.path, f.legacy);
     if (c) return c;
   }
   return undefined;
