@@ -28,7 +28,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { digestHex, parseDigest, sha256, type Digest } from './digest.js';
-import { OcikitError, isOcikitError } from './errors.js';
+import { OcikitError, fromSystemError, isOcikitError } from './errors.js';
 import { trackTemp, untrackTemp } from './internal/cleanup.js';
 import { isManifestList, manifestDigest, parseManifest, type Descriptor, type ImageManifest } from './manifest.js';
 import { containersStorageRef, type StoreSpec } from './reference.js';
@@ -493,11 +493,11 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
       try {
         await fs.mkdir(cache, { recursive: true });
         tmp = await fs.mkdtemp(path.join(cache, '.tmp-fetch-'));
+        trackTemp(tmp);
+        await fs.mkdir(path.join(tmp, 'blobs'));
       } catch (err) {
         throw new OcikitError('IO', `creating a temporary directory in the cache ${cache}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
       }
-      trackTemp(tmp);
-      await fs.mkdir(path.join(tmp, 'blobs'));
       client = createRegistryClient({
         ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}),
         ...(opts.env ? { env: opts.env } : {}),
@@ -506,7 +506,13 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
       const run: Run = { cacheDir: cache, tmp, client, limit: limiter(jobs), signal: controller.signal, opts, blobs: new Map(), downloaded: 0 };
       const one = async (item: FetchItem) => {
         progress(run, { type: 'start', id: item.id, kind: item.kind, name: item.name });
-        const s = item.kind === 'image' ? await fetchImage(run, item) : await fetchList(run, item as ListItem);
+        let s: FetchItemSummary;
+        try {
+          s = item.kind === 'image' ? await fetchImage(run, item) : await fetchList(run, item as ListItem);
+        } catch (err) {
+          // Writing the cache entry (mkdir, write, fsync, link, rename) fails with plain system errors.
+          throw fromSystemError(err, `fetching ${item.name} (${item.id}) into the cache`, (err as NodeJS.ErrnoException | null)?.path ?? cache);
+        }
         results.set(item, s);
         progress(run, { type: 'done', item: s });
       };

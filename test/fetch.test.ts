@@ -242,6 +242,25 @@ describe('fetch', () => {
     });
   });
 
+  it('reports a cache it cannot write as IO naming the path, not as a raw system error', async (t) => {
+    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+    const server = createServer((req, res) => res.end(req.url === '/v2/' ? '{}' : index));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => server.close(() => r())));
+    const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const cache = await tempDir(t);
+    // The list's cache directory is taken by a file: creating it fails with EEXIST.
+    await writeFile(join(cache, 'org.osbuild.files'), 'in the way');
+    const src = { 'org.osbuild.skopeo-index': { items: { [sha(index)]: { image: { name: `${host}/x`, 'tls-verify': false } } } } };
+    await assert.rejects(fetch(src, cache, FAST), (e: Error & { code: string }) => {
+      assert.equal(e.name, 'OcikitError');
+      assert.equal(e.code, 'IO');
+      assert.ok(e.message.includes(join(cache, 'org.osbuild.files')), e.message);
+      return true;
+    });
+    assert.deepEqual((await readdir(cache)).sort(), ['org.osbuild.files'], 'the run\'s temporary directory is removed');
+  });
+
   it('survives a connection that drops in the middle of a blob (retried, verified)', async (t) => {
     if (!needTool(t, 'docker-registry', 'skopeo')) return;
     const proxy = await startProxy(reg!.port, { cutAfter: 400_000 }, t);
