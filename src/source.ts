@@ -18,8 +18,9 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { digestHex, parseDigest } from './digest.js';
-import { OcikitError } from './errors.js';
+import { OcikitError, fromSystemError } from './errors.js';
 import { trackTemp, untrackTemp } from './internal/cleanup.js';
+import { makeTempDir } from './internal/fs.js';
 import { runTool } from './internal/exec.js';
 import type { ContainerImage } from './inputs.js';
 import type { Platform } from './manifest.js';
@@ -73,7 +74,7 @@ export async function openContainerSource(image: ContainerImage, opts: SourceOpt
   if (format !== 'dir' && format !== 'oci-archive' && format !== 'containers-storage') {
     throw new OcikitError('UNSUPPORTED', `unknown container format ${JSON.stringify(format)}`);
   }
-  const tmp = await fs.mkdtemp(path.join(opts.tmpdir ?? (await import('node:os')).tmpdir(), 'ocikit-source-'));
+  const tmp = await makeTempDir(opts.tmpdir ?? (await import('node:os')).tmpdir(), 'ocikit-source-');
   trackTemp(tmp);
   const cleanups: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -145,7 +146,8 @@ export async function openContainerSource(image: ContainerImage, opts: SourceOpt
     });
   } catch (err) {
     await close().catch(() => undefined);
-    throw err;
+    // symlink/mkdir in the temporary directory fail with plain system errors.
+    throw fromSystemError(err, `opening the source of ${name}`, (err as NodeJS.ErrnoException | null)?.path ?? tmp);
   }
 }
 

@@ -132,6 +132,19 @@ describe('withContainerSource', () => {
     await assert.rejects(withContainerSource(image, async () => undefined), { code: 'UNSUPPORTED' });
   });
 
+  it('reports a missing temporary directory as NOT_FOUND naming it, not as a raw ENOENT', async (t) => {
+    const root = await tempDir(t);
+    const img = await makeDirImage(join(root, 'img'));
+    const image: ContainerImage = { filepath: img.dir, 'manifest-list': null, data: { format: 'dir', name: 'localhost/a' }, checksum: 'k' };
+    const tmp = join(root, 'no-such-tmp');
+    await assert.rejects(withContainerSource(image, async () => undefined, { tmpdir: tmp }), (e: Error & { code: string }) => {
+      assert.equal(e.name, 'OcikitError');
+      assert.equal(e.code, 'NOT_FOUND');
+      assert.ok(e.message.includes(tmp), e.message);
+      return true;
+    });
+  });
+
   it('cleans up when the callback throws', async (t) => {
     const root = await tempDir(t);
     const tmp = join(root, 'tmp');

@@ -52,6 +52,16 @@ describe('withOciArchive', () => {
     assert.deepEqual(await readdir(tmp), []);
   });
 
+  it('reports a missing extraction directory as NOT_FOUND naming it, not as a raw ENOENT', async (t) => {
+    const tmp = join(await tempDir(t), 'no-such-tmp');
+    await assert.rejects(withOciArchive(join(ARCHIVES, 'oci-archive.tar'), async () => 0, { tmpdir: tmp }), (e: Error & { code: string }) => {
+      assert.equal(e.name, 'OcikitError');
+      assert.equal(e.code, 'NOT_FOUND');
+      assert.ok(e.message.includes(tmp), e.message);
+      return true;
+    });
+  });
+
   it('refuses a tar without index.json as INVALID_INPUT', async (t) => {
     const dir = await tempDir(t);
     await makeArchive(join(dir, 'a.tar'), [{ name: 'hello.txt', body: 'hi' }]);

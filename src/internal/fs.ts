@@ -112,13 +112,26 @@ export async function writeFileAtomic(target: string, data: Uint8Array | string,
 }
 
 /**
+ * Creates a fresh directory `<parent>/<prefix>XXXXXX` (mkdtemp).
+ * @throws OcikitError `NOT_FOUND` (no such parent), `IO`.
+ */
+export async function makeTempDir(parent: string, prefix: string): Promise<string> {
+  try {
+    return await fs.mkdtemp(path.join(parent, prefix));
+  } catch (err) {
+    throw fromSystemError(err, 'creating a temporary directory in', parent);
+  }
+}
+
+/**
  * Runs `fn` with a fresh temporary directory and removes it afterwards, on success and on error.
  * The directory is registered for removal if the process is interrupted.
  * @param parent where to create it (default: the OS temp dir).
+ * @throws OcikitError `NOT_FOUND`, `IO` (creating the directory); and whatever `fn` throws.
  */
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent?: string): Promise<T> {
   const base = parent ?? (await import('node:os')).tmpdir();
-  const dir = await fs.mkdtemp(path.join(base, prefix));
+  const dir = await makeTempDir(base, prefix);
   trackTemp(dir);
   try {
     return await fn(dir);
