@@ -217,6 +217,18 @@ describe('ocikit digest', () => {
     assert.match(r.stderr, /big\.json/);
   });
 
+  it('refuses an endless device (/dev/zero) after the limit instead of reading it all', async () => {
+    // A separate process with a time limit: before the fix this read until memory ran out.
+    const r = await new Promise<Run & { signal: string | null }>((resolve) => {
+      execFile(BIN, ['digest', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
+        resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, signal: err?.signal ?? null, stdout, stderr });
+      });
+    });
+    assert.equal(r.signal, null, 'ocikit digest /dev/zero did not finish within 20 s');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /^ocikit: .*\/dev\/zero.*4194304-byte manifest limit/);
+  });
+
   const usage: [string, string[]][] = [
     ['no argument', ['digest']],
     ['two arguments', ['digest', 'a', 'b']],

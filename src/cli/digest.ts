@@ -9,7 +9,8 @@ import { MAX_MANIFEST_SIZE, manifestDigest } from '../manifest.js';
 import { type Command, parse, println } from './command.js';
 
 /**
- * Reads a file named on the command line, refusing anything over `limit` bytes before reading it.
+ * Reads a file named on the command line, refusing anything over `limit` bytes without reading
+ * more than one byte past the limit (pipes and devices included).
  * @throws OcikitError `NOT_FOUND`, `IO`; `MANIFEST_TOO_LARGE` over the limit.
  */
 export async function readManifestArg(file: string, cwd: string, what: string, limit = MAX_MANIFEST_SIZE): Promise<Buffer> {
@@ -22,10 +23,18 @@ export async function readManifestArg(file: string, cwd: string, what: string, l
   }
   try {
     const st = await handle.stat();
-    if (st.isFile() && st.size > limit) {
-      throw new OcikitError('MANIFEST_TOO_LARGE', `${what} ${file} is ${st.size} bytes, more than the ${limit}-byte manifest limit`);
+    const tooLarge = (n: string) => new OcikitError('MANIFEST_TOO_LARGE', `${what} ${file} is ${n} bytes, more than the ${limit}-byte manifest limit`);
+    if (st.isFile() && st.size > limit) throw tooLarge(String(st.size));
+    // Read at most limit + 1 bytes: a pipe or device (/dev/zero) has no size to check first.
+    const buf = Buffer.allocUnsafe(limit + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > limit) throw tooLarge(`at least ${n}`);
     }
-    return await handle.readFile();
+    return buf.subarray(0, n);
   } catch (err) {
     throw fromSystemError(err, what, file);
   } finally {
