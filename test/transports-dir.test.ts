@@ -152,9 +152,16 @@ describe('chooseInstance', () => {
     it(`picks ${label}`, () => assert.equal(chooseInstance(list, { platform }, 'l').digest, `sha256:${want.repeat(64)}`));
   }
   it('defaults to the host platform', () => {
+    // Built around the host, so it checks something on every architecture (it used to pass
+    // silently on any host but amd64).
     const host = hostPlatform();
-    if (host.architecture !== 'amd64') return;
-    assert.equal(chooseInstance(list, {}, 'l').digest, `sha256:${'4'.repeat(64)}`);
+    const other = host.architecture === 's390x' ? 'ppc64le' : 's390x';
+    const entry = (digit: string, platform: object) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${digit.repeat(64)}`, size: 1, platform });
+    const around = parseManifest(
+      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry('5', { architecture: other, os: 'linux' }), entry('6', host)] })),
+      'list',
+    ) as ManifestList;
+    assert.equal(chooseInstance(around, {}, 'l').digest, `sha256:${'6'.repeat(64)}`);
   });
   it('fails for an unknown instance digest', () => {
     assert.throws(() => chooseInstance(list, { instance: `sha256:${'9'.repeat(64)}` as Digest }, 'l'), code('NOT_FOUND'));
