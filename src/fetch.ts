@@ -356,7 +356,7 @@ function runBlob(run: Run, loc: RepositoryLocation, desc: Descriptor, id: Digest
           progress(run, { type: 'bytes', id, bytes: n });
         },
       });
-      await syncFile(file);
+      await syncPath(file);
       return file;
     });
     run.blobs.set(desc.digest, p);
@@ -396,7 +396,7 @@ async function fetchImage(run: Run, item: ImageItem): Promise<FetchItemSummary> 
   await fs.mkdir(stage, { recursive: true });
   await fs.writeFile(path.join(stage, 'version'), DIR_VERSION);
   await fs.writeFile(path.join(stage, 'manifest.json'), bytes);
-  await syncFile(path.join(stage, 'manifest.json'));
+  await syncPath(path.join(stage, 'manifest.json'));
   for (const [d, f] of files) {
     const dest = dirBlobPath(stage, d.digest);
     try {
@@ -405,23 +405,14 @@ async function fetchImage(run: Run, item: ImageItem): Promise<FetchItemSummary> 
       await fs.copyFile(f, dest);
     }
   }
-  await syncDir(stage);
+  await syncPath(stage);
   await renameIntoPlace(stage, final);
   return { ...base, status: 'fetched', bytes: counted.bytes };
 }
 
 /** fsync(2) a file or directory, so a cache entry survives a crash complete (as skopeo's dir: writer does). */
-async function syncFile(file: string): Promise<void> {
-  const fh = await fs.open(file, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const fh = await fs.open(dir, 'r');
+async function syncPath(p: string): Promise<void> {
+  const fh = await fs.open(p, 'r');
   try {
     await fh.sync();
   } finally {
@@ -447,7 +438,7 @@ async function fetchList(run: Run, item: ListItem): Promise<FetchItemSummary> {
   run.downloaded += bytes.length;
   const tmpFile = path.join(run.tmp, `list-${digestHex(item.id)}`);
   await fs.writeFile(tmpFile, bytes, { mode: 0o644 });
-  await syncFile(tmpFile);
+  await syncPath(tmpFile);
   await fs.mkdir(path.dirname(final), { recursive: true });
   try {
     // link(2) never replaces: a concurrent run's identical file stays as it is.

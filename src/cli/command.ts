@@ -55,11 +55,6 @@ export function parse<O extends Options>(
   return parsed;
 }
 
-/** True when `--help`/`-h` is among the arguments. */
-export function wantsHelp(args: readonly string[]): boolean {
-  return args.includes('--help') || args.includes('-h');
-}
-
 /** Writes a line to a stream. */
 export function println(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);

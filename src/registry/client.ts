@@ -33,6 +33,7 @@ import type { Agent, Dispatcher } from 'undici';
 import { type BlobExpectation, type Digest } from '../digest.js';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../media-types.js';
+import { MAX_MANIFEST_SIZE } from '../manifest.js';
 import { basicAuthorization, lookupCredentials, parseChallenges, type AuthLookupOptions, type Challenge, type Credentials } from './auth.js';
 
 type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
@@ -68,8 +69,6 @@ export interface RetryPolicy {
 /** The default: 5 attempts, 200 ms, 400 ms, 800 ms, 1.6 s between them. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 5000 };
 
-/** The limit containers/image puts on manifests (4 MiB). */
-export const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
 
 const MAX_REDIRECTS = 10;
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -448,8 +447,8 @@ export async function getManifest(client: RegistryClient, loc: RepositoryLocatio
   if (res.statusCode !== 200) throw await failure(res, what, `manifest ${name}@${reference} not found`);
   const bytes = await readBody(
     res,
-    MAX_MANIFEST_BYTES,
-    (n) => new OcikitError('MANIFEST_TOO_LARGE', `manifest ${name}@${reference} is ${n} bytes or more, more than ${MAX_MANIFEST_BYTES}`),
+    MAX_MANIFEST_SIZE,
+    (n) => new OcikitError('MANIFEST_TOO_LARGE', `manifest ${name}@${reference} is ${n} bytes or more, more than ${MAX_MANIFEST_SIZE}`),
   );
   const ct = res.headers['content-type'];
   return { bytes, contentType: typeof ct === 'string' ? ct : undefined };
@@ -648,11 +647,6 @@ function contentRangeStart(value: string | string[] | undefined): number | undef
   if (typeof value !== 'string') return undefined;
   const m = /^bytes (\d+)-\d+\/(?:\d+|\*)$/.exec(value.trim());
   return m ? Number(m[1]) : undefined;
-}
-
-/** Removes a file, ignoring its absence (for callers cleaning up after {@link downloadBlob}). */
-export async function removeFile(file: string): Promise<void> {
-  await fs.rm(file, { force: true });
 }
 
 export type { Digest };
