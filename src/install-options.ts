@@ -134,8 +134,9 @@ function parseDestination(dest: Record<string, unknown>, bad: (field: string, me
     }
   }
   if (type === 'containers-storage') {
-    const sp = dest['storage-path'] ?? DEFAULT_STORAGE_PATH;
-    const sd = dest['storage-driver'] ?? DEFAULT_STORAGE_DRIVER;
+    // Only an absent key takes the default: the schema wants strings, so null is an error.
+    const sp = dest['storage-path'] === undefined ? DEFAULT_STORAGE_PATH : dest['storage-path'];
+    const sd = dest['storage-driver'] === undefined ? DEFAULT_STORAGE_DRIVER : dest['storage-driver'];
     const pathOk = checkPathValue(sp, 'destination.storage-path', bad);
     let driverOk = false;
     if (typeof sd !== 'string') bad('destination.storage-driver', `"storage-driver" must be a string, not ${describe(sd)}`);

@@ -39,6 +39,8 @@ describe('parseInstallOptions', () => {
     ['storage-path not a string', { destination: { type: 'containers-storage', 'storage-path': ['x'] } }, 'destination.storage-path'],
     ['storage-driver not a name', { destination: { type: 'containers-storage', 'storage-driver': 'vfs@/x' } }, 'destination.storage-driver'],
     ['storage-driver not a string', { destination: { type: 'containers-storage', 'storage-driver': 1 } }, 'destination.storage-driver'],
+    ['storage-driver null', { destination: { type: 'containers-storage', 'storage-driver': null } }, 'destination.storage-driver'],
+    ['storage-path null', { destination: { type: 'containers-storage', 'storage-path': null } }, 'destination.storage-path'],
     ['destination not an object', { destination: 'oci:/x' }, 'destination'],
     ['type not a string', { destination: { type: ['oci'], path: '/x' } }, 'destination.type'],
   ];
