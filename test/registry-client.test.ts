@@ -1,7 +1,9 @@
 import * as assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -73,6 +75,27 @@ describe('getManifest', () => {
     assert.equal(tokenRequests[0]!.searchParams.get('service'), 'fake-registry');
     assert.deepEqual(tokenRequests[0]!.searchParams.getAll('scope'), ['repository:ns/repo:pull']);
     assert.equal(tokenAuth, `Basic ${Buffer.from('alice:s3cret').toString('base64')}`);
+  });
+
+  it('reaches a self-signed HTTPS token server when tls-verify is false (as containers/image does)', async (t) => {
+    const dir = await tempDir(t);
+    const key = join(dir, 'key.pem');
+    const cert = join(dir, 'cert.pem');
+    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    if (gen.status !== 0) assert.fail('openssl could not make a self-signed certificate');
+    const tokens = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (_req, res) => res.end('{"token":"SELF"}'));
+    await new Promise<void>((r) => tokens.listen(0, '127.0.0.1', () => r()));
+    t.after(() => new Promise<void>((r) => { tokens.closeAllConnections(); tokens.close(() => r()); }));
+    const realm = `https://127.0.0.1:${(tokens.address() as AddressInfo).port}/token`;
+    const { host } = await serve(t, (req, res) => {
+      if (req.headers.authorization !== 'Bearer SELF') {
+        res.statusCode = 401;
+        res.setHeader('www-authenticate', `Bearer realm="${realm}"`);
+        return res.end();
+      }
+      res.end(MANIFEST);
+    });
+    assert.deepEqual((await getManifest(client(t), { host, path: 'a/b', tlsVerify: false }, sha(MANIFEST))).bytes, MANIFEST);
   });
 
   it('gets a token anonymously when there are no credentials, reading "token"', async (t) => {

@@ -329,7 +329,19 @@ function credentialsFor(client: RegistryClient, loc: RepositoryLocation): Promis
 }
 
 /** Fetches a bearer token for `scope` from the challenge's realm. */
-async function fetchToken(client: RegistryClient, challenge: Challenge, scope: string, creds: Credentials | undefined, signal?: AbortSignal): Promise<string> {
+/**
+ * Fetches a bearer token from the challenge's realm. The token server is reached with the
+ * registry's TLS setting (as containers/image does): with `tls-verify: false`, its certificate is
+ * not checked either.
+ */
+async function fetchToken(
+  client: RegistryClient,
+  challenge: Challenge,
+  scope: string,
+  creds: Credentials | undefined,
+  verify: boolean,
+  signal?: AbortSignal,
+): Promise<string> {
   const realm = challenge.params.realm;
   if (!realm) throw new OcikitError('REGISTRY', 'bearer challenge without a realm');
   let url: URL;
@@ -345,7 +357,7 @@ async function fetchToken(client: RegistryClient, challenge: Challenge, scope: s
   const headers: Record<string, string> = { accept: 'application/json' };
   if (creds) headers.authorization = basicAuthorization(creds);
   const what = `requesting a token from ${url.origin}${url.pathname}`;
-  const res = await send(client, url, true, what, { headers, ...(signal ? { signal } : {}) });
+  const res = await send(client, url, verify, what, { headers, ...(signal ? { signal } : {}) });
   if (res.statusCode !== 200) {
     const text = await errorText(res);
     throw new OcikitError('REGISTRY', `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`);
@@ -377,7 +389,7 @@ async function authorization(
     const key = `${state.origin} ${bearer.params.realm ?? ''} ${bearer.params.service ?? ''} ${scope}`;
     let p = fresh ? undefined : client.tokens.get(key);
     if (!p) {
-      p = fetchToken(client, bearer, scope, creds, signal);
+      p = fetchToken(client, bearer, scope, creds, loc.tlsVerify !== false, signal);
       client.tokens.set(key, p);
       p.catch(() => client.tokens.delete(key));
     }
