@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { digestHex, parseDigest, sha256, type Digest } from './digest.js';
 import { OcikitError, fromSystemError, isOcikitError } from './errors.js';
 import { trackTemp, untrackTemp } from './internal/cleanup.js';
+import { exists } from './internal/fs.js';
 import { isManifestList, manifestDigest, parseManifest, type Descriptor, type ImageManifest } from './manifest.js';
 import { containersStorageRef, type StoreSpec } from './reference.js';
 import type { SkopeoOptions } from './tools/skopeo.js';
@@ -45,6 +46,7 @@ import {
   type RetryPolicy,
 } from './registry/client.js';
 import { formatDockerReference, parseDockerReference, registryApiHost, type DockerReference } from './registry/reference.js';
+import { isRecord } from './internal/guards.js';
 
 /** The source names ocikit fetches. */
 export const SKOPEO_SOURCE = 'org.osbuild.skopeo';
@@ -147,10 +149,6 @@ export const DEFAULT_JOBS = 4;
 // ---------------------------------------------------------------------------------------------
 // Validation of SOURCES
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
-}
-
 function invalid(message: string): OcikitError {
   return new OcikitError('INVALID_INPUT', message);
 }
@@ -162,12 +160,12 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], whe
 }
 
 function sourceItems(src: unknown, name: string): Record<string, unknown> {
-  if (!isObject(src)) throw invalid(`${name} is not an object`);
+  if (!isRecord(src)) throw invalid(`${name} is not an object`);
   checkKeys(src, ['items', 'digests'], name);
   if ('items' in src && 'digests' in src) throw invalid(`${name} has both "items" and "digests"`);
   const items = src.items ?? src.digests;
   if (items === undefined) throw invalid(`${name} has neither "items" nor "digests"`);
-  if (!isObject(items)) throw invalid(`${name}.${'items' in src ? 'items' : 'digests'} is not an object`);
+  if (!isRecord(items)) throw invalid(`${name}.${'items' in src ? 'items' : 'digests'} is not an object`);
   return items;
 }
 
@@ -178,10 +176,10 @@ function optBool(v: unknown, where: string): boolean | undefined {
 }
 
 function parseImageObject(item: unknown, where: string, keys: readonly string[]): Record<string, unknown> {
-  if (!isObject(item)) throw invalid(`${where} is not an object`);
+  if (!isRecord(item)) throw invalid(`${where} is not an object`);
   checkKeys(item, ['image'], where);
   const image = item.image;
-  if (!isObject(image)) throw invalid(`${where}.image is missing or not an object`);
+  if (!isRecord(image)) throw invalid(`${where}.image is missing or not an object`);
   checkKeys(image, keys, `${where}.image`);
   if (typeof image.name !== 'string') throw invalid(`${where}.image.name is missing or not a string`);
   return image;
@@ -195,7 +193,7 @@ function parseImageObject(item: unknown, where: string, keys: readonly string[])
  *   `UNSUPPORTED` (a manifest list from containers-storage).
  */
 export function parseFetchSources(doc: unknown): FetchItem[] {
-  if (!isObject(doc)) throw invalid('sources: not a JSON object');
+  if (!isRecord(doc)) throw invalid('sources: not a JSON object');
   checkKeys(doc, [SKOPEO_SOURCE, SKOPEO_INDEX_SOURCE, CONTAINERS_STORAGE_SOURCE], 'sources');
   const out: FetchItem[] = [];
   if (doc[SKOPEO_SOURCE] !== undefined) {
@@ -249,7 +247,7 @@ export function parseFetchSources(doc: unknown): FetchItem[] {
     for (const [key, item] of Object.entries(sourceItems(doc[CONTAINERS_STORAGE_SOURCE], CONTAINERS_STORAGE_SOURCE))) {
       const where = `${CONTAINERS_STORAGE_SOURCE} item ${JSON.stringify(key)}`;
       const id = parseDigest(key, `${CONTAINERS_STORAGE_SOURCE} item key`);
-      if (!isObject(item)) throw invalid(`${where} is not an object`);
+      if (!isRecord(item)) throw invalid(`${where} is not an object`);
       checkKeys(item, [], where);
       out.push({ kind: 'local', id, name: '', digest: null, storageLocation: null });
     }
@@ -268,17 +266,6 @@ export function cachedImagePath(cacheDir: string, id: Digest): string {
 /** The cache file of list `digest` (`<cache>/org.osbuild.files/<digest>`). */
 export function cachedListPath(cacheDir: string, digest: Digest): string {
   return path.join(cacheDir, FILES_CACHE, parseDigest(digest, 'list digest'));
-}
-
-async function present(p: string): Promise<boolean> {
-  try {
-    await fs.lstat(p);
-    return true;
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
-    throw new OcikitError('IO', `checking the cache entry ${p}: ${code ?? String(err)}`, { cause: err });
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -368,7 +355,7 @@ function runBlob(run: Run, loc: RepositoryLocation, desc: Descriptor, id: Digest
 async function fetchImage(run: Run, item: ImageItem): Promise<FetchItemSummary> {
   const final = cachedImagePath(run.cacheDir, item.id);
   const base = { id: item.id, kind: item.kind, name: item.name, digest: item.digest } as const;
-  if (await present(final)) return { ...base, status: 'cached', bytes: 0 };
+  if (await exists(final)) return { ...base, status: 'cached', bytes: 0 };
   const loc = location(item.ref, item.tlsVerify);
   let { bytes, parsed, what } = await fetchManifestVerified(run, loc, item.ref, item.digest);
   if (parsed.kind === 'list') {
@@ -423,7 +410,7 @@ async function syncPath(p: string): Promise<void> {
 async function fetchList(run: Run, item: ListItem): Promise<FetchItemSummary> {
   const final = cachedListPath(run.cacheDir, item.id);
   const base = { id: item.id, kind: item.kind, name: item.name, digest: item.id } as const;
-  if (await present(final)) return { ...base, status: 'cached', bytes: 0 };
+  if (await exists(final)) return { ...base, status: 'cached', bytes: 0 };
   const loc = location(item.ref, item.tlsVerify);
   const { bytes, parsed, what } = await fetchManifestVerified(run, loc, item.ref, item.id);
   let doc: unknown;
@@ -475,7 +462,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
     const needsNetwork: FetchItem[] = [];
     for (const item of remote) {
       const p = item.kind === 'image' ? cachedImagePath(cache, item.id) : cachedListPath(cache, item.id);
-      if (await present(p)) {
+      if (await exists(p)) {
         const s: FetchItemSummary = { id: item.id, kind: item.kind, name: item.name, digest: item.kind === 'image' ? item.digest : item.id, status: 'cached', bytes: 0 };
         results.set(item, s);
       } else needsNetwork.push(item);

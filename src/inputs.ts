@@ -20,6 +20,7 @@ import { OcikitError, fromSystemError } from './errors.js';
 import { readFileInside } from './internal/fs.js';
 import { MAX_MANIFEST_SIZE, type ParsedManifest, parseManifest } from './manifest.js';
 import { type ListFile, type ManifestListMap, readManifestLists } from './manifest-lists.js';
+import { isRecord } from './internal/guards.js';
 
 /** The container formats an images input can carry. */
 export const CONTAINER_FORMATS = ['dir', 'oci-archive', 'containers-storage'] as const;
@@ -50,10 +51,6 @@ export interface ResolvedImage extends ContainerImage {
   readonly manifest: ParsedManifest | null;
   /** The matched list, for `dir` images that have one. */
   readonly list: ListFile | null;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 const PLAIN_NAME_RE = /^[^/\0]+$/;

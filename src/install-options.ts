@@ -17,6 +17,7 @@
  * tree (no `..`, no symlink out).
  */
 import { OcikitError } from './errors.js';
+import { isRecord } from './internal/guards.js';
 
 /** The destination types the stage knows. */
 export const DESTINATION_TYPES = ['containers-storage', 'oci', 'oci-archive', 'dir'] as const;
@@ -53,10 +54,6 @@ export interface InstallOptions {
 }
 
 const DRIVER_RE = /^[a-z0-9][a-z0-9_-]*$/;
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function describe(v: unknown): string {
   if (v === undefined) return 'missing';

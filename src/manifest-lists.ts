@@ -11,6 +11,7 @@ import { type Digest, parseDigest } from './digest.js';
 import { OcikitError } from './errors.js';
 import { readFileInside } from './internal/fs.js';
 import { MAX_MANIFEST_SIZE, type ManifestList, isManifestList, parseManifest } from './manifest.js';
+import { isRecord } from './internal/guards.js';
 
 /** One list file of the input. */
 export interface ListFile {
@@ -29,10 +30,6 @@ export type ManifestListMap = ReadonlyMap<Digest, ListFile>;
 export interface ManifestListsInput {
   readonly path: string;
   readonly data: { readonly files: Readonly<Record<string, unknown>> };
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

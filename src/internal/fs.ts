@@ -185,12 +185,17 @@ export async function readFileInside(
   }
 }
 
-/** True when `p` exists (without following a final symlink). */
+/**
+ * True when `p` exists (without following a final symlink), false when it or a parent is missing.
+ * @throws OcikitError `IO` when it cannot be told (permissions, I/O errors).
+ */
 export async function exists(p: string): Promise<boolean> {
   try {
     await fs.lstat(p);
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+    throw fromSystemError(err, 'checking', p);
   }
 }
