@@ -56,6 +56,8 @@ export interface NativeDestination {
 
 /** A progress report: bytes of one image's blobs copied so far. */
 export interface InstallProgress {
+  /** The position of the image in the `items` given to {@link installNative}. */
+  readonly index: number;
   readonly name: string;
   readonly done: number;
   readonly total: number;
@@ -98,6 +100,8 @@ interface Blob {
 }
 
 interface PlannedImage {
+  /** Index of the item this image came from. */
+  readonly item: number;
   readonly name: string;
   readonly manifest: Buffer;
   readonly manifestDigest: Digest;
@@ -135,7 +139,7 @@ export async function installNative(
 
   const tmp = tempSibling(target, 'ocikit');
   trackTemp(tmp);
-  const progress = makeProgress(images, blobs, opts.onProgress);
+  const progress = makeProgress(images, opts.onProgress);
   try {
     if (dest.type === 'oci-archive') await writeArchive(tmp, images, blobs, progress, opts);
     else await writeDirectory(tmp, dest.type, images, blobs, progress, opts, signatures);
@@ -206,6 +210,7 @@ function plan(items: readonly InstallItem[], type: NativeDestination['type']): {
       }
     }
     images.push({
+      item: owner,
       name: item.name,
       manifest,
       manifestDigest,
@@ -259,16 +264,15 @@ async function publish(tmp: string, target: string, isFile: boolean): Promise<vo
 
 type Progress = (blob: Blob, bytes: number) => void;
 
-function makeProgress(images: readonly PlannedImage[], blobs: Map<Digest, Blob>, cb?: (ev: InstallProgress) => void): Progress {
+function makeProgress(images: readonly PlannedImage[], cb?: (ev: InstallProgress) => void): Progress {
   if (!cb) return () => {};
-  const done = images.map(() => 0);
+  const byItem = new Map(images.map((im) => [im.item, { im, done: 0 }]));
   return (blob, bytes) => {
     if (blob.source.kind !== 'reader') return;
-    const i = blob.source.owner;
-    const im = images[i];
-    if (!im) return;
-    done[i]! += bytes;
-    cb({ name: im.name, done: done[i]!, total: im.total });
+    const entry = byItem.get(blob.source.owner);
+    if (!entry) return;
+    entry.done += bytes;
+    cb({ index: entry.im.item, name: entry.im.name, done: entry.done, total: entry.im.total });
   };
 }
 

@@ -375,7 +375,6 @@ async function installToPath(
     });
     return withReaders(images, removeSignatures, req, async (items) => {
       const count = items.length;
-      const indexOf = new Map(items.map((i, n) => [i.image.name, n]));
       const finished = new Set<number>();
       const report = (index: number, bytes: number, total: number, phase: InstallProgress['phase']) => {
         if (finished.has(index)) return;
@@ -391,8 +390,7 @@ async function installToPath(
           ...(req.signal ? { signal: req.signal } : {}),
           removeSignatures,
           onProgress: (p) => {
-            const index = indexOf.get(p.name);
-            if (index !== undefined) report(index, p.done, p.total, p.done >= p.total ? 'done' : 'progress');
+            report(p.index, p.done, p.total, p.done >= p.total ? 'done' : 'progress');
           },
         },
       );

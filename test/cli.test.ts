@@ -120,6 +120,12 @@ describe('ocikit inputs', () => {
     assert.match(r.err, /^ocikit: inputs file bad\.json is not valid JSON/);
   });
 
+  it('refuses an endless or huge input file instead of reading it whole', async () => {
+    const r = await cli(['inputs', '/dev/zero']);
+    assert.equal(r.status, 1);
+    assert.match(r.err, /^ocikit: inputs file \/dev\/zero is larger than \d+ bytes\n$/);
+  });
+
   it('runs as a whole process', async (t) => {
     const root = await tempDir(t);
     const { a } = await inputSet(root);

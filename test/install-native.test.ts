@@ -210,7 +210,28 @@ describe('installNative', () => {
     await installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type: 'oci', path: join(dir, 'o') }, { onProgress: (e) => events.push(e) });
     const total = a.layers.reduce((s, l) => s + l.size, 0);
     assert.ok(events.length >= 2);
-    assert.deepEqual(events.at(-1), { name: NAME, done: total, total });
+    assert.deepEqual(events.at(-1), { index: 0, name: NAME, done: total, total });
+  });
+
+  it('reports progress by item index, also after a repeated name was merged away', async (t) => {
+    const dir = await tempDir(t);
+    const a = await makeDirImage(join(dir, 'a'), { layerSize: 1000 });
+    const b = await makeDirImage(join(dir, 'b'), { layerSize: 2000 });
+    const ra = await openDirImage(a.dir);
+    const events: InstallProgress[] = [];
+    await installNative(
+      [
+        { reader: ra, name: 'localhost/a:1' },
+        { reader: ra, name: 'localhost/a:1' },
+        { reader: await openDirImage(b.dir), name: 'localhost/b:1' },
+      ],
+      { type: 'oci', path: join(dir, 'o') },
+      { onProgress: (e) => events.push(e) },
+    );
+    const last = (i: number) => events.filter((e) => e.index === i).at(-1);
+    assert.deepEqual(last(0), { index: 0, name: 'localhost/a:1', done: a.layers[0]!.size, total: a.layers[0]!.size });
+    assert.equal(last(1), undefined);
+    assert.deepEqual(last(2), { index: 2, name: 'localhost/b:1', done: b.layers[0]!.size, total: b.layers[0]!.size });
   });
 
   it('never shares inodes with the source', async (t) => {

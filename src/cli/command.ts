@@ -5,7 +5,7 @@
  * streams in {@link CliContext}. It returns an exit status or throws; `main` turns thrown errors
  * into one `ocikit: …` line.
  */
-import { readFile } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OcikitError, fromSystemError } from '../errors.js';
@@ -60,23 +60,32 @@ export function println(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
 }
 
+/** The largest JSON document a command reads (inputs, options, sources are far smaller). */
+export const MAX_JSON_ARG = 64 * 1024 * 1024;
+
 /**
- * Reads and parses a JSON file named on the command line (`-` reads standard input).
- * @throws OcikitError `NOT_FOUND`, `IO`, `INVALID_INPUT` (not JSON), each naming `what` and the file.
+ * Reads and parses a JSON file named on the command line (`-` reads standard input), at most
+ * {@link MAX_JSON_ARG} bytes.
+ * @throws OcikitError `NOT_FOUND`, `IO`, `INVALID_INPUT` (too large, not JSON), each naming `what` and the file.
  */
 export async function readJsonArg(file: string, cwd: string, what: string): Promise<unknown> {
-  let text: string;
+  const chunks: Buffer[] = [];
+  let size = 0;
   try {
-    if (file === '-') {
-      const chunks: Buffer[] = [];
-      for await (const c of process.stdin) chunks.push(c as Buffer);
-      text = Buffer.concat(chunks).toString('utf8');
-    } else text = await readFile(path.resolve(cwd, file), 'utf8');
+    const source = file === '-' ? process.stdin : createReadStream(path.resolve(cwd, file));
+    for await (const c of source) {
+      size += (c as Buffer).length;
+      if (size > MAX_JSON_ARG) {
+        source.destroy();
+        throw new OcikitError('INVALID_INPUT', `${what} ${file} is larger than ${MAX_JSON_ARG} bytes`);
+      }
+      chunks.push(c as Buffer);
+    }
   } catch (err) {
     throw fromSystemError(err, what, file);
   }
   try {
-    return JSON.parse(text);
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (err) {
     throw new OcikitError('INVALID_INPUT', `${what} ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
