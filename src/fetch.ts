@@ -47,6 +47,7 @@ import {
 } from './registry/client.js';
 import { formatDockerReference, parseDockerReference, registryApiHost, type DockerReference } from './registry/reference.js';
 import { isRecord } from './internal/guards.js';
+import { recordNames, repoOf, storeImages, storedName, type StoreImageRecord } from './store-records.js';
 
 /** The source names ocikit fetches. */
 export const SKOPEO_SOURCE = 'org.osbuild.skopeo';
@@ -531,46 +532,6 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
 /** Phrasings skopeo/c/image have used for "no such image" (a fallback only; see checkLocalImage). */
 const NOT_FOUND_PHRASES = ['identifier is not an image', 'does not resolve to an image id', 'image not known', 'no such image', 'not found'];
 
-interface StoreImageRecord {
-  readonly id?: unknown;
-  readonly names?: unknown;
-  readonly digest?: unknown;
-  readonly digests?: unknown;
-}
-
-/** The repository part of a containers-storage name (`localhost/x:latest` → `localhost/x`). */
-function repoOf(name: string): string {
-  const at = name.indexOf('@');
-  const base = at >= 0 ? name.slice(0, at) : name;
-  const colon = base.lastIndexOf(':');
-  return colon > base.lastIndexOf('/') ? base.slice(0, colon) : base;
-}
-
-/**
- * Reads the image records of a store (`<root>/<driver>-images/images.json`, for every driver
- * directory present). Returns null when the store cannot be read for a reason other than absence.
- */
-async function storeImages(root: string): Promise<StoreImageRecord[] | null> {
-  let entries: string[];
-  try {
-    entries = await fs.readdir(root);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    return code === 'ENOENT' || code === 'ENOTDIR' ? [] : null;
-  }
-  const out: StoreImageRecord[] = [];
-  for (const e of entries.filter((n) => n.endsWith('-images'))) {
-    try {
-      const doc = JSON.parse(await fs.readFile(path.join(root, e, 'images.json'), 'utf8')) as unknown;
-      if (Array.isArray(doc)) out.push(...(doc as StoreImageRecord[]));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      return null;
-    }
-  }
-  return out;
-}
-
 /**
  * Checks a local item: skopeo reads the image's config from the store (`containers-storage:
  * [spec]name@digest` when the item names a digest, else `[spec]<hex id>`), and its sha256 must
@@ -626,11 +587,11 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
   }
   let missing: boolean;
   if (records !== null) {
-    const repo = item.digest && item.name ? repoOf(localName(item.name)) : undefined;
+    const repo = item.digest && item.name ? repoOf(storedName(item.name)) : undefined;
     missing = !records.some((r) => {
       if (repo === undefined) return r.id === digestHex(item.id);
       const digests = [...(Array.isArray(r.digests) ? r.digests : []), r.digest];
-      const names = Array.isArray(r.names) ? (r.names as unknown[]).filter((n): n is string => typeof n === 'string') : [];
+      const names = recordNames(r);
       return digests.includes(item.digest) && names.some((n) => repoOf(n) === repo);
     });
   } else {
@@ -652,12 +613,3 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
   });
 }
 
-/** The name containers-storage records for `name`: the normalised docker reference without tag/digest. */
-function localName(name: string): string {
-  try {
-    const r = parseDockerReference(name);
-    return `${r.domain}/${r.path}`;
-  } catch {
-    return name;
-  }
-}

@@ -32,7 +32,9 @@ import { type Destination, type PathDestination, type StorageDestination, isOver
 import { installNative } from './install-native.js';
 import { trackTemp, untrackTemp } from './internal/cleanup.js';
 import { exists, isInside, resolveInside, withTempDir } from './internal/fs.js';
-import { manifestDigest } from './manifest.js';
+import { guessMediaType, manifestDigest } from './manifest.js';
+import { DOCKER_V2S1, DOCKER_V2S1_SIGNED } from './media-types.js';
+import { storedImageId } from './store-records.js';
 import { containersStorageRef } from './reference.js';
 import { type ContainerSource, DEFAULT_RUNROOT, unmountIfMounted, withContainerSource } from './source.js';
 import { type PlatformOverride, skopeoCopy, skopeoInspectRaw } from './tools/skopeo.js';
@@ -191,7 +193,8 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
           await reader.close();
         }
       }
-      return identifyWithSkopeo(src.source, req);
+      // Docker schema 1: no config blob; containers-storage derives the ID itself (after the copy).
+      return null;
     }
     case 'oci-archive':
       // Read natively: gives the IDs and refuses a hostile archive before skopeo extracts it.
@@ -206,12 +209,23 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
   }
 }
 
-/** Asks skopeo for the manifest and config of `ref` (schema 1 dir images; store-to-store copies). */
-async function identifyWithSkopeo(ref: string, req: InstallRequest): Promise<Identity> {
+/**
+ * What the destination store holds for `ref` (store-to-store copies, schema 1 images): the
+ * manifest and config through skopeo. A schema 1 image has no config blob; its ID is the one
+ * containers-storage derived, read from the store's image records.
+ * @throws OcikitError `TOOL_FAILED`, `NOT_FOUND` (no record for a schema 1 image).
+ */
+async function identifyWithSkopeo(ref: string, req: InstallRequest, stored: { store: string; name: string }): Promise<Identity> {
   const o = req.signal ? { signal: req.signal } : {};
   const raw = await skopeoInspectRaw(ref, o);
+  const digest = manifestDigest(raw);
+  if (guessMediaType(raw) === DOCKER_V2S1 || guessMediaType(raw) === DOCKER_V2S1_SIGNED) {
+    const id = await storedImageId(stored.store, stored.name);
+    if (id === undefined) throw new OcikitError('NOT_FOUND', `the store ${stored.store} has no single record of ${stored.name} after the copy`);
+    return { imageId: `sha256:${id}`, manifestDigest: digest, listDigest: null };
+  }
   const config = await skopeoInspectRaw(ref, { ...o, config: true });
-  return { imageId: sha256(config), manifestDigest: manifestDigest(raw), listDigest: null };
+  return { imageId: sha256(config), manifestDigest: digest, listDigest: null };
 }
 
 /**
@@ -280,7 +294,7 @@ async function installToStorage(
               });
               // Store to store, skopeo rewrites the manifest (the source store hands out
               // uncompressed layers): then report what the destination holds.
-              const written = id ?? (await identifyWithSkopeo(destRef, req));
+              const written = id ?? (await identifyWithSkopeo(destRef, req, { store, name: image.name }));
               req.onProgress?.({ ...base, phase: 'done' });
               return { name: image.name, ...written, destination: destRef };
             },

@@ -225,6 +225,20 @@ describe('install into containers-storage', () => {
     assert.ok((info.RepoDigests as string[]).includes(`localhost/arm@${listDigest}`));
   });
 
+  it('reports the ID containers-storage gives a Docker schema 1 image (no config blob)', async (t) => {
+    if (!needTool(t, 'skopeo', 'podman')) return;
+    const e = await env(t);
+    const key = `sha256:${'5'.repeat(64)}`;
+    const src = join(UPSTREAM, 'skopeo', 'integration', 'fixtures', 'uncompressed-image-s1');
+    await mkdir(join(e.images, key));
+    for (const f of await readdir(src)) await copyFile(join(src, f), join(e.images, key, f));
+    const summary = await install(req(e, inputs(e, { [key]: { format: 'dir', name: 'localhost/s1:v1' } }), storageOptions()));
+    const info = await podmanInspect(e, 'localhost/s1:v1');
+    assert.equal(summary.images[0]!.imageId, `sha256:${info.Id as string}`);
+    assert.equal(summary.images[0]!.manifestDigest, 'sha256:3b93a98785ed46f9fa9fefd53127c3fa91e1d0314f90c00d8fb9b8d7448ec1ad');
+    assert.equal(info.Digest, summary.images[0]!.manifestDigest);
+  });
+
   it('installs an oci-archive input, reporting its image ID and manifest digest', async (t) => {
     if (!needTool(t, 'skopeo', 'podman')) return;
     const e = await env(t);
