@@ -4,7 +4,6 @@
  * progress renderer.
  */
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
@@ -16,6 +15,7 @@ import { createProgressRenderer, formatBytes, formatDuration } from '../src/cli/
 import type { InstallProgress, InstallSummary } from '../src/install.js';
 import { makeDirImage, type GeneratedImage } from './helpers/images.js';
 import { tempDir } from './helpers/tmp.js';
+import { runNode } from './helpers/process.js';
 import { needTool } from './helpers/tools.js';
 
 const BIN = fileURLToPath(new URL('../../bin/ocikit', import.meta.url));
@@ -53,16 +53,7 @@ async function stage(t: TestContext, options: unknown): Promise<{ root: string; 
 const ARGS = ['install', '--inputs', 'in/inputs.json', '--options', 'options.json', '--tree', 'tree', '--runroot', 'run'];
 
 function runProcess(args: string[], cwd: string, env: Record<string, string>, onSpawn?: (pid: number) => void) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((res, rej) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', rej);
-    child.on('close', (status) => res({ status, stdout, stderr }));
-    if (child.pid !== undefined) onSpawn?.(child.pid);
-  });
+  return runNode([BIN, ...args], { cwd, env, ...(onSpawn ? { onSpawn } : {}) });
 }
 
 async function waitFor(file: string, ms: number): Promise<void> {

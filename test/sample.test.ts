@@ -3,7 +3,6 @@
  * `npm run sample` runs), as whole processes.
  */
 import * as assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { resolveContainersInput } from '../src/inputs.js';
 import { rebasePaths } from '../src/cli/inputs.js';
 import { runTool } from '../src/internal/exec.js';
 import { tempDir } from './helpers/tmp.js';
+import { runNode } from './helpers/process.js';
 import { needTool } from './helpers/tools.js';
 
 const SCRIPTS = fileURLToPath(new URL('../../scripts/', import.meta.url));
@@ -28,15 +28,7 @@ interface SampleImage {
 }
 
 function node(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ status: number | null; stdout: string; stderr: string }>((res, rej) => {
-    const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', rej);
-    child.on('close', (status) => res({ status, stdout, stderr }));
-  });
+  return runNode(args, { env });
 }
 
 async function makeSample(out: string): Promise<SampleImage[]> {
