@@ -28,7 +28,7 @@ const WORK = resolve(opt('--work', '/var/tmp/ocikit-bench'));
 const SIZES = opt('--sizes', '100,33').split(',').map(Number);
 
 const run = (argv, o = {}) => spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', maxBuffer: 1 << 26, ...o });
-if (!existsSync(join(repo, 'dist/src/install-native.js'))) {
+if (!existsSync(join(repo, 'dist/src/install/to-layout.js'))) {
   console.error('build first: npx tsc -p .');
   process.exit(1);
 }

@@ -3,8 +3,8 @@
  * internal modules (src/internal/) are not part of the API.
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
-export { type Digest, type BlobExpectation, isDigest, parseDigest, digestHex, sha256, DigestingStream } from './digest.js';
-export * as mediaTypes from './media-types.js';
+export { type Digest, type BlobExpectation, isDigest, parseDigest, digestHex, sha256, DigestingStream } from './model/digest.js';
+export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
   type Platform,
@@ -20,8 +20,8 @@ export {
   parseDescriptor,
   parsePlatform,
   platformString,
-} from './manifest.js';
-export { type ListFile, type ManifestListMap, type ManifestListsInput, readManifestLists, readListFile } from './manifest-lists.js';
+} from './model/manifest.js';
+export { type ListFile, type ManifestListMap, type ManifestListsInput, readManifestLists, readListFile } from './osbuild/manifest-lists.js';
 export {
   CONTAINER_FORMATS,
   type ContainerFormat,
@@ -30,9 +30,8 @@ export {
   type ResolvedImage,
   parseContainersInput,
   resolveContainersInput,
-  readDirManifest,
-} from './inputs.js';
-export { type MergeResult, mergeManifest } from './merge.js';
+} from './osbuild/inputs.js';
+export { type MergeResult, mergeManifest } from './transports/dir/merge.js';
 export {
   type ContainerSource,
   type OpenContainerSource,
@@ -40,8 +39,8 @@ export {
   DEFAULT_RUNROOT,
   openContainerSource,
   withContainerSource,
-} from './source.js';
-export { type StoreSpec, formatStoreSpec, containersStorageRef, parseContainersStorageRef } from './reference.js';
+} from './osbuild/container-source.js';
+export { type StoreSpec, formatStoreSpec, containersStorageRef, parseContainersStorageRef } from './transports/containers-storage/reference.js';
 export {
   type StorageConf,
   type StorageConfOptions,
@@ -51,20 +50,20 @@ export {
   readStorageConf,
   parseStorageConf,
   storageConfLookup,
-} from './storage-conf.js';
+} from './config/storage-conf.js';
 export {
   type Destination,
   type DestinationType,
   type InstallOptions,
   DESTINATION_TYPES,
   parseInstallOptions,
-} from './install-options.js';
-export { type InstallRequest, type InstallProgress, type InstalledImageSummary, type InstallSummary, install } from './install.js';
-export { type InstallItem, type NativeDestination, type InstalledImage, installNative } from './install-native.js';
-export { type ImageReader, chooseInstance, hostPlatform } from './transports/image.js';
-export { openDirImage } from './transports/dir.js';
-export { openOciLayout } from './transports/oci.js';
-export { withOciArchive } from './transports/oci-archive.js';
+} from './osbuild/stage-options.js';
+export { type InstallRequest, type InstallProgress, type InstalledImageSummary, type InstallSummary, install } from './install/install.js';
+export { type InstallItem, type NativeDestination, type InstalledImage, installNative } from './install/to-layout.js';
+export { type ImageReader, chooseInstance, hostPlatform } from './transports/reader.js';
+export { openDirImage, readDirManifest } from './transports/dir/read.js';
+export { openOciLayout } from './transports/oci/read.js';
+export { withOciArchive } from './transports/oci-archive/read.js';
 export {
   type FetchItem,
   type FetchItemSummary,
@@ -73,5 +72,5 @@ export {
   type FetchResult,
   fetch,
   parseFetchSources,
-} from './fetch.js';
-export { type DockerReference, parseDockerReference, formatDockerReference } from './registry/reference.js';
+} from './fetch/fetch.js';
+export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';

@@ -10,13 +10,13 @@ import { removeTrackedSync } from '../internal/cleanup.js';
 import { type CliContext, type Command, println } from './command.js';
 
 const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  digest: () => import('./digest.js'),
-  'is-manifest-list': () => import('./is-manifest-list.js'),
-  inputs: () => import('./inputs.js'),
-  merge: () => import('./merge.js'),
-  'storage-conf': () => import('./storage-conf.js'),
-  install: () => import('./install.js'),
-  fetch: () => import('./fetch.js'),
+  digest: () => import('./commands/digest.js'),
+  'is-manifest-list': () => import('./commands/is-manifest-list.js'),
+  inputs: () => import('./commands/inputs.js'),
+  merge: () => import('./commands/merge.js'),
+  'storage-conf': () => import('./commands/storage-conf.js'),
+  install: () => import('./commands/install.js'),
+  fetch: () => import('./commands/fetch.js'),
 };
 
 const SUMMARIES: Record<string, string> = {

@@ -11,7 +11,7 @@
  * Only when the stream is a terminal (`isTTY`); on anything else the renderer writes nothing, so
  * logs and pipes stay clean. Uses only `\r`, erase-line and cursor-up escapes.
  */
-import type { InstallProgress } from '../install.js';
+import type { InstallProgress } from '../install/install.js';
 
 /** A stream the renderer may draw on. */
 export interface ProgressStream {

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import type { Readable } from 'node:stream';
 import { OcikitError, fromSystemError } from '../errors.js';
 import { trackTemp, untrackTemp } from './cleanup.js';
 
@@ -198,4 +199,28 @@ export async function exists(p: string): Promise<boolean> {
     if (code === 'ENOENT' || code === 'ENOTDIR') return false;
     throw fromSystemError(err, 'checking', p);
   }
+}
+
+/** Read size for blob streams (1 MiB: fewer syscalls and promise turns than the 64 KiB default). */
+export const BLOB_READ_CHUNK = 1024 * 1024;
+
+/**
+ * Opens a regular file for streaming, refusing a final symlink and anything that is not a file.
+ * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT`, `IO`.
+ */
+export async function openRegularFileStream(file: string, what: string): Promise<Readable> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${file} is not a regular file`);
+  } catch (err) {
+    await fh.close();
+    throw fromSystemError(err, what, file);
+  }
+  return fh.createReadStream({ highWaterMark: BLOB_READ_CHUNK });
 }

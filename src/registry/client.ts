@@ -30,11 +30,11 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
-import { type BlobExpectation, type Digest } from '../digest.js';
+import { type BlobExpectation, type Digest } from '../model/digest.js';
 import { OcikitError, isOcikitError } from '../errors.js';
-import { MANIFEST_ACCEPT } from '../media-types.js';
-import { MAX_MANIFEST_SIZE } from '../manifest.js';
-import { basicAuthorization, lookupCredentials, parseChallenges, type AuthLookupOptions, type Challenge, type Credentials } from './auth.js';
+import { MANIFEST_ACCEPT } from '../model/media-types.js';
+import { MAX_MANIFEST_SIZE } from '../model/manifest.js';
+import { basicAuthorization, lookupCredentials, parseChallenges, type AuthLookupOptions, type Challenge, type Credentials } from '../auth/auth-files.js';
 
 type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 

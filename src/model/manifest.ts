@@ -1,0 +1,443 @@
+/**
+ * Manifests: media type guessing, skopeo-identical digests, osbuild's list rule, and typed parsing.
+ *
+ * Follows containers/image (the library under skopeo 1.9.3) and formats.md §1:
+ * - {@link guessMediaType} is c/image `manifest.GuessMIMEType`, with Go `encoding/json` semantics
+ *   reproduced by ./internal/gojson.ts (case-insensitive keys, last duplicate wins, `int` rejects
+ *   `1.0`, any type mismatch means "unknown").
+ * - {@link manifestDigest} is `skopeo manifest-digest`: sha256 over the raw bytes, except for signed
+ *   Docker schema 1, whose JWS signatures are stripped first (./internal/schema1.ts, libtrust).
+ * - {@link isManifestList} is osbuild's `is_manifest_list` on parsed JSON (not c/image's rule).
+ * - {@link parseManifest} validates and types a manifest and keeps its raw bytes, which stay the
+ *   truth: nothing here re-serialises JSON.
+ */
+import { type Digest, parseDigest, sha256 } from './digest.js';
+import { OcikitError } from '../errors.js';
+import { type GoNode, type GoStruct, type GoType, GoJSONError, T, decodeGo, parseGoJSON } from '../gojson/decode.js';
+import { prettySignaturePayload } from './schema1.js';
+import {
+  DOCKER_CONFIG,
+  DOCKER_LIST,
+  DOCKER_V2S1,
+  DOCKER_V2S1_SIGNED,
+  DOCKER_V2S2,
+  OCI_CONFIG,
+  OCI_INDEX,
+  OCI_MANIFEST,
+  RECOGNISED_TOP_LEVEL,
+} from './media-types.js';
+
+/** The largest manifest containers/image accepts (4 MiB). */
+export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
+
+/** The platform of a list entry (OCI `platform` / Docker `platform`). */
+export interface Platform {
+  readonly architecture: string;
+  readonly os: string;
+  readonly 'os.version'?: string;
+  readonly 'os.features'?: readonly string[];
+  readonly variant?: string;
+}
+
+/** A content descriptor: what a manifest says about a blob or another manifest. */
+export interface Descriptor {
+  readonly mediaType: string;
+  readonly digest: Digest;
+  readonly size: number;
+  readonly urls?: readonly string[];
+  readonly annotations?: Readonly<Record<string, string>>;
+  readonly platform?: Platform;
+}
+
+interface ManifestCommon {
+  /** The bytes the manifest was parsed from: the truth for digests and copies. */
+  readonly raw: Buffer;
+  /** The media type {@link guessMediaType} found. */
+  readonly mediaType: string;
+  /** {@link manifestDigest} of `raw`. */
+  readonly digest: Digest;
+}
+
+/** A single-image manifest: Docker schema 2 or OCI. */
+export interface ImageManifest extends ManifestCommon {
+  readonly kind: 'image';
+  readonly schemaVersion: 2;
+  readonly config: Descriptor;
+  readonly layers: readonly Descriptor[];
+  readonly annotations?: Readonly<Record<string, string>>;
+}
+
+/** A multi-image manifest: Docker manifest list or OCI index. */
+export interface ManifestList extends ManifestCommon {
+  readonly kind: 'list';
+  readonly manifests: readonly Descriptor[];
+}
+
+/** A Docker schema 1 manifest (signed or not). `blobSums` are in file order (top layer first). */
+export interface Schema1Manifest extends ManifestCommon {
+  readonly kind: 'schema1';
+  readonly name?: string;
+  readonly tag?: string;
+  readonly architecture?: string;
+  readonly blobSums: readonly Digest[];
+}
+
+/** Any manifest {@link parseManifest} accepts. */
+export type ParsedManifest = ImageManifest | ManifestList | Schema1Manifest;
+
+// ---------------------------------------------------------------------------------------------
+// GuessMIMEType
+
+// The three fields GuessMIMEType decodes (docker/distribution `manifest.Versioned` plus signatures).
+const META_T = T.struct({ mediaType: T.string, schemaVersion: T.int, signatures: T.any });
+const CONFIG_MEDIA_TYPE_T = T.struct({ config: T.struct({ mediaType: T.string }) });
+// image-spec v1 Descriptor and Platform exactly as Go declares them (as vendored by skopeo).
+const OCI_PLATFORM_T = T.struct({
+  architecture: T.string,
+  os: T.string,
+  'os.version': T.string,
+  'os.features': T.slice(T.string),
+  variant: T.string,
+});
+const OCI_DESCRIPTOR_T = T.struct({
+  mediaType: T.string,
+  digest: T.string,
+  size: T.int,
+  urls: T.slice(T.string),
+  annotations: T.map(T.string),
+  data: T.bytes,
+  platform: T.ptr(OCI_PLATFORM_T),
+  artifactType: T.string,
+});
+const OCI_INDEX_MANIFESTS_T = T.struct({ manifests: T.slice(OCI_DESCRIPTOR_T) });
+
+function tryDecode(root: GoNode, type: GoType): GoStruct | undefined {
+  try {
+    return (decodeGo(root, type) as GoStruct | undefined) ?? {};
+  } catch (err) {
+    if (err instanceof GoJSONError) return undefined;
+    throw err;
+  }
+}
+
+function guessFromRoot(root: GoNode): string {
+  const meta = tryDecode(root, META_T);
+  if (meta === undefined) return '';
+  const mediaType = (meta.mediaType as string | undefined) ?? '';
+  if ((RECOGNISED_TOP_LEVEL as readonly string[]).includes(mediaType)) return mediaType;
+  const schemaVersion = (meta.schemaVersion as bigint | undefined) ?? 0n;
+  if (schemaVersion === 1n) return meta.signatures !== undefined ? DOCKER_V2S1_SIGNED : DOCKER_V2S1;
+  if (schemaVersion !== 2n) return '';
+  const withConfig = tryDecode(root, CONFIG_MEDIA_TYPE_T);
+  if (withConfig === undefined) return '';
+  const configMediaType = ((withConfig.config as GoStruct | undefined)?.mediaType as string | undefined) ?? '';
+  if (configMediaType === OCI_CONFIG) return OCI_MANIFEST;
+  if (configMediaType === DOCKER_CONFIG) return DOCKER_V2S2;
+  const index = tryDecode(root, OCI_INDEX_MANIFESTS_T);
+  if (index === undefined) return '';
+  const manifests = (index.manifests as unknown[] | undefined) ?? [];
+  if (manifests.length > 0) {
+    // c/image returns the config media type itself here (a known FIXME upstream); so do we.
+    return configMediaType === '' ? OCI_INDEX : configMediaType;
+  }
+  return OCI_MANIFEST; // most likely an OCI artifact with a custom config type
+}
+
+/**
+ * The media type of a manifest as containers/image's `GuessMIMEType` sees it, or `''` when the
+ * bytes are not JSON, not an object, mistyped in a field Go decodes, or of no known kind.
+ * Can also return a config media type for a schema 2 document with both `config` and
+ * `manifests`, as c/image does.
+ */
+export function guessMediaType(bytes: Uint8Array): string {
+  let root: GoNode;
+  try {
+    root = parseGoJSON(bytes);
+  } catch (err) {
+    if (err instanceof GoJSONError) return '';
+    throw err;
+  }
+  return guessFromRoot(root);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Digest
+
+function checkSize(bytes: Uint8Array, what: string): void {
+  if (bytes.length > MAX_MANIFEST_SIZE) {
+    throw new OcikitError(
+      'MANIFEST_TOO_LARGE',
+      `${what} is ${bytes.length} bytes, more than the ${MAX_MANIFEST_SIZE}-byte manifest limit`,
+    );
+  }
+}
+
+function digestOf(bytes: Uint8Array, root: GoNode | undefined, mediaType: string): Digest {
+  if (mediaType !== DOCKER_V2S1_SIGNED) return sha256(bytes);
+  return sha256(prettySignaturePayload(bytes, root));
+}
+
+/**
+ * The digest of a manifest exactly as `skopeo manifest-digest` prints it: sha256 of the raw bytes,
+ * or, for a signed Docker schema 1 manifest, of its payload with the JWS signatures stripped.
+ * Empty input is valid (the sha256 of nothing).
+ * @throws OcikitError `INVALID_MANIFEST` where skopeo fails (a signed schema 1 manifest whose
+ *   signatures libtrust cannot parse); `MANIFEST_TOO_LARGE` over {@link MAX_MANIFEST_SIZE}
+ *   (skopeo itself has no limit in `manifest-digest`).
+ */
+export function manifestDigest(bytes: Uint8Array): Digest {
+  checkSize(bytes, 'manifest');
+  let root: GoNode | undefined;
+  try {
+    root = parseGoJSON(bytes);
+  } catch (err) {
+    if (err instanceof GoJSONError) return sha256(bytes); // not JSON: hashed as it is
+    throw err;
+  }
+  return digestOf(bytes, root, guessFromRoot(root));
+}
+
+// ---------------------------------------------------------------------------------------------
+// osbuild's list rule
+
+/**
+ * osbuild's `is_manifest_list` on parsed JSON: true when `mediaType` is the Docker list or OCI
+ * index type, or when `mediaType` is absent or `null` and `manifests` is present and not `null`
+ * (an empty array counts). Anything that is not a JSON object gives false.
+ */
+export function isManifestList(doc: unknown): boolean {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return false;
+  const d = doc as Record<string, unknown>;
+  const mediaType = Object.hasOwn(d, 'mediaType') ? d.mediaType : undefined;
+  if (mediaType === DOCKER_LIST || mediaType === OCI_INDEX) return true;
+  const manifests = Object.hasOwn(d, 'manifests') ? d.manifests : undefined;
+  return (mediaType === undefined || mediaType === null) && manifests !== undefined && manifests !== null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Typed parsing
+
+const PLATFORM_T = T.struct({
+  architecture: T.string,
+  os: T.string,
+  'os.version': T.string,
+  'os.features': T.slice(T.string),
+  variant: T.string,
+  features: T.slice(T.string), // Docker list only; type-checked, not kept
+});
+const DESCRIPTOR_T = T.struct({
+  mediaType: T.string,
+  digest: T.string,
+  size: T.int,
+  urls: T.slice(T.string),
+  annotations: T.map(T.string),
+  data: T.bytes,
+  platform: T.ptr(PLATFORM_T),
+  artifactType: T.string,
+});
+const ESSENTIAL_FIELDS_T = T.struct({
+  config: T.any,
+  fsLayers: T.any,
+  history: T.any,
+  layers: T.any,
+  manifests: T.any,
+});
+const IMAGE_T = T.struct({
+  schemaVersion: T.int,
+  mediaType: T.string,
+  config: T.ptr(DESCRIPTOR_T),
+  layers: T.slice(DESCRIPTOR_T),
+  annotations: T.map(T.string),
+});
+const LIST_T = T.struct({ schemaVersion: T.int, mediaType: T.string, manifests: T.slice(DESCRIPTOR_T) });
+const SCHEMA1_T = T.struct({
+  schemaVersion: T.int,
+  name: T.string,
+  tag: T.string,
+  architecture: T.string,
+  fsLayers: T.slice(T.struct({ blobSum: T.string })),
+  history: T.slice(T.struct({ v1Compatibility: T.string })),
+});
+
+function invalid(what: string, message: string, cause?: unknown): never {
+  throw new OcikitError('INVALID_MANIFEST', `${what}: ${message}`, cause === undefined ? {} : { cause });
+}
+
+// parseDescriptor / parsePlatform take either what the Go decoder produced (ints as bigint, maps as
+// Map, null list elements as undefined) or plain JSON.parse output, and validate both alike.
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map);
+}
+
+function stringMap(value: unknown, what: string, field: string): Readonly<Record<string, string>> | undefined {
+  if (value === undefined || value === null) return undefined;
+  const entries = value instanceof Map ? [...(value as Map<string, unknown>)] : isRecord(value) ? Object.entries(value) : undefined;
+  if (entries === undefined) invalid(what, `${field} is not an object of strings`);
+  const out: Record<string, string> = {};
+  for (const [k, v] of entries) {
+    if (v !== undefined && typeof v !== 'string') invalid(what, `${field}.${k} is not a string`);
+    out[k] = v ?? '';
+  }
+  return Object.freeze(out);
+}
+
+function frozenStrings(value: unknown, what: string, field: string): readonly string[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value)) invalid(what, `${field} is not an array of strings`);
+  return Object.freeze(
+    value.map((s: unknown, i) => {
+      if (s !== undefined && s !== null && typeof s !== 'string') invalid(what, `${field}[${i}] is not a string`);
+      return (s as string | undefined | null) ?? '';
+    }),
+  );
+}
+
+function optionalString(value: unknown, what: string, field: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'string') invalid(what, `${field} is not a string`);
+  return value;
+}
+
+/**
+ * Validates a platform object: `architecture` and `os` must be non-empty strings; `os.version`,
+ * `os.features` and `variant` are kept when present.
+ * @throws OcikitError `INVALID_MANIFEST` naming `what`.
+ */
+export function parsePlatform(p: unknown, what: string): Platform {
+  if (!isRecord(p)) invalid(what, 'platform is not an object');
+  const architecture = p.architecture;
+  const os = p.os;
+  if (typeof architecture !== 'string' || architecture === '') invalid(what, 'platform has no architecture');
+  if (typeof os !== 'string' || os === '') invalid(what, 'platform has no os');
+  const out: { -readonly [K in keyof Platform]: Platform[K] } = { architecture, os };
+  const osVersion = optionalString(p['os.version'], what, 'platform os.version');
+  if (osVersion !== undefined) out['os.version'] = osVersion;
+  const features = frozenStrings(p['os.features'], what, 'platform os.features');
+  if (features !== undefined) out['os.features'] = features;
+  const variant = optionalString(p.variant, what, 'platform variant');
+  if (variant !== undefined) out.variant = variant;
+  return Object.freeze(out);
+}
+
+/**
+ * Validates a descriptor object: a non-empty `mediaType`, a sha256 `digest`, a `size` that is a
+ * non-negative safe integer, string `urls` and `annotations`, and a valid `platform` when present.
+ * @throws OcikitError `INVALID_MANIFEST`, or `INVALID_DIGEST` for a digest that is not sha256, naming `what`.
+ */
+export function parseDescriptor(d: unknown, what: string): Descriptor {
+  if (!isRecord(d)) invalid(what, 'descriptor is not an object');
+  const mediaType = d.mediaType;
+  if (typeof mediaType !== 'string' || mediaType === '') invalid(what, 'descriptor has no mediaType');
+  const digest = parseDigest(d.digest ?? '', `${what} digest`);
+  const size = d.size;
+  if (size === undefined || size === null) invalid(what, `descriptor ${digest} has no size`);
+  const valid =
+    typeof size === 'bigint'
+      ? size >= 0n && size <= BigInt(Number.MAX_SAFE_INTEGER)
+      : typeof size === 'number' && Number.isSafeInteger(size) && size >= 0;
+  if (!valid) invalid(what, `descriptor ${digest} has invalid size ${String(size)}`);
+  const out: { -readonly [K in keyof Descriptor]: Descriptor[K] } = { mediaType, digest, size: Number(size) };
+  const urls = frozenStrings(d.urls, what, 'urls');
+  if (urls !== undefined) out.urls = urls;
+  const annotations = stringMap(d.annotations, what, 'annotations');
+  if (annotations !== undefined) out.annotations = annotations;
+  if (d.platform !== undefined && d.platform !== null) out.platform = parsePlatform(d.platform, `${what} (${digest})`);
+  return Object.freeze(out);
+}
+
+function decodeFor(root: GoNode, type: GoType, what: string, kind: string): GoStruct {
+  try {
+    return (decodeGo(root, type) as GoStruct | undefined) ?? {};
+  } catch (err) {
+    if (err instanceof GoJSONError) invalid(what, `malformed ${kind}: ${err.message}`, err);
+    throw err;
+  }
+}
+
+function checkUnambiguous(root: GoNode, what: string, kind: string, allowed: readonly string[]): void {
+  const present = decodeFor(root, ESSENTIAL_FIELDS_T, what, kind);
+  const unexpected = Object.keys(present).filter((f) => !allowed.includes(f));
+  if (unexpected.length > 0) invalid(what, `a ${kind} must not have ${unexpected.map((f) => `"${f}"`).join(', ')}`);
+}
+
+/**
+ * Parses and validates a manifest, keeping its raw bytes: the media type is guessed as
+ * containers/image does, the digest is {@link manifestDigest}, and the fields are decoded with Go's
+ * JSON rules (so a key matches its field case-insensitively, as in skopeo).
+ * @param what names the manifest in error messages (a path or reference).
+ * @throws OcikitError `MANIFEST_TOO_LARGE` over 4 MiB; `INVALID_MANIFEST` for invalid JSON, an
+ *   unrecognised type, a missing or mistyped field, or an undigestable schema 1 signature;
+ *   `INVALID_DIGEST` for a digest that is not sha256.
+ */
+export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
+  checkSize(bytes, what);
+  let root: GoNode;
+  try {
+    root = parseGoJSON(bytes);
+  } catch (err) {
+    if (err instanceof GoJSONError) invalid(what, `not valid JSON: ${err.message}`, err);
+    throw err;
+  }
+  if (root.kind !== 'object') invalid(what, `not a JSON object (${root.kind})`);
+  const mediaType = guessFromRoot(root);
+  if (mediaType === '') {
+    invalid(what, 'not a recognised manifest (no known mediaType, schemaVersion or field types as containers/image reads them)');
+  }
+  const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let digest: Digest;
+  try {
+    digest = digestOf(bytes, root, mediaType);
+  } catch (err) {
+    if (err instanceof OcikitError) invalid(what, err.message, err);
+    throw err;
+  }
+  const common = { raw, mediaType, digest };
+
+  if (mediaType === DOCKER_V2S2 || mediaType === OCI_MANIFEST) {
+    const kind = 'image manifest';
+    checkUnambiguous(root, what, kind, ['config', 'layers']);
+    const m = decodeFor(root, IMAGE_T, what, kind);
+    if (m.schemaVersion !== 2n) invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
+    if (m.config === undefined) invalid(what, `${kind} has no config`);
+    const config = parseDescriptor(m.config as GoStruct, `${what} config`);
+    // c/image accepts a missing (or null) `layers` as no layers (OCI artifacts do this).
+    const layers = Object.freeze(((m.layers as GoStruct[] | undefined) ?? []).map((l, i) => parseDescriptor(l, `${what} layer ${i}`)));
+    const out: ImageManifest = { kind: 'image', ...common, schemaVersion: 2, config, layers };
+    const annotations = stringMap(m.annotations, what, 'annotations');
+    return Object.freeze(annotations === undefined ? out : { ...out, annotations });
+  }
+  if (mediaType === DOCKER_LIST || mediaType === OCI_INDEX) {
+    const kind = 'manifest list';
+    checkUnambiguous(root, what, kind, ['manifests']);
+    const m = decodeFor(root, LIST_T, what, kind);
+    if (m.schemaVersion !== 2n) invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
+    const manifests = Object.freeze(
+      ((m.manifests as GoStruct[] | undefined) ?? []).map((d, i) => parseDescriptor(d, `${what} manifests[${i}]`)),
+    );
+    return Object.freeze({ kind: 'list', ...common, manifests });
+  }
+  if (mediaType === DOCKER_V2S1 || mediaType === DOCKER_V2S1_SIGNED) {
+    const kind = 'schema 1 manifest';
+    checkUnambiguous(root, what, kind, ['fsLayers', 'history']);
+    const m = decodeFor(root, SCHEMA1_T, what, kind);
+    const fsLayers = (m.fsLayers as GoStruct[] | undefined) ?? [];
+    const history = (m.history as GoStruct[] | undefined) ?? [];
+    if (fsLayers.length === 0) invalid(what, `${kind} has no fsLayers`);
+    if (fsLayers.length !== history.length) {
+      invalid(what, `${kind} has ${fsLayers.length} fsLayers but ${history.length} history entries`);
+    }
+    const blobSums = Object.freeze(fsLayers.map((l, i) => parseDigest(l.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)));
+    const out: { -readonly [K in keyof Schema1Manifest]: Schema1Manifest[K] } = { kind: 'schema1', ...common, blobSums };
+    for (const key of ['name', 'tag', 'architecture'] as const) {
+      if (typeof m[key] === 'string') out[key] = m[key];
+    }
+    return Object.freeze(out);
+  }
+  invalid(what, `unsupported manifest type ${JSON.stringify(mediaType)}`);
+}
+
+/** A platform as `os/architecture[/variant]`, e.g. `linux/arm64/v8`. */
+export function platformString(p: Platform): string {
+  return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
+}

@@ -1,0 +1,201 @@
+/**
+ * Scoped container sources: the port of the reference's `container_source`.
+ *
+ * For each resolved input image it lends the caller what a consumer (skopeo copy, bootc, ostree,
+ * podman) needs: the image name, the source reference, and podman arguments where they apply.
+ * Everything it creates (temporary directories, symlinks, merged views, an empty graph root) is
+ * removed when the callback returns or throws, and when the CLI is interrupted.
+ *
+ * - `dir` without a list, `oci-archive`: `<format>:<tmp>/image`, a symlink to the real path, so a
+ *   `:` in the real path cannot be misread as a tag separator.
+ * - `dir` with a list: `dir:<tmp>/image`, the merged view of {@link mergeManifest} (links, no copy),
+ *   plus the list digest and the platform of the image's list entry, so a caller can make skopeo
+ *   pick this very instance on any host (`--override-arch/os/variant`).
+ * - `containers-storage`: the store specifications upstream osbuild builds. Overlay: an empty graph
+ *   root plus the host store as `additionalimagestore` (podman: `--root`, `--imagestore`); other
+ *   drivers: the host store as graph root (podman: `--imagestore`). The image is named by its ID.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { digestHex, parseDigest } from '../model/digest.js';
+import { OcikitError, fromSystemError } from '../errors.js';
+import { trackTemp, untrackTemp } from '../internal/cleanup.js';
+import { makeTempDir } from '../internal/fs.js';
+import { runTool } from '../internal/exec.js';
+import type { ContainerImage } from './inputs.js';
+import type { Platform } from '../model/manifest.js';
+import { mergeManifest } from '../transports/dir/merge.js';
+import { containersStorageRef } from '../transports/containers-storage/reference.js';
+
+/** What a container source lends. */
+export interface ContainerSource {
+  /** The image name from the input (`data.name`). */
+  readonly name: string;
+  /** The reference to hand to skopeo (`dir:…`, `oci-archive:…`, `containers-storage:[…]…`). */
+  readonly source: string;
+  /** podman global arguments to see the image (containers-storage only), else null. */
+  readonly podmanArgs: readonly string[] | null;
+  /** For a `dir` image with a list: the list digest. */
+  readonly listDigest: string | null;
+  /** For a `dir` image with a list: the platform of its entry in the list. */
+  readonly platform: Platform | null;
+  /** The image's manifest digest, where known without a tool (dir images). */
+  readonly manifestDigest: string | null;
+}
+
+/** Host paths and defaults for containers-storage sources. */
+export interface SourceOptions {
+  /** The host store to read (default: the image's `filepath`, i.e. `<images path>/storage`). */
+  readonly storage?: string;
+  /** Run root for the store spec (default `/run/containers/storage`, the reference's value). */
+  readonly runroot?: string;
+  /** Overlay only: the empty graph root (default: a fresh temporary directory, removed after). */
+  readonly emptyGraphroot?: string;
+  /** Where temporary directories go (default: the OS temp dir). */
+  readonly tmpdir?: string;
+}
+
+/** An open source; call `close()` (or `await using`) to release what it holds. */
+export interface OpenContainerSource extends ContainerSource, AsyncDisposable {
+  close(): Promise<void>;
+}
+
+/** The run root the reference uses inside stages. */
+export const DEFAULT_RUNROOT = '/run/containers/storage';
+
+/**
+ * Opens the source of `image` (a record from `parseContainersInput`). Prefer
+ * {@link withContainerSource}, which closes it for you.
+ * @throws OcikitError `UNSUPPORTED` (unknown format), and what {@link mergeManifest} throws.
+ */
+export async function openContainerSource(image: ContainerImage, opts: SourceOptions = {}): Promise<OpenContainerSource> {
+  const format = image.data.format;
+  const name = image.data.name;
+  if (format !== 'dir' && format !== 'oci-archive' && format !== 'containers-storage') {
+    throw new OcikitError('UNSUPPORTED', `unknown container format ${JSON.stringify(format)}`);
+  }
+  const tmp = await makeTempDir(opts.tmpdir ?? (await import('node:os')).tmpdir(), 'ocikit-source-');
+  trackTemp(tmp);
+  const cleanups: (() => Promise<void>)[] = [];
+  const close = async () => {
+    const errors: unknown[] = [];
+    for (const c of cleanups.reverse()) await c().catch((e: unknown) => errors.push(e));
+    cleanups.length = 0;
+    await fs.rm(tmp, { recursive: true, force: true }).catch((e: unknown) => errors.push(e));
+    untrackTemp(tmp);
+    if (errors.length > 0) throw new OcikitError('IO', `cleaning up the source of ${name} failed`, { cause: errors[0] });
+  };
+  const open = (src: Omit<ContainerSource, 'name'>): OpenContainerSource => ({
+    name,
+    ...src,
+    close,
+    [Symbol.asyncDispose]: close,
+  });
+  try {
+    const link = path.join(tmp, 'image');
+    if (format === 'dir' && image['manifest-list']) {
+      const merged = await mergeManifest(image['manifest-list'], image.filepath, link);
+      return open({
+        source: `dir:${link}`,
+        podmanArgs: null,
+        listDigest: merged.listDigest,
+        platform: merged.entry.platform ?? null,
+        manifestDigest: merged.imageDigest,
+      });
+    }
+    if (format === 'dir' || format === 'oci-archive') {
+      await fs.symlink(path.resolve(image.filepath), link);
+      const resolved = image as { manifest?: { digest?: string } | null };
+      return open({
+        source: `${format}:${link}`,
+        podmanArgs: null,
+        listDigest: null,
+        platform: null,
+        manifestDigest: resolved.manifest?.digest ?? null,
+      });
+    }
+    // containers-storage
+    const storage = path.resolve(opts.storage ?? image.filepath);
+    const runroot = opts.runroot ?? DEFAULT_RUNROOT;
+    const driver = storageDriver(image);
+    const id = digestHex(parseDigest(image.checksum, 'containers-storage image key'));
+    if (driver === 'overlay') {
+      let graphroot = opts.emptyGraphroot;
+      if (graphroot === undefined) {
+        graphroot = path.join(tmp, 'graphroot');
+        await fs.mkdir(graphroot);
+      }
+      const root = graphroot;
+      // Opening an overlay store makes c/storage bind-mount <graphroot>/overlay onto itself and
+      // leave it; unmount it (lazily) when done, as the reference does, or the directory stays busy.
+      cleanups.push(() => unmountIfMounted(path.join(root, 'overlay')));
+      return open({
+        source: containersStorageRef({ driver, graphroot: root, runroot, options: [`additionalimagestore=${storage}`] }, id),
+        podmanArgs: [`--root=${root}`, `--imagestore=${storage}`],
+        listDigest: null,
+        platform: null,
+        manifestDigest: null,
+      });
+    }
+    return open({
+      source: containersStorageRef({ driver, graphroot: storage, runroot }, id),
+      podmanArgs: [`--imagestore=${storage}`],
+      listDigest: null,
+      platform: null,
+      manifestDigest: null,
+    });
+  } catch (err) {
+    await close().catch(() => undefined);
+    // symlink/mkdir in the temporary directory fail with plain system errors.
+    throw fromSystemError(err, `opening the source of ${name}`, (err as NodeJS.ErrnoException | null)?.path ?? tmp);
+  }
+}
+
+/**
+ * Lends the source of `image` to `fn` and releases it afterwards, on success and on error.
+ * @throws what {@link openContainerSource} and `fn` throw.
+ */
+export async function withContainerSource<T>(
+  image: ContainerImage,
+  fn: (source: ContainerSource) => Promise<T>,
+  opts: SourceOptions = {},
+): Promise<T> {
+  const src = await openContainerSource(image, opts);
+  let result: T;
+  try {
+    result = await fn(src);
+  } catch (err) {
+    await src.close().catch(() => undefined);
+    throw err;
+  }
+  await src.close();
+  return result;
+}
+
+function storageDriver(image: ContainerImage): string {
+  const storage = image.data.storage;
+  if (storage !== undefined && (typeof storage !== 'object' || storage === null)) {
+    throw new OcikitError('INVALID_INPUT', `archive ${image.checksum}: "storage" must be an object`);
+  }
+  const driver = (storage as { driver?: unknown } | undefined)?.driver;
+  if (driver === undefined) return 'overlay';
+  if (typeof driver !== 'string') throw new OcikitError('INVALID_INPUT', `archive ${image.checksum}: storage.driver must be a string`);
+  return driver === 'overlay2' ? 'overlay' : driver;
+}
+
+/** Lazily unmounts `dir` if it is a mount point (per /proc/self/mountinfo). */
+export async function unmountIfMounted(dir: string): Promise<void> {
+  let info: string;
+  try {
+    info = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  } catch {
+    return;
+  }
+  const real = await fs.realpath(dir).catch(() => dir);
+  const mounted = info.split('\n').some((line) => unescapeMount(line.split(' ')[4] ?? '') === real);
+  if (mounted) await runTool(['umount', '--lazy', real]);
+}
+
+function unescapeMount(s: string): string {
+  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+}

@@ -1,0 +1,168 @@
+/**
+ * The container inputs of osbuild stages (`org.osbuild.containers`,
+ * `org.osbuild.containers-storage`, and the optional `manifest-lists` files input): validated once
+ * at the boundary and resolved to typed records.
+ *
+ * {@link parseContainersInput} reproduces the reference's `parse_containers_input` result shape
+ * (per archive key: `filepath`, `manifest-list`, `data`, `checksum`) — that JSON is the contract
+ * `ocikit inputs` prints. {@link resolveContainersInput} returns the richer typed records the
+ * rest of ocikit uses. Differences from the reference, on purpose:
+ * - manifest digests are computed natively (no `skopeo manifest-digest` process per image);
+ * - keys are validated before they become paths (anchored digests, plain archive file names);
+ * - one list may serve several images; lists that match nothing are all named in one error;
+ * - the argument is never mutated.
+ */
+
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { type Digest, parseDigest } from '../model/digest.js';
+import { OcikitError, fromSystemError } from '../errors.js';
+import { readFileInside } from '../internal/fs.js';
+import { MAX_MANIFEST_SIZE, type ParsedManifest, parseManifest } from '../model/manifest.js';
+import { type ListFile, type ManifestListMap, readManifestLists } from './manifest-lists.js';
+import { isRecord } from '../internal/guards.js';
+import { readDirManifest } from '../transports/dir/read.js';
+
+/** The container formats an images input can carry. */
+export const CONTAINER_FORMATS = ['dir', 'oci-archive', 'containers-storage'] as const;
+/** One of {@link CONTAINER_FORMATS}. */
+export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
+
+/** An archive entry's data as osbuild passes it (`format`, `name`, and for storage `storage`). */
+export interface ArchiveData {
+  readonly format: ContainerFormat;
+  readonly name: string;
+  readonly [key: string]: unknown;
+}
+
+/** One entry of the reference's result, keyed by archive key. */
+export interface ContainerImage {
+  readonly filepath: string;
+  readonly 'manifest-list': string | null;
+  readonly data: ArchiveData;
+  readonly checksum: string;
+}
+
+/** The typed record ocikit uses internally for one input image. */
+export interface ResolvedImage extends ContainerImage {
+  readonly key: string;
+  readonly format: ContainerFormat;
+  readonly name: string;
+  /** For `dir` images: the parsed manifest.json (raw bytes and native digest). */
+  readonly manifest: ParsedManifest | null;
+  /** The matched list, for `dir` images that have one. */
+  readonly list: ListFile | null;
+}
+
+const PLAIN_NAME_RE = /^[^/\0]+$/;
+
+/**
+ * Validates an `oci-archive` key: a plain file name (no `/`, not `.` or `..`, no NUL).
+ * @throws OcikitError `INVALID_INPUT`.
+ */
+export function checkArchiveFileName(key: string): string {
+  if (!PLAIN_NAME_RE.test(key) || key === '.' || key === '..') {
+    throw new OcikitError('INVALID_INPUT', `oci-archive key ${JSON.stringify(key)} is not a plain file name`);
+  }
+  return key;
+}
+
+/**
+ * Resolves the inputs to typed records, one per archive key, in input order.
+ * @throws OcikitError `INVALID_INPUT` (shape, unknown format, bad key), `INVALID_DIGEST`,
+ *   `NOT_FOUND` (a missing image or list), `UNSAFE_PATH`, `INVALID_MANIFEST`,
+ *   `MANIFEST_TOO_LARGE`, `DIGEST_MISMATCH` (a list not named by its digest),
+ *   `LIST_MISMATCH` (unmatched lists, all named; an image in two lists).
+ */
+export async function resolveContainersInput(inputs: unknown): Promise<ResolvedImage[]> {
+  if (!isRecord(inputs)) throw new OcikitError('INVALID_INPUT', 'inputs must be an object');
+  const images = inputs.images;
+  if (!isRecord(images)) throw new OcikitError('INVALID_INPUT', 'inputs need an "images" object');
+  if (typeof images.path !== 'string' || images.path === '') throw new OcikitError('INVALID_INPUT', 'inputs.images needs a string "path"');
+  if (!isRecord(images.data) || !isRecord(images.data.archives)) {
+    throw new OcikitError('INVALID_INPUT', 'inputs.images needs an object "data.archives"');
+  }
+  const imagesPath = images.path;
+  const archives = images.data.archives;
+
+  const listsInput = inputs['manifest-lists'];
+  const lists: ManifestListMap = listsInput === undefined || listsInput === null ? new Map() : await readManifestLists(listsInput);
+
+  const resolved = await Promise.all(Object.entries(archives).map(([key, data]) => resolveOne(imagesPath, key, data, lists)));
+
+  const used = new Set(resolved.flatMap((r) => (r.list ? [r.list.digest] : [])));
+  const allLists = new Set([...lists.values()].map((l) => l.digest));
+  const unmatched = [...allLists].filter((d) => !used.has(d)).sort();
+  if (unmatched.length > 0) {
+    throw new OcikitError(
+      'LIST_MISMATCH',
+      `these manifest lists match none of the dir images of the input: ${unmatched.join(', ')}` +
+        (resolved.some((r) => r.format !== 'dir') ? ' (lists are matched to dir images only)' : ''),
+      { values: unmatched },
+    );
+  }
+  return resolved;
+}
+
+/**
+ * The reference's `parse_containers_input`: archive key → `{filepath, manifest-list, data, checksum}`.
+ * @throws as {@link resolveContainersInput}.
+ */
+export async function parseContainersInput(inputs: unknown): Promise<Record<string, ContainerImage>> {
+  const out: Record<string, ContainerImage> = {};
+  for (const r of await resolveContainersInput(inputs)) {
+    out[r.key] = { filepath: r.filepath, 'manifest-list': r['manifest-list'], data: r.data, checksum: r.checksum };
+  }
+  return out;
+}
+
+async function resolveOne(imagesPath: string, key: string, data: unknown, lists: ManifestListMap): Promise<ResolvedImage> {
+  if (!isRecord(data)) throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: data must be an object`);
+  const format = data.format;
+  if (typeof format !== 'string' || !(CONTAINER_FORMATS as readonly string[]).includes(format)) {
+    throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: unknown container format ${JSON.stringify(format)}`);
+  }
+  if (typeof data.name !== 'string' || data.name === '') {
+    throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: "name" must be a non-empty string`);
+  }
+  const archive = Object.freeze({ ...data }) as ArchiveData;
+  const base = { key, format: format as ContainerFormat, name: data.name, data: archive, checksum: key };
+
+  switch (format as ContainerFormat) {
+    case 'dir': {
+      parseDigest(key, 'dir image key');
+      const filepath = path.join(imagesPath, key);
+      const manifest = await readDirManifest(key, filepath);
+      const list = lists.get(manifest.digest) ?? null;
+      return { ...base, filepath, 'manifest-list': list ? list.path : null, manifest, list };
+    }
+    case 'oci-archive': {
+      const filepath = path.join(imagesPath, checkArchiveFileName(key));
+      await expectType(key, filepath, 'file');
+      return { ...base, filepath, 'manifest-list': null, manifest: null, list: null };
+    }
+    case 'containers-storage': {
+      parseDigest(key, 'containers-storage image key');
+      const filepath = path.join(imagesPath, 'storage');
+      await expectType(key, filepath, 'directory');
+      return { ...base, filepath, 'manifest-list': null, manifest: null, list: null };
+    }
+  }
+}
+
+async function expectType(key: string, p: string, kind: 'file' | 'directory'): Promise<void> {
+  let st;
+  try {
+    st = await fs.stat(p);
+  } catch (err) {
+    throw fromSystemError(err, `archive ${JSON.stringify(key)}`, p);
+  }
+  if (kind === 'file' ? !st.isFile() : !st.isDirectory()) {
+    throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: ${p} is not a ${kind}`);
+  }
+}
+
+
+
+/** Re-exported for callers that only need the digest type. */
+export type { Digest };

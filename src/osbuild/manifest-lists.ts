@@ -1,0 +1,122 @@
+/**
+ * The `manifest-lists` input of osbuild's container stages (an `org.osbuild.files` input): list
+ * files named by their list digest, read into an immutable map from instance digest to list.
+ *
+ * Compared with the reference (`parse_manifest_list`), every key is validated before it becomes a
+ * path, every file is checked to be a manifest list whose digest equals its name, and an instance
+ * that appears in two different lists is an error naming both instead of "last one wins".
+ */
+import * as path from 'node:path';
+import { type Digest, parseDigest } from '../model/digest.js';
+import { OcikitError } from '../errors.js';
+import { readFileInside } from '../internal/fs.js';
+import { MAX_MANIFEST_SIZE, type ManifestList, isManifestList, parseManifest } from '../model/manifest.js';
+import { isRecord } from '../internal/guards.js';
+
+/** One list file of the input. */
+export interface ListFile {
+  /** The input key: the list's digest. */
+  readonly digest: Digest;
+  /** Absolute path of the file (`<input path>/<digest>`). */
+  readonly path: string;
+  /** The parsed list, raw bytes kept. */
+  readonly list: ManifestList;
+}
+
+/** Instance manifest digest → the list that contains it. Frozen. */
+export type ManifestListMap = ReadonlyMap<Digest, ListFile>;
+
+/** The osbuild `manifest-lists` input shape (`org.osbuild.files`). */
+export interface ManifestListsInput {
+  readonly path: string;
+  readonly data: { readonly files: Readonly<Record<string, unknown>> };
+}
+
+/**
+ * Checks the shape of a `manifest-lists` input (an object with a string `path` and an object
+ * `data.files`).
+ * @throws OcikitError `INVALID_INPUT` naming what is wrong.
+ */
+export function validateManifestListsInput(input: unknown): ManifestListsInput {
+  if (!isRecord(input)) throw new OcikitError('INVALID_INPUT', 'manifest-lists input must be an object');
+  if (typeof input.path !== 'string' || input.path === '') throw new OcikitError('INVALID_INPUT', 'manifest-lists input needs a string "path"');
+  if (!isRecord(input.data) || !isRecord(input.data.files)) {
+    throw new OcikitError('INVALID_INPUT', 'manifest-lists input needs an object "data.files"');
+  }
+  return input as unknown as ManifestListsInput;
+}
+
+/**
+ * Reads every list file of the input and maps each instance digest to its list.
+ * @throws OcikitError `INVALID_INPUT` (shape), `INVALID_DIGEST` (a key), `NOT_FOUND`,
+ *   `UNSAFE_PATH`, `INVALID_MANIFEST` (not a list, unreadable JSON), `MANIFEST_TOO_LARGE`,
+ *   `DIGEST_MISMATCH` (a file whose digest is not its name), `LIST_MISMATCH` (an instance in two lists).
+ */
+export async function readManifestLists(input: unknown): Promise<ManifestListMap> {
+  const lists = validateManifestListsInput(input);
+  const map = new Map<Digest, ListFile>();
+  const files = await Promise.all(Object.keys(lists.data.files).map((key) => readListFile(lists.path, key)));
+  for (const file of files) {
+    for (const d of file.list.manifests) {
+      const other = map.get(d.digest);
+      if (other && other.digest !== file.digest) {
+        throw new OcikitError(
+          'LIST_MISMATCH',
+          `image ${d.digest} is in two manifest lists: ${other.digest} and ${file.digest}`,
+          { values: [other.digest, file.digest] },
+        );
+      }
+      map.set(d.digest, file);
+    }
+  }
+  return new ReadOnlyMap(map);
+}
+
+/**
+ * Reads and validates one list file `<dir>/<key>`.
+ * @throws as {@link readManifestLists}.
+ */
+export async function readListFile(dir: string, key: string): Promise<ListFile> {
+  const digest = parseDigest(key, 'manifest-lists key');
+  const file = path.join(dir, digest);
+  const what = `manifest list ${digest}`;
+  const bytes = await readFileInside(dir, file, what, MAX_MANIFEST_SIZE, (size) =>
+    new OcikitError('MANIFEST_TOO_LARGE', `${what} at ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`),
+  );
+  let doc: unknown;
+  try {
+    doc = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  if (!isManifestList(doc)) throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not a manifest list`);
+  const parsed = parseManifest(bytes, `${what} at ${file}`);
+  if (parsed.kind !== 'list') throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not a manifest list (${parsed.mediaType || 'unknown type'})`);
+  if (parsed.digest !== digest) {
+    throw new OcikitError('DIGEST_MISMATCH', `${what} at ${file} has digest ${parsed.digest}, not the ${digest} it is named by`, {
+      expected: digest,
+      actual: parsed.digest,
+    });
+  }
+  return Object.freeze({ digest, path: file, list: parsed });
+}
+
+/** A Map whose mutators throw: what {@link readManifestLists} returns. */
+class ReadOnlyMap<K, V> extends Map<K, V> {
+  #sealed = false;
+  constructor(entries: Map<K, V>) {
+    super();
+    for (const [k, v] of entries) super.set(k, v);
+    this.#sealed = true;
+  }
+  override set(key: K, value: V): this {
+    if (this.#sealed) throw new TypeError('ManifestListMap is read-only');
+    return super.set(key, value);
+  }
+  override delete(): boolean {
+    throw new TypeError('ManifestListMap is read-only');
+  }
+  override clear(): void {
+    throw new TypeError('ManifestListMap is read-only');
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The `dir:` transport of containers/image (formats.md §2): one image per directory, blobs named
+ * by the bare hex of their sha256 digest, the top-level manifest in `manifest.json` (an image or a
+ * list), instance manifests of a list in `<hex>.manifest.json`, and a `version` file holding
+ * exactly `Directory Transport Version: 1.1\n`.
+ *
+ * This module knows the names and reads such a directory as an {@link ImageReader}. Writing is
+ * done by the install writer (`install-native.ts`) and the fetch cache with the path helpers here.
+ * As in c/image, `version` is optional for reading, and an instance manifest read from
+ * `<hex>.manifest.json` must have the manifest digest `<hex>` names.
+ */
+import { constants as fsc } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { OcikitError, fromSystemError } from '../../errors.js';
+import { digestHex, parseDigest, type Digest } from '../../model/digest.js';
+import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
+import { MAX_MANIFEST_SIZE, manifestDigest, parseManifest, type Descriptor, type ImageManifest, type ParsedManifest } from '../../model/manifest.js';
+import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader, type InstanceChoice } from '../reader.js';
+
+/** The exact content of a `dir:` image's `version` file (33 bytes), as skopeo 1.9.3 writes it. */
+export const DIR_VERSION = 'Directory Transport Version: 1.1\n';
+
+/** The path of the blob `digest` in the `dir:` image at `dir` (`<dir>/<hex>`). */
+export function dirBlobPath(dir: string, digest: Digest): string {
+  return path.join(dir, digestHex(parseDigest(digest, 'blob digest')));
+}
+
+/** The path of an instance manifest in a `dir:` holding a list (`<dir>/<hex>.manifest.json`). */
+export function dirInstanceManifestPath(dir: string, digest: Digest): string {
+  return path.join(dir, `${digestHex(parseDigest(digest, 'instance digest'))}.manifest.json`);
+}
+
+/** The path of the top-level manifest (`<dir>/manifest.json`). */
+export function dirManifestPath(dir: string): string {
+  return path.join(dir, 'manifest.json');
+}
+
+/** The path of the version file (`<dir>/version`). */
+export function dirVersionPath(dir: string): string {
+  return path.join(dir, 'version');
+}
+
+async function readManifestFile(dir: string, file: string): Promise<Buffer> {
+  return readFileInside(dir, file, 'dir: manifest', MAX_MANIFEST_SIZE, (size) =>
+    new OcikitError('MANIFEST_TOO_LARGE', `manifest ${file} is ${size} bytes, more than ${MAX_MANIFEST_SIZE}`),
+  );
+}
+
+
+
+
+/**
+ * Opens the `dir:` image at `dir`. When `manifest.json` is a list, the instance chosen by
+ * `opts.instance` (or `opts.platform`, default the host platform) is read from
+ * `<hex>.manifest.json` and its digest verified. The config blob is read and verified.
+ * @throws OcikitError `NOT_FOUND`, `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `DIGEST_MISMATCH`,
+ *   `UNSUPPORTED` (schema 1), `INVALID_INPUT`, `IO`.
+ */
+export async function openDirImage(dir: string, opts: InstanceChoice = {}): Promise<ImageReader> {
+  const what = `dir:${dir}`;
+  const top = parseManifest(await readManifestFile(dir, dirManifestPath(dir)), `${what} manifest.json`);
+  const manifest = await resolveImageManifest(top, opts, what, (d) => readManifestFile(dir, dirInstanceManifestPath(dir, d)));
+  const openBlob = (desc: Descriptor) => openRegularFileStream(dirBlobPath(dir, desc.digest), `${what} blob`);
+  const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
+  return {
+    source: what,
+    manifest,
+    config,
+    openBlob,
+    blobPath: (desc) => dirBlobPath(dir, desc.digest),
+    // A plain image's signatures are `signature-N`; an instance read out of a list has its own,
+    // `<hex>.signature-N` (the top-level ones sign the list).
+    signatures: () => readDirSignatures(dir, top.kind === 'list' || top.digest !== manifest.digest ? `${digestHex(manifest.digest)}.` : ''),
+    close: async () => {},
+  };
+}
+
+/**
+ * Reads the signatures `<prefix>signature-1`, `-2`, … of a `dir:` image, stopping at the first
+ * missing number as containers/image does.
+ * @throws OcikitError `IO`.
+ */
+export async function readDirSignatures(dir: string, prefix = ''): Promise<Buffer[]> {
+  const out: Buffer[] = [];
+  for (let n = 1; ; n++) {
+    const file = path.join(dir, `${prefix}signature-${n}`);
+    try {
+      out.push(await fs.readFile(file));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
+      throw fromSystemError(err, 'reading signature', file);
+    }
+  }
+}
+
+/**
+ * Reads and parses `<dir>/manifest.json` of a `dir:` image: a regular file inside the image
+ * directory, within the manifest size limit, a valid manifest.
+ * @throws OcikitError `NOT_FOUND`, `UNSAFE_PATH`, `INVALID_INPUT`, `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`.
+ */
+export async function readDirManifest(key: string, dir: string): Promise<ParsedManifest> {
+  const what = `dir image ${key}`;
+  try {
+    const st = await fs.stat(dir);
+    if (!st.isDirectory()) throw new OcikitError('INVALID_INPUT', `${what}: ${dir} is not a directory`);
+  } catch (err) {
+    throw fromSystemError(err, what, dir);
+  }
+  const file = path.join(dir, 'manifest.json');
+  const bytes = await readFileInside(dir, file, `${what} manifest`, MAX_MANIFEST_SIZE, (size) =>
+    new OcikitError('MANIFEST_TOO_LARGE', `${what}: ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte manifest limit`),
+  );
+  return parseManifest(bytes, `${what} (${file})`);
+}

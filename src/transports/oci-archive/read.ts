@@ -1,0 +1,61 @@
+/**
+ * The `oci-archive:` transport as a source (formats.md §3.4): a tar of an OCI image layout.
+ *
+ * As containers/image does, the archive is extracted whole into a private temporary directory and
+ * read there as an `oci:` layout; the directory is removed when the caller's function returns or
+ * throws. Extraction is hardened (`internal/tar.ts`): absolute names, `..` segments, links out of
+ * the archive and device files are refused; `./`-prefixed names and gzip-compressed archives work.
+ * Without a reference name, the archive's `index.json` must hold exactly one image.
+ */
+import * as path from 'node:path';
+import { OcikitError } from '../../errors.js';
+import { withTempDir } from '../../internal/fs.js';
+import { extractTarSafely } from '../../internal/tar/tar.js';
+import { openOciLayout, type OciLayoutOptions } from '../oci/read.js';
+import type { ImageReader } from '../reader.js';
+
+/** Options for {@link withOciArchive}. */
+export interface OciArchiveOptions extends Omit<OciLayoutOptions, 'index'> {
+  /** Where to extract (default: `/var/tmp`, c/image's default for big files, else the OS temp dir). */
+  readonly tmpdir?: string;
+  readonly signal?: AbortSignal;
+}
+
+async function defaultTmp(): Promise<string | undefined> {
+  const { stat } = await import('node:fs/promises');
+  const st = await stat('/var/tmp').catch(() => undefined);
+  return st?.isDirectory() ? '/var/tmp' : undefined;
+}
+
+/**
+ * Extracts the oci-archive `file` into a private temporary directory, opens the image chosen by
+ * `opts` and lends the reader to `fn`; the extraction is removed afterwards, on error too.
+ * @throws OcikitError `UNSAFE_PATH` (hostile archive entry), `UNSUPPORTED`, `INVALID_INPUT`,
+ *   `NOT_FOUND`, `DIGEST_MISMATCH`, `INVALID_MANIFEST`, `IO`, `INTERRUPTED`; and whatever `fn` throws.
+ */
+export async function withOciArchive<T>(file: string, fn: (reader: ImageReader) => Promise<T>, opts: OciArchiveOptions = {}): Promise<T> {
+  if (!path.isAbsolute(file)) file = path.resolve(file);
+  const parent = opts.tmpdir ?? (await defaultTmp());
+  return withTempDir(
+    'ocikit-oci-archive-',
+    async (dir) => {
+      await extractTarSafely(file, dir, opts.signal ? { signal: opts.signal } : {});
+      const label = `oci-archive:${file}${opts.ref ? `:${opts.ref}` : ''}`;
+      let reader: ImageReader;
+      try {
+        reader = await openOciLayout(dir, opts, label);
+      } catch (err) {
+        if (err instanceof OcikitError && err.code === 'NOT_FOUND' && err.message.includes('index.json')) {
+          throw new OcikitError('INVALID_INPUT', `${label}: the archive holds no OCI layout (no index.json)`, { cause: err });
+        }
+        throw err;
+      }
+      try {
+        return await fn(reader);
+      } finally {
+        await reader.close();
+      }
+    },
+    parent,
+  );
+}

@@ -1,0 +1,165 @@
+/**
+ * The OCI image layout and the `oci:` transport (image-spec `image-layout.md`; formats.md §3.1-3.3).
+ *
+ * A layout is a directory with `oci-layout`, `index.json` and content-addressed `blobs/<alg>/<hex>`.
+ * The reader resolves an image the way containers/image's `oci/layout` source does:
+ * - no reference: `index.json` must hold exactly one entry;
+ * - a reference `REF`: the first entry whose `org.opencontainers.image.ref.name` annotation equals
+ *   it and whose media type is an OCI manifest/index or a Docker v2s2 manifest/list; when only
+ *   entries of other types carry the name the error is `UNSUPPORTED`;
+ * - `@N` (an index into `manifests`, c/image ≥ 5.34) as {@link OciLayoutOptions.index}.
+ * When the entry is a list, the instance for a platform or digest is chosen. Every manifest read
+ * from `blobs/` is verified against the digest and size of the descriptor that named it.
+ *
+ * Like c/image, the reader never reads `oci-layout`. The writer side lives in `install-native.ts`;
+ * the constants it shares with readers are here.
+ */
+import * as path from 'node:path';
+import type { Readable } from 'node:stream';
+import { OcikitError } from '../../errors.js';
+import { digestHex, isDigest, parseDigest, sha256, type Digest } from '../../model/digest.js';
+import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
+import { DOCKER_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST } from '../../model/media-types.js';
+import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor } from '../../model/manifest.js';
+import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader, type InstanceChoice } from '../reader.js';
+
+/**
+ * The `oci-layout` file ocikit writes: the form skopeo 1.9.3 (c/image < 5.29) writes, with a
+ * space, so a native layout is byte-identical to skopeo's. Readers must parse it, not compare it.
+ */
+export const OCI_LAYOUT_FILE = '{"imageLayoutVersion": "1.0.0"}';
+
+/** The annotation that names an image in `index.json`. */
+export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
+
+/** The path of blob `digest` in the layout at `dir` (`<dir>/blobs/sha256/<hex>`). */
+export function ociBlobPath(dir: string, digest: Digest): string {
+  return path.join(dir, 'blobs', 'sha256', digestHex(parseDigest(digest, 'blob digest')));
+}
+
+// c/image's oci reference grammar: REF = C(/C)*, C = A(S A)*, A = [A-Za-z0-9]+, S = [-._:@+] | --
+const REF_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
+
+/** True when `ref` is a valid `oci:PATH:REF` / `oci-archive:PATH:REF` reference part. */
+export function isValidOciRef(ref: string): boolean {
+  return REF_RE.test(ref);
+}
+
+/** How to pick the image in a layout. */
+export interface OciLayoutOptions extends InstanceChoice {
+  /** The `org.opencontainers.image.ref.name` to look for. */
+  readonly ref?: string;
+  /** A zero-based index into `index.json`'s `manifests` (cannot be combined with `ref`). */
+  readonly index?: number;
+}
+
+/** One entry of `index.json`, as much of it as resolution needs. */
+export interface IndexEntry {
+  readonly mediaType: string;
+  readonly digest: Digest;
+  readonly size: number;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+const RESOLVABLE = new Set<string>([OCI_MANIFEST, OCI_INDEX, DOCKER_V2S2, DOCKER_LIST]);
+
+/**
+ * Parses `index.json` bytes into its entries (unknown media types are kept, as the spec requires).
+ * @throws OcikitError `INVALID_INPUT` when it is not an index with a `manifests` array of descriptors.
+ */
+export function parseIndexJson(bytes: Uint8Array, what: string): IndexEntry[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes).toString('utf8'));
+  } catch (err) {
+    throw new OcikitError('INVALID_INPUT', `${what} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  const manifests = (doc as { manifests?: unknown } | null)?.manifests;
+  if (typeof doc !== 'object' || doc === null || !Array.isArray(manifests)) {
+    throw new OcikitError('INVALID_INPUT', `${what} has no "manifests" array`);
+  }
+  return manifests.map((m: unknown, i): IndexEntry => {
+    const d = m as { mediaType?: unknown; digest?: unknown; size?: unknown; annotations?: unknown } | null;
+    if (typeof d !== 'object' || d === null) throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}] is not an object`);
+    if (!isDigest(d.digest)) throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}].digest ${JSON.stringify(d.digest)} is not a sha256 digest`);
+    if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
+      throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}].size ${JSON.stringify(d.size)} is not a size`);
+    }
+    const annotations: Record<string, string> = {};
+    if (typeof d.annotations === 'object' && d.annotations !== null) {
+      for (const [k, v] of Object.entries(d.annotations)) if (typeof v === 'string') annotations[k] = v;
+    }
+    return { mediaType: typeof d.mediaType === 'string' ? d.mediaType : '', digest: d.digest, size: d.size, annotations };
+  });
+}
+
+/**
+ * Picks the `index.json` entry an `oci:` reference names (rules in the module header).
+ * @throws OcikitError `NOT_FOUND` (no such name, empty index, index out of range), `INVALID_INPUT`
+ *   (several images and no reference), `UNSUPPORTED` (the name matches only unsupported types), `USAGE`.
+ */
+export function resolveIndexEntry(entries: readonly IndexEntry[], opts: OciLayoutOptions, what: string): IndexEntry {
+  if (opts.ref !== undefined && opts.ref !== '' && opts.index !== undefined) {
+    throw new OcikitError('USAGE', `${what}: a reference name and an index cannot be combined`);
+  }
+  if (opts.index !== undefined) {
+    const e = entries[opts.index];
+    if (!Number.isSafeInteger(opts.index) || opts.index < 0 || e === undefined) {
+      throw new OcikitError('NOT_FOUND', `${what}: index ${opts.index} is too large, only ${entries.length} entries available`);
+    }
+    return e;
+  }
+  if (opts.ref === undefined || opts.ref === '') {
+    if (entries.length === 1) return entries[0]!;
+    if (entries.length === 0) throw new OcikitError('NOT_FOUND', `${what}: index.json lists no image`);
+    throw new OcikitError('INVALID_INPUT', `${what}: more than one image in the layout (${entries.length}); choose one by reference name`);
+  }
+  const named = entries.filter((e) => e.annotations[REF_NAME_ANNOTATION] === opts.ref);
+  const hit = named.find((e) => RESOLVABLE.has(e.mediaType));
+  if (hit) return hit;
+  if (named.length > 0) {
+    throw new OcikitError('UNSUPPORTED', `${what}: reference ${JSON.stringify(opts.ref)} matches unsupported manifest media types (${named.map((e) => e.mediaType).join(', ')})`);
+  }
+  throw new OcikitError('NOT_FOUND', `${what}: no descriptor found for reference ${JSON.stringify(opts.ref)}`);
+}
+
+async function readManifestBlob(dir: string, digest: Digest, size: number | undefined, what: string): Promise<Buffer> {
+  const file = ociBlobPath(dir, digest);
+  const bytes = await readFileInside(dir, file, `${what} manifest`, MAX_MANIFEST_SIZE, (n) =>
+    new OcikitError('MANIFEST_TOO_LARGE', `${what}: manifest ${digest} is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`),
+  );
+  const actual = sha256(bytes);
+  if (actual !== digest || (size !== undefined && bytes.length !== size)) {
+    throw new OcikitError('DIGEST_MISMATCH', `${what}: manifest blob ${digest} (${size ?? '?'} bytes) has digest ${actual} and ${bytes.length} bytes`, {
+      expected: digest,
+      actual,
+    });
+  }
+  return bytes;
+}
+
+/**
+ * Opens one image of the OCI layout at `dir`, resolved as described in the module header; when
+ * the entry is a list, the instance for `opts.instance` / `opts.platform` (default: host) is used.
+ * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT`, `UNSUPPORTED`, `DIGEST_MISMATCH`,
+ *   `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `IO`.
+ */
+export async function openOciLayout(dir: string, opts: OciLayoutOptions = {}, label?: string): Promise<ImageReader> {
+  const what = label ?? `oci:${dir}${opts.ref ? `:${opts.ref}` : ''}`;
+  const indexBytes = await readFileInside(dir, path.join(dir, 'index.json'), `${what} index.json`, MAX_MANIFEST_SIZE, (n) =>
+    new OcikitError('MANIFEST_TOO_LARGE', `${what}: index.json is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`),
+  );
+  const entry = resolveIndexEntry(parseIndexJson(indexBytes, `${what} index.json`), opts, what);
+  const top = parseManifest(await readManifestBlob(dir, entry.digest, entry.size, what), `${what} manifest ${entry.digest}`);
+  const manifest = await resolveImageManifest(top, opts, what, (d) => readManifestBlob(dir, d, undefined, what));
+  const openBlob = (desc: Descriptor): Promise<Readable> => openRegularFileStream(ociBlobPath(dir, desc.digest), `${what} blob`);
+  const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
+  return {
+    source: what,
+    manifest,
+    config,
+    openBlob,
+    blobPath: (desc) => ociBlobPath(dir, desc.digest),
+    close: async () => {},
+  };
+}

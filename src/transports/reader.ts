@@ -1,0 +1,169 @@
+/**
+ * The reading side of every native transport: one small interface, {@link ImageReader}, that
+ * `dir:`, `oci:` and `oci-archive:` readers implement, plus the helpers they share (choosing an
+ * instance of a manifest list by platform or digest, reading a config blob with a size limit and
+ * verifying it).
+ *
+ * A reader hands out one *image* (never a list): its parsed manifest with the raw bytes kept, its
+ * config bytes (already verified against the manifest's config descriptor) and raw blob streams.
+ * Blob streams are NOT verified by the reader; whoever copies them wraps them in
+ * {@link DigestingStream} (the install writer does), so one pass both copies and verifies.
+ */
+import type { Readable } from 'node:stream';
+import { OcikitError } from '../errors.js';
+import { DigestingStream, type Digest } from '../model/digest.js';
+import { manifestDigest, parseManifest, type Descriptor, type ImageManifest, type ManifestList, type ParsedManifest, type Platform } from '../model/manifest.js';
+
+/** The largest config blob accepted (c/image's `iolimits.MaxConfigBodySize`, 4 MiB). */
+export const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
+
+/** One image, opened for reading. */
+export interface ImageReader {
+  /** Where the image comes from, for messages and progress (e.g. `dir:/srv/img`). */
+  readonly source: string;
+  /** The image manifest, raw bytes kept (`manifest.raw`). */
+  readonly manifest: ImageManifest;
+  /** The config blob's bytes, verified against `manifest.config`. */
+  readonly config: Buffer;
+  /**
+   * Opens a blob of this image as a raw, unverified stream.
+   * @throws OcikitError `NOT_FOUND` when the blob is absent, `IO`.
+   */
+  openBlob(desc: Descriptor): Promise<Readable>;
+  /**
+   * The path of the blob's file when the reader has one on disk (lets a writer read it with
+   * large positional reads); undefined when the blob is not a plain local file.
+   */
+  blobPath?(desc: Descriptor): string | undefined;
+  /**
+   * The image's signatures as stored (the `dir:` transport's `signature-N` files, in order);
+   * absent for transports that cannot carry signatures.
+   * @throws OcikitError `IO`.
+   */
+  signatures?(): Promise<readonly Buffer[]>;
+  /** Releases what the reader holds (temporary extractions). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** Options shared by readers that may meet a manifest list. */
+export interface InstanceChoice {
+  /** Pick this instance digest from a list (verified against the instance manifest bytes). */
+  readonly instance?: Digest;
+  /** Pick the instance for this platform from a list (default: the host platform, like skopeo). */
+  readonly platform?: Platform;
+}
+
+/** The Go `GOARCH` name of the running Node process (what skopeo would pick by default). */
+export function hostPlatform(): Platform {
+  const arch: Record<string, string> = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+    mips: 'mips',
+    mipsel: 'mipsle',
+    loong64: 'loong64',
+  };
+  return { architecture: arch[process.arch] ?? process.arch, os: process.platform === 'win32' ? 'windows' : process.platform };
+}
+
+/** Normalised variant, following c/image's platform matcher: arm64 has implicit `v8`, arm `v7`. */
+function normVariant(arch: string, variant: string | undefined): string {
+  if (variant) return variant;
+  if (arch === 'arm64') return 'v8';
+  if (arch === 'arm') return 'v7';
+  return '';
+}
+
+/**
+ * Picks the entry of `list` that a copy would use: the one with digest `choice.instance`, or else
+ * the first whose os/architecture (and variant, when the wanted platform names one) match
+ * `choice.platform` or the host platform.
+ * @throws OcikitError `NOT_FOUND` when no entry matches.
+ */
+export function chooseInstance(list: ManifestList, choice: InstanceChoice, what: string): Descriptor {
+  if (choice.instance !== undefined) {
+    const d = list.manifests.find((m) => m.digest === choice.instance);
+    if (!d) throw new OcikitError('NOT_FOUND', `${what}: manifest list has no instance ${choice.instance}`);
+    return d;
+  }
+  const want = choice.platform ?? hostPlatform();
+  const sameArch = list.manifests.filter(
+    (m) => m.platform !== undefined && m.platform.os === want.os && m.platform.architecture === want.architecture,
+  );
+  const wantVariant = want.variant ? normVariant(want.architecture, want.variant) : undefined;
+  const hit =
+    wantVariant === undefined
+      ? sameArch[0]
+      : sameArch.find((m) => normVariant(m.platform!.architecture, m.platform!.variant) === wantVariant);
+  if (!hit) {
+    const p = `${want.os}/${want.architecture}${want.variant ? `/${want.variant}` : ''}`;
+    throw new OcikitError('NOT_FOUND', `${what}: manifest list has no instance for platform ${p}`);
+  }
+  return hit;
+}
+
+/**
+ * Reads a whole small blob (a config) from `stream`, verifying its size and digest, and refusing
+ * more than {@link MAX_CONFIG_SIZE} bytes.
+ * @throws OcikitError `DIGEST_MISMATCH`, `INVALID_INPUT` (too large).
+ */
+export async function readVerifiedSmallBlob(stream: Readable, desc: Descriptor, what: string): Promise<Buffer> {
+  if (desc.size > MAX_CONFIG_SIZE) {
+    stream.destroy();
+    throw new OcikitError('INVALID_INPUT', `${what} ${desc.digest} is ${desc.size} bytes, more than the ${MAX_CONFIG_SIZE} accepted`);
+  }
+  const check = new DigestingStream({ digest: desc.digest, size: desc.size }, what);
+  const chunks: Buffer[] = [];
+  stream.on('error', (e) => check.destroy(e));
+  stream.pipe(check);
+  for await (const c of check) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/**
+ * Resolves a parsed top-level manifest to the image a copy would read: an image manifest as it is,
+ * or the instance of a list chosen by `choice`, read with `readInstance` and verified to have the
+ * digest the list names.
+ * @throws OcikitError `UNSUPPORTED` (schema 1), `DIGEST_MISMATCH`, `NOT_FOUND`, `INVALID_MANIFEST`.
+ */
+export async function resolveImageManifest(
+  top: ParsedManifest,
+  choice: InstanceChoice,
+  what: string,
+  readInstance: (digest: Digest) => Promise<Buffer>,
+): Promise<ImageManifest> {
+  let m: ParsedManifest = top;
+  if (top.kind === 'list') {
+    const entry = chooseInstance(top, choice, what);
+    m = await readInstanceVerified(entry.digest, what, readInstance);
+  } else if (choice.instance !== undefined && top.digest !== choice.instance) {
+    m = await readInstanceVerified(choice.instance, what, readInstance);
+  }
+  if (m.kind === 'schema1') {
+    throw new OcikitError('UNSUPPORTED', `${what}: Docker schema 1 manifests are not supported (${m.digest})`);
+  }
+  if (m.kind === 'list') {
+    throw new OcikitError('UNSUPPORTED', `${what}: nested manifest list ${m.digest} is not supported`);
+  }
+  return m;
+}
+
+async function readInstanceVerified(
+  digest: Digest,
+  what: string,
+  readInstance: (digest: Digest) => Promise<Buffer>,
+): Promise<ParsedManifest> {
+  const bytes = await readInstance(digest);
+  const actual = manifestDigest(bytes);
+  if (actual !== digest) {
+    throw new OcikitError('DIGEST_MISMATCH', `${what}: instance manifest has digest ${actual}, not the requested ${digest}`, {
+      expected: digest,
+      actual,
+    });
+  }
+  return parseManifest(bytes, `${what} instance ${digest}`);
+}

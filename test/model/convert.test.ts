@@ -1,0 +1,197 @@
+import { describe, it } from 'node:test';
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import {
+  convertConfigToOci,
+  convertDockerToOci,
+  formatGoTime,
+  goJsonString,
+  ociLayerMediaType,
+  parseGoTime,
+} from '../../src/model/convert.js';
+import { parseManifest, type ImageManifest } from '../../src/model/manifest.js';
+import { isOcikitError } from '../../src/errors.js';
+import { makeTar } from '../helpers/images.js';
+import { needTool } from '../helpers/tools.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const conv = (obj: unknown) => convertConfigToOci(Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj))).toString('utf8');
+
+/** Writes a Docker v2s2 `dir:` image with the given raw config bytes and one gzip layer. */
+async function dockerDirWithConfig(dir: string, config: Buffer, layerType = 'application/vnd.docker.image.rootfs.diff.tar.gzip') {
+  const raw = await makeTar({ 'a.txt': 'hello' });
+  const layer = layerType.endsWith('gzip') ? gzipSync(raw) : raw;
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: config.length, digest: sha(config) },
+      layers: [{ mediaType: layerType, size: layer.length, digest: sha(layer) }],
+    }),
+  );
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
+  await writeFile(join(dir, 'manifest.json'), manifest);
+  await writeFile(join(dir, sha(config).slice(7)), config);
+  await writeFile(join(dir, sha(layer).slice(7)), layer);
+  return { manifest, layer };
+}
+
+/** A Docker config exercising most of the Go encoding rules. */
+const TRICKY_CONFIG = {
+  architecture: 'amd64',
+  config: {
+    Hostname: 'abc',
+    Domainname: '',
+    User: 'app<&>',
+    AttachStdin: false,
+    ExposedPorts: { '8080/tcp': {}, '443/tcp': {} },
+    Env: ['PATH=/usr/bin', 'X=a\u2028b', 'TAB=\t', 'BS=\b\f\u0001'],
+    Cmd: ['/bin/sh', '-c', 'echo "<hi>" && true'],
+    Image: 'sha256:0000',
+    Volumes: { '/data': {} },
+    WorkingDir: '/srv',
+    Entrypoint: null,
+    OnBuild: null,
+    Labels: { zeta: '1', Alpha: '2', 'é': '3', '\u{1F600}': 'emoji', '\uE000': 'pua', a: 'x<y>&z' },
+    StopSignal: 'SIGTERM',
+  },
+  container: 'deadbeef',
+  container_config: { Hostname: 'x', Cmd: ['/bin/sh'] },
+  created: '2023-05-06T07:08:09.120000000+02:00',
+  docker_version: '20.10.7',
+  history: [
+    { created: '2023-05-06T07:08:09Z', created_by: '/bin/sh -c #(nop) ADD file:abc in / ' },
+    { created: '2023-05-06T07:08:09.5Z', created_by: '/bin/sh -c #(nop)  CMD ["sh"]', empty_layer: true },
+    { created: '2023-05-06T07:08:09.000000000Z', comment: 'zero fraction', empty_layer: false },
+  ],
+  os: 'linux',
+  'os.features': [],
+  variant: '',
+  rootfs: { type: 'layers', diff_ids: ['sha256:1111111111111111111111111111111111111111111111111111111111111111'] },
+};
+
+describe('goJsonString', () => {
+  const cases: [string, string][] = [
+    ['plain', '"plain"'],
+    ['<a & b>', '"\\u003ca \\u0026 b\\u003e"'],
+    ['quote " back \\', '"quote \\" back \\\\"'],
+    ['\n\r\t', '"\\n\\r\\t"'],
+    ['\b\f\u0000\u001f', '"\\u0008\\u000c\\u0000\\u001f"'],
+    ['\u2028\u2029', '"\\u2028\\u2029"'],
+    ['é\u{1F600}\u007f', '"é\u{1F600}\u007f"'],
+    ['lone \ud800 x', '"lone \ufffd x"'],
+  ];
+  for (const [input, want] of cases) {
+    it(`encodes ${JSON.stringify(input)} as Go does`, () => assert.equal(goJsonString(input), want));
+  }
+});
+
+describe('parseGoTime / formatGoTime', () => {
+  const cases: [string, string][] = [
+    ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
+    ['2023-05-06T07:08:09.120000000+02:00', '2023-05-06T07:08:09.12+02:00'],
+    ['2023-05-06T07:08:09.000000000Z', '2023-05-06T07:08:09Z'],
+    ['2023-05-06T07:08:09+00:00', '2023-05-06T07:08:09Z'],
+    ['2023-05-06T7:08:09-05:30', '2023-05-06T07:08:09-05:30'],
+    ['2023-05-06T07:08:09.1234567891234Z', '2023-05-06T07:08:09.123456789Z'],
+    ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00Z'],
+  ];
+  for (const [input, want] of cases) {
+    it(`round-trips ${input} to ${want}`, () => assert.equal(formatGoTime(parseGoTime(input, 't')), want));
+  }
+  for (const bad of ['2023-02-29T00:00:00Z', '2023-13-01T00:00:00Z', '2023-01-01 00:00:00Z', '2023-01-01T00:00:00z', '2023-01-01T24:00:00Z', 'yesterday']) {
+    it(`refuses ${bad} as Go does`, () => assert.throws(() => parseGoTime(bad, 't'), (e: unknown) => isOcikitError(e, 'INVALID_INPUT')));
+  }
+});
+
+describe('convertConfigToOci', () => {
+  it('drops Docker-only fields and writes image-spec field order', () => {
+    const out = conv({ os: 'linux', architecture: 'arm64', docker_version: '1', container_config: {}, rootfs: { diff_ids: [], type: 'layers' } });
+    assert.equal(out, '{"architecture":"arm64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}');
+  });
+  it('keeps a missing diff_ids as null and always writes config', () => {
+    assert.equal(conv({}), '{"architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null}}');
+  });
+  it('matches keys case-insensitively, the last one winning', () => {
+    assert.equal(conv({ OS: 'linux', Architecture: 'x', architecture: 'amd64', ROOTFS: { TYPE: 'layers' } }).slice(0, 40), '{"architecture":"amd64","os":"linux","co');
+  });
+  it('folds KELVIN SIGN and LONG S like Go', () => {
+    assert.match(conv({ 'o\u017f': 'linux', config: { 'Wor\u212aingDir': '/w' } }), /"os":"linux","config":\{"WorkingDir":"\/w"\}/);
+  });
+  it('sorts map keys by UTF-8 bytes and writes empty structs for ports and volumes', () => {
+    const out = conv({ config: { Labels: { b: '1', '\uE000': 'p', '\u{1F600}': 'e', A: '2' }, ExposedPorts: { '80/tcp': { x: 1 } } } });
+    assert.match(out, /"config":\{"ExposedPorts":\{"80\/tcp":\{\}\},"Labels":\{"A":"2","b":"1","\uE000":"p","\u{1F600}":"e"\}\}/u);
+  });
+  it('omits empty omitempty fields but keeps non-empty ones', () => {
+    const out = conv({ variant: '', author: 'me', 'os.features': [], history: [{ empty_layer: false }, null] });
+    assert.equal(out, '{"author":"me","architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null},"history":[{},{}]}');
+  });
+  it('turns null elements of string slices into empty strings', () => {
+    assert.match(conv({ config: { Env: ['A=1', null] } }), /"Env":\["A=1",""\]/);
+  });
+  const typeErrors: [string, unknown][] = [
+    ['a number for a string', { os: 5 }],
+    ['a string for a struct', { config: 'x' }],
+    ['an object for a slice', { history: {} }],
+    ['a string for a bool', { history: [{ empty_layer: 'yes' }] }],
+    ['a number for a time', { created: 5 }],
+    ['a bad time', { created: '2023-02-30T00:00:00Z' }],
+    ['not JSON', '{"os":'],
+    ['a byte order mark', '\ufeff{}'],
+  ];
+  for (const [what, input] of typeErrors) {
+    it(`fails like Go on ${what}`, () => assert.throws(() => conv(input), (e: unknown) => isOcikitError(e, 'INVALID_INPUT')));
+  }
+});
+
+describe('ociLayerMediaType', () => {
+  const table: [string, string | undefined][] = [
+    ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.oci.image.layer.v1.tar+gzip'],
+    ['application/vnd.docker.image.rootfs.diff.tar', 'application/vnd.oci.image.layer.v1.tar'],
+    ['application/vnd.docker.image.rootfs.foreign.diff.tar', 'application/vnd.oci.image.layer.nondistributable.v1.tar'],
+    ['application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip'],
+    ['application/vnd.oci.image.layer.v1.tar+zstd', undefined],
+  ];
+  for (const [from, to] of table) it(`maps ${from}`, () => assert.equal(ociLayerMediaType(from), to));
+});
+
+describe('convertDockerToOci', () => {
+  it('refuses a layer type c/image cannot convert', async () => {
+    const m = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+        config: { mediaType: 'application/vnd.docker.container.image.v1+json', size: 2, digest: sha('{}') },
+        layers: [{ mediaType: 'application/octet-stream', size: 1, digest: sha('x') }],
+      }),
+    );
+    const parsed = parseManifest(m, 'test') as ImageManifest;
+    assert.throws(() => convertDockerToOci(parsed, Buffer.from('{}')), (e: unknown) => isOcikitError(e, 'UNSUPPORTED'));
+  });
+
+  for (const [label, config] of [
+    ['a tricky Docker config', Buffer.from(JSON.stringify(TRICKY_CONFIG))],
+    ['a pretty-printed config with escapes', Buffer.from(JSON.stringify(TRICKY_CONFIG, null, 3).replace('"linux"', '"\\u006cinux"'))],
+  ] as const) {
+    it(`gives skopeo's exact manifest and config bytes for ${label}`, async (t) => {
+      if (!needTool(t, 'skopeo')) return;
+      const dir = await tempDir(t);
+      const { manifest } = await dockerDirWithConfig(join(dir, 'src'), config);
+      const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8'));
+      const wantManifest = await readFile(join(dir, 'out', 'blobs', 'sha256', index.manifests[0].digest.slice(7)));
+      const got = convertDockerToOci(parseManifest(manifest, 'test') as ImageManifest, config);
+      const wantConfig = await readFile(join(dir, 'out', 'blobs', 'sha256', got.configDigest.slice(7)));
+      assert.equal(got.config.toString('utf8'), wantConfig.toString('utf8'));
+      assert.equal(got.manifest.toString('utf8'), wantManifest.toString('utf8'));
+      assert.equal(got.manifestDigest, index.manifests[0].digest);
+    });
+  }
+});

@@ -1,0 +1,323 @@
+import assert from 'node:assert/strict';
+import { mkdir, symlink, writeFile, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { parseContainersInput, resolveContainersInput } from '../../src/osbuild/inputs.js';
+import { readManifestLists } from '../../src/osbuild/manifest-lists.js';
+import { type GeneratedImage, makeDirImage, makeList } from '../helpers/images.js';
+import { tempDir } from '../helpers/tmp.js';
+import { UPSTREAM } from '../helpers/fixtures.js';
+
+const FIX = UPSTREAM;
+
+/** Lays out an osbuild-style input: images/<id> dir images and lists/<digest> files. */
+async function layout(root: string, images: { key?: string; opts?: Parameters<typeof makeDirImage>[1] }[]) {
+  const imagesPath = join(root, 'images');
+  const listsPath = join(root, 'lists');
+  await mkdir(imagesPath, { recursive: true });
+  await mkdir(listsPath, { recursive: true });
+  const made: GeneratedImage[] = [];
+  for (const spec of images) {
+    const tmp = join(root, `tmp-${made.length}`);
+    const img = await makeDirImage(tmp, spec.opts);
+    const key = spec.key ?? img.configDigest;
+    await rm(join(imagesPath, key), { recursive: true, force: true });
+    await import('node:fs/promises').then((fs) => fs.rename(tmp, join(imagesPath, key)));
+    made.push({ ...img, dir: join(imagesPath, key) });
+  }
+  return { imagesPath, listsPath, made };
+}
+
+async function writeList(listsPath: string, imgs: GeneratedImage[], flavour: 'oci' | 'docker' = 'oci') {
+  const l = makeList(imgs, flavour);
+  await writeFile(join(listsPath, l.digest), l.bytes);
+  return l;
+}
+
+const archivesOf = (made: GeneratedImage[], fmt = 'dir') =>
+  Object.fromEntries(made.map((m, i) => [m.configDigest, { format: fmt, name: `localhost/img${i}:latest` }]));
+
+async function rejects(p: Promise<unknown>, code: string, includes: string[] = []) {
+  await assert.rejects(p, (err: Error & { code?: string }) => {
+    assert.equal(err.code, code, `code of: ${err.message}`);
+    for (const s of includes) assert.ok(err.message.includes(s), `message ${JSON.stringify(err.message)} should include ${s}`);
+    return true;
+  });
+}
+
+describe('parseContainersInput', () => {
+  it('resolves dir images without lists to the reference shape', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, made } = await layout(root, [{}]);
+    const img = made[0]!;
+    const result = await parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } });
+    assert.deepEqual(result, {
+      [img.configDigest]: {
+        filepath: join(imagesPath, img.configDigest),
+        'manifest-list': null,
+        data: { format: 'dir', name: 'localhost/img0:latest' },
+        checksum: img.configDigest,
+      },
+    });
+  });
+
+  it('matches a dir image to its list by manifest digest', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, listsPath, made } = await layout(root, [{}, {}]);
+    const list = await writeList(listsPath, [made[0]!]);
+    const r = await parseContainersInput({
+      images: { path: imagesPath, data: { archives: archivesOf(made) } },
+      'manifest-lists': { path: listsPath, data: { files: { [list.digest]: {} } } },
+    });
+    assert.equal(r[made[0]!.configDigest]!['manifest-list'], join(listsPath, list.digest));
+    assert.equal(r[made[1]!.configDigest]!['manifest-list'], null);
+  });
+
+  it('lets one list serve several images (the reference crashes)', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, listsPath, made } = await layout(root, [
+      { opts: { platform: { architecture: 'amd64', os: 'linux' } } },
+      { opts: { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } } },
+    ]);
+    const list = await writeList(listsPath, made, 'docker');
+    const r = await parseContainersInput({
+      images: { path: imagesPath, data: { archives: archivesOf(made) } },
+      'manifest-lists': { path: listsPath, data: { files: { [list.digest]: {} } } },
+    });
+    for (const m of made) assert.equal(r[m.configDigest]!['manifest-list'], join(listsPath, list.digest));
+  });
+
+  it('names every unmatched list in one error', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, listsPath, made } = await layout(root, [{}, {}, {}]);
+    const used = await writeList(listsPath, [made[0]!]);
+    const a = await writeList(listsPath, [made[1]!]);
+    const b = await writeList(listsPath, [made[2]!]);
+    await rejects(
+      parseContainersInput({
+        images: { path: imagesPath, data: { archives: archivesOf([made[0]!]) } },
+        'manifest-lists': { path: listsPath, data: { files: { [used.digest]: {}, [a.digest]: {}, [b.digest]: {} } } },
+      }),
+      'LIST_MISMATCH',
+      [a.digest, b.digest],
+    );
+  });
+
+  it('refuses an image that is in two different lists, naming both', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, listsPath, made } = await layout(root, [{}, {}]);
+    const a = await writeList(listsPath, [made[0]!]);
+    const b = await writeList(listsPath, [made[0]!, made[1]!], 'docker');
+    await rejects(
+      parseContainersInput({
+        images: { path: imagesPath, data: { archives: archivesOf(made) } },
+        'manifest-lists': { path: listsPath, data: { files: { [a.digest]: {}, [b.digest]: {} } } },
+      }),
+      'LIST_MISMATCH',
+      [a.digest, b.digest],
+    );
+  });
+
+  it('never mutates its argument and gives the same answer twice', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, listsPath, made } = await layout(root, [{}, {}]);
+    const list = await writeList(listsPath, made);
+    const inputs = {
+      images: { path: imagesPath, data: { archives: archivesOf(made) } },
+      'manifest-lists': { path: listsPath, data: { files: { [list.digest]: {} } } },
+    };
+    const before = JSON.stringify(inputs);
+    const deepFreeze = (o: object): void => {
+      Object.freeze(o);
+      for (const v of Object.values(o)) if (typeof v === 'object' && v !== null) deepFreeze(v);
+    };
+    deepFreeze(inputs);
+    const r1 = await parseContainersInput(inputs);
+    const r2 = await parseContainersInput(inputs);
+    assert.deepEqual(r1, r2);
+    assert.equal(JSON.stringify(inputs), before);
+  });
+
+  it('matches a signed schema 1 image by its stripped digest', async (t) => {
+    const root = await tempDir(t);
+    const imagesPath = join(root, 'images');
+    const listsPath = join(root, 'lists');
+    await mkdir(listsPath, { recursive: true });
+    const key = `sha256:${'a'.repeat(64)}`;
+    await mkdir(join(imagesPath, key), { recursive: true });
+    const manifest = await readFile(join(FIX, 'skopeo/integration/fixtures/uncompressed-image-s1/manifest.json'));
+    await writeFile(join(imagesPath, key, 'manifest.json'), manifest);
+    const stripped = 'sha256:3b93a98785ed46f9fa9fefd53127c3fa91e1d0314f90c00d8fb9b8d7448ec1ad';
+    const listBytes = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+        manifests: [{ mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws', digest: stripped, size: manifest.length, platform: { architecture: 'amd64', os: 'linux' } }],
+      }),
+    );
+    const { createHash } = await import('node:crypto');
+    const listDigest = `sha256:${createHash('sha256').update(listBytes).digest('hex')}`;
+    await writeFile(join(listsPath, listDigest), listBytes);
+    const r = await parseContainersInput({
+      images: { path: imagesPath, data: { archives: { [key]: { format: 'dir', name: 'localhost/s1' } } } },
+      'manifest-lists': { path: listsPath, data: { files: { [listDigest]: {} } } },
+    });
+    assert.equal(r[key]!['manifest-list'], join(listsPath, listDigest));
+  });
+
+  it('resolves containers-storage images to <images path>/storage', async (t) => {
+    const root = await tempDir(t);
+    await mkdir(join(root, 'storage'));
+    const id = `sha256:${'b'.repeat(64)}`;
+    const data = { format: 'containers-storage', name: 'localhost/x', storage: { driver: 'vfs' } };
+    const r = await parseContainersInput({ images: { path: root, data: { archives: { [id]: data } } } });
+    assert.deepEqual(r[id], { filepath: join(root, 'storage'), 'manifest-list': null, data, checksum: id });
+  });
+
+  it('resolves oci-archive images by plain file name', async (t) => {
+    const root = await tempDir(t);
+    await writeFile(join(root, 'hello.img'), await readFile(join(FIX, 'skopeo-observed/archives/oci-archive.tar')));
+    const r = await parseContainersInput({ images: { path: root, data: { archives: { 'hello.img': { format: 'oci-archive', name: 'localhost/h' } } } } });
+    assert.equal(r['hello.img']!.filepath, join(root, 'hello.img'));
+    assert.equal(r['hello.img']!['manifest-list'], null);
+  });
+
+  const hostileKeys: [string, string, string][] = [
+    ['dir', `../../x/sha256:${'a'.repeat(64)}/../y`, 'INVALID_DIGEST'],
+    ['dir', `sha256:${'A'.repeat(64)}`, 'INVALID_DIGEST'],
+    ['dir', `sha256:${'a'.repeat(63)}`, 'INVALID_DIGEST'],
+    ['dir', ` sha256:${'a'.repeat(64)}`, 'INVALID_DIGEST'],
+    ['dir', `sha256:${'a'.repeat(64)}\n`, 'INVALID_DIGEST'],
+    ['containers-storage', 'latest', 'INVALID_DIGEST'],
+    ['oci-archive', '../hello.img', 'INVALID_INPUT'],
+    ['oci-archive', 'a/b', 'INVALID_INPUT'],
+    ['oci-archive', '..', 'INVALID_INPUT'],
+    ['oci-archive', '.', 'INVALID_INPUT'],
+    ['oci-archive', '', 'INVALID_INPUT'],
+  ];
+  for (const [format, key, code] of hostileKeys) {
+    it(`refuses the ${format} key ${JSON.stringify(key)} (${code})`, async (t) => {
+      const root = await tempDir(t);
+      await rejects(parseContainersInput({ images: { path: root, data: { archives: { [key]: { format, name: 'localhost/x' } } } } }), code);
+    });
+  }
+
+  it('refuses a manifest-lists key that is not a digest', async (t) => {
+    const root = await tempDir(t);
+    await rejects(
+      parseContainersInput({
+        images: { path: root, data: { archives: {} } },
+        'manifest-lists': { path: root, data: { files: { '../etc/passwd': {} } } },
+      }),
+      'INVALID_DIGEST',
+      ['../etc/passwd'],
+    );
+  });
+
+  it('refuses a manifest.json that is a symlink out of the image', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, made } = await layout(root, [{}]);
+    const dir = made[0]!.dir;
+    await writeFile(join(root, 'outside.json'), made[0]!.manifest);
+    await rm(join(dir, 'manifest.json'));
+    await symlink(join(root, 'outside.json'), join(dir, 'manifest.json'));
+    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'UNSAFE_PATH');
+  });
+
+  it('accepts a manifest.json symlink that stays inside the image', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, made } = await layout(root, [{}]);
+    const dir = made[0]!.dir;
+    await writeFile(join(dir, 'real.json'), made[0]!.manifest);
+    await rm(join(dir, 'manifest.json'));
+    await symlink('real.json', join(dir, 'manifest.json'));
+    const r = await parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } });
+    assert.equal(r[made[0]!.configDigest]!.checksum, made[0]!.configDigest);
+  });
+
+  it('refuses a manifest.json that is a directory', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, made } = await layout(root, [{}]);
+    await rm(join(made[0]!.dir, 'manifest.json'));
+    await mkdir(join(made[0]!.dir, 'manifest.json'));
+    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'INVALID_INPUT');
+  });
+
+  it('refuses a manifest over 4 MiB', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, made } = await layout(root, [{}]);
+    await writeFile(join(made[0]!.dir, 'manifest.json'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x20));
+    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'MANIFEST_TOO_LARGE');
+  });
+
+  it('refuses malformed manifest JSON, naming the key and path', async (t) => {
+    const root = await tempDir(t);
+    const { imagesPath, made } = await layout(root, [{}]);
+    await writeFile(join(made[0]!.dir, 'manifest.json'), '{"schemaVersion": 2,');
+    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'INVALID_MANIFEST', [
+      made[0]!.configDigest,
+    ]);
+  });
+
+  it('names the key and path of a missing image', async (t) => {
+    const root = await tempDir(t);
+    const key = `sha256:${'c'.repeat(64)}`;
+    await rejects(parseContainersInput({ images: { path: root, data: { archives: { [key]: { format: 'dir', name: 'localhost/x' } } } } }), 'NOT_FOUND', [
+      key,
+      join(root, key),
+    ]);
+  });
+
+  it('names the key of an unknown format', async (t) => {
+    const root = await tempDir(t);
+    await rejects(
+      parseContainersInput({ images: { path: root, data: { archives: { 'x.tar': { format: 'docker-archive', name: 'localhost/x' } } } } }),
+      'INVALID_INPUT',
+      ['x.tar', 'docker-archive'],
+    );
+  });
+
+  const badShapes: [string, unknown][] = [
+    ['not an object', []],
+    ['no images', {}],
+    ['images without path', { images: { data: { archives: {} } } }],
+    ['archives not an object', { images: { path: '/x', data: { archives: [] } } }],
+    ['archive without name', { images: { path: '/x', data: { archives: { a: { format: 'oci-archive' } } } } }],
+    ['lists without files', { images: { path: '/x', data: { archives: {} } }, 'manifest-lists': { path: '/x', data: {} } }],
+  ];
+  for (const [label, inputs] of badShapes) {
+    it(`refuses inputs with ${label}`, async () => {
+      await rejects(parseContainersInput(inputs), 'INVALID_INPUT');
+    });
+  }
+});
+
+describe('readManifestLists', () => {
+  it('maps every instance to its list and is read-only', async (t) => {
+    const root = await tempDir(t);
+    const { listsPath, made } = await layout(root, [{}, {}]);
+    const list = await writeList(listsPath, made);
+    const map = await readManifestLists({ path: listsPath, data: { files: { [list.digest]: {} } } });
+    assert.equal(map.size, 2);
+    for (const m of made) assert.equal(map.get(m.manifestDigest as never)?.digest, list.digest);
+    assert.throws(() => (map as unknown as Map<string, unknown>).set('x', 1), TypeError);
+    assert.throws(() => (map as unknown as Map<string, unknown>).delete('x'), TypeError);
+  });
+
+  it('refuses a list file whose digest is not its name', async (t) => {
+    const root = await tempDir(t);
+    const { listsPath, made } = await layout(root, [{}]);
+    const list = makeList(made);
+    const wrong = `sha256:${'d'.repeat(64)}`;
+    await writeFile(join(listsPath, wrong), list.bytes);
+    await rejects(readManifestLists({ path: listsPath, data: { files: { [wrong]: {} } } }), 'DIGEST_MISMATCH', [wrong, list.digest]);
+  });
+
+  it('refuses a file that is not a manifest list', async (t) => {
+    const root = await tempDir(t);
+    const { listsPath, made } = await layout(root, [{}]);
+    const m = made[0]!;
+    await writeFile(join(listsPath, m.manifestDigest), m.manifest);
+    await rejects(readManifestLists({ path: listsPath, data: { files: { [m.manifestDigest]: {} } } }), 'INVALID_MANIFEST');
+  });
+});
