@@ -47,7 +47,11 @@ async function preadLoop(from, to, hex) {
 
 async function streams(from, to, hex) {
   const st = await fs.stat(from);
-  await pipeline(createReadStream(from, { highWaterMark: 1 << 20 }), new DigestingStream({ digest: `sha256:${hex}`, size: st.size }), createWriteStream(to, { flags: 'wx', highWaterMark: 1 << 20 }));
+  await pipeline(
+    createReadStream(from, { highWaterMark: 1 << 20 }),
+    new DigestingStream({ digest: `sha256:${hex}`, size: st.size }),
+    createWriteStream(to, { flags: 'wx', highWaterMark: 1 << 20 }),
+  );
 }
 
 async function copyThenHash(from, to, hex) {
@@ -73,5 +77,7 @@ for (let r = 0; r <= RUNS; r++) {
 await fs.rm(out, { recursive: true, force: true });
 for (const [name, xs] of Object.entries(times)) {
   xs.sort((a, b) => a - b);
-  console.log(`${name.padEnd(11)} median ${xs[Math.floor(xs.length / 2)].toFixed(0)} ms  [${xs[0].toFixed(0)}-${xs.at(-1).toFixed(0)}]`);
+  console.log(
+    `${name.padEnd(11)} median ${xs[Math.floor(xs.length / 2)].toFixed(0)} ms  [${xs[0].toFixed(0)}-${xs.at(-1).toFixed(0)}]`,
+  );
 }

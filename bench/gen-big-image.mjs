@@ -11,7 +11,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { createGzip, constants as zc } from 'node:zlib';
+import { createGzip } from 'node:zlib';
 
 const args = process.argv.slice(2);
 const out = args[0];
@@ -30,7 +30,7 @@ const size = Math.round(sizeMiB * 1024 * 1024);
 function tarHeader(name, fileSize, dir) {
   const b = Buffer.alloc(512);
   b.write(name, 0);
-  const oct = (off, width, v) => b.write(v.toString(8).padStart(width - 1, '0') + '\0', off, 'latin1');
+  const oct = (off, width, v) => b.write(`${v.toString(8).padStart(width - 1, '0')}\0`, off, 'latin1');
   oct(100, 8, dir ? 0o755 : 0o644);
   oct(108, 8, 0);
   oct(116, 8, 0);
@@ -41,7 +41,7 @@ function tarHeader(name, fileSize, dir) {
   b.fill(0x20, 148, 156);
   let s = 0;
   for (const x of b) s += x;
-  b.write(s.toString(8).padStart(6, '0') + '\0 ', 148, 'latin1');
+  b.write(`${s.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
   return b;
 }
 
@@ -101,7 +101,11 @@ const manifest = Buffer.from(
     schemaVersion: 2,
     mediaType: 'application/vnd.oci.image.manifest.v1+json',
     config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-    layers: layers.map((l) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: l.digest, size: l.size })),
+    layers: layers.map((l) => ({
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+      digest: l.digest,
+      size: l.size,
+    })),
   }),
 );
 await writeFile(join(out, sha(config).slice(7)), config);

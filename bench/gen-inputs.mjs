@@ -17,14 +17,23 @@ export async function generate(out, n) {
   const files = {};
   for (let i = 0; i < n; i++) {
     const layer = randomBytes(256);
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', config: { Labels: { i: String(i) } }, rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
+    const config = Buffer.from(
+      JSON.stringify({
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Labels: { i: String(i) } },
+        rootfs: { type: 'layers', diff_ids: [sha(layer)] },
+      }),
+    );
     const manifest = Buffer.from(
       JSON.stringify(
         {
           schemaVersion: 2,
           mediaType: 'application/vnd.oci.image.manifest.v1+json',
           config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(config), size: config.length },
-          layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length }],
+          layers: [
+            { mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: sha(layer), size: layer.length },
+          ],
         },
         null,
         2,
@@ -43,14 +52,24 @@ export async function generate(out, n) {
         JSON.stringify({
           schemaVersion: 2,
           mediaType: 'application/vnd.oci.image.index.v1+json',
-          manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: sha(manifest), size: manifest.length, platform: { architecture: 'amd64', os: 'linux' } }],
+          manifests: [
+            {
+              mediaType: 'application/vnd.oci.image.manifest.v1+json',
+              digest: sha(manifest),
+              size: manifest.length,
+              platform: { architecture: 'amd64', os: 'linux' },
+            },
+          ],
         }),
       );
       await writeFile(join(listsPath, sha(list)), list);
       files[sha(list)] = {};
     }
   }
-  const inputs = { images: { path: imagesPath, data: { archives } }, 'manifest-lists': { path: listsPath, data: { files } } };
+  const inputs = {
+    images: { path: imagesPath, data: { archives } },
+    'manifest-lists': { path: listsPath, data: { files } },
+  };
   await writeFile(join(out, 'inputs.json'), JSON.stringify(inputs, null, 2));
   return { imagesPath, inputs: join(out, 'inputs.json'), ids: Object.keys(archives) };
 }

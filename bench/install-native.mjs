@@ -47,10 +47,21 @@ async function ocikitArgv(src, id, destDir) {
   const inputsDir = join(destDir, 'inputs');
   await mkdir(inputsDir, { recursive: true });
   if (!existsSync(join(inputsDir, id))) await symlink(src, join(inputsDir, id));
-  const inputs = { images: { path: inputsDir, data: { archives: { [id]: { format: 'dir', name: 'localhost/big:latest' } } } } };
+  const inputs = {
+    images: { path: inputsDir, data: { archives: { [id]: { format: 'dir', name: 'localhost/big:latest' } } } },
+  };
   await writeFile(join(destDir, 'inputs.json'), JSON.stringify(inputs));
   await writeFile(join(destDir, 'options.json'), JSON.stringify({ destination: { type: 'oci', path: '/out' } }));
-  return [join(repo, 'bin/ocikit'), 'install', '--inputs', join(destDir, 'inputs.json'), '--options', join(destDir, 'options.json'), '--tree', join(destDir, 'tree')];
+  return [
+    join(repo, 'bin/ocikit'),
+    'install',
+    '--inputs',
+    join(destDir, 'inputs.json'),
+    '--options',
+    join(destDir, 'options.json'),
+    '--tree',
+    join(destDir, 'tree'),
+  ];
 }
 
 function timed(argv, prepare) {
@@ -67,7 +78,7 @@ function timed(argv, prepare) {
 function interleaved(cmds) {
   for (const c of cmds) timed(c.argv, c.prepare); // warm-up
   const xs = cmds.map(() => []);
-  for (let i = 0; i < RUNS; i++) cmds.forEach((c, j) => xs[j].push(timed(c.argv, c.prepare)));
+  for (let i = 0; i < RUNS; i++) for (const [j, c] of cmds.entries()) xs[j].push(timed(c.argv, c.prepare));
   return cmds.map((c, j) => {
     const walls = xs[j].map((x) => x.wall).sort((a, b) => a - b);
     return {
@@ -85,7 +96,8 @@ for (const mib of SIZES) {
   const img = join(WORK, `img-${mib}`);
   let meta;
   const metaFile = `${img}.json`;
-  if (existsSync(metaFile) && existsSync(join(img, 'manifest.json'))) meta = JSON.parse(await readFile(metaFile, 'utf8'));
+  if (existsSync(metaFile) && existsSync(join(img, 'manifest.json')))
+    meta = JSON.parse(await readFile(metaFile, 'utf8'));
   else {
     await mkdir(WORK, { recursive: true });
     const g = run(['node', join(here, 'gen-big-image.mjs'), img, '--size-mb', String(mib), '--layers', '3']);
@@ -105,7 +117,11 @@ for (const mib of SIZES) {
   const ocikit = await ocikitArgv(img, meta.configDigest, out);
   const rows = interleaved([
     { label: useCli ? 'ocikit install (CLI)' : 'ocikit (native install driver)', argv: ocikit, prepare: freshTree },
-    { label: 'skopeo copy dir: -> oci:', argv: ['skopeo', 'copy', '-q', `dir:${img}`, `oci:${join(out, 'skopeo')}:latest`], prepare: freshSkopeo },
+    {
+      label: 'skopeo copy dir: -> oci:',
+      argv: ['skopeo', 'copy', '-q', `dir:${img}`, `oci:${join(out, 'skopeo')}:latest`],
+      prepare: freshSkopeo,
+    },
     { label: 'openssl dgst -sha256 (floor)', argv: ['openssl', 'dgst', '-sha256', ...blobs], prepare: () => {} },
   ]);
   // Check the two outputs hold the same blobs (ocikit keeps the OCI image's bytes exactly).
@@ -116,10 +132,17 @@ for (const mib of SIZES) {
 }
 
 const f = (x) => x.toFixed(3);
-console.log(`ocikit via ${useCli ? 'bin/ocikit install' : 'bench/install-native-driver.mjs'}; ${RUNS} runs after 1 warm-up; median [min-max] wall s, peak RSS MiB`);
+console.log(
+  `ocikit via ${useCli ? 'bin/ocikit install' : 'bench/install-native-driver.mjs'}; ${RUNS} runs after 1 warm-up; median [min-max] wall s, peak RSS MiB`,
+);
 for (const r of results) {
   const [o, s, h] = r.rows;
-  console.log(`\n${(r.bytes / 1e6).toFixed(0)} MB image (3 x ${r.mib} MiB layers)${r.same ? '' : '  (WARNING: outputs differ)'}`);
-  for (const x of r.rows) console.log(`  ${x.label.padEnd(34)} ${f(x.median)} [${f(x.min)}-${f(x.max)}]  rss ${x.rss.toFixed(0)} MiB`);
-  console.log(`  skopeo / ocikit = ${(s.median / o.median).toFixed(2)}x   ocikit / floor = ${(o.median / h.median).toFixed(2)}x`);
+  console.log(
+    `\n${(r.bytes / 1e6).toFixed(0)} MB image (3 x ${r.mib} MiB layers)${r.same ? '' : '  (WARNING: outputs differ)'}`,
+  );
+  for (const x of r.rows)
+    console.log(`  ${x.label.padEnd(34)} ${f(x.median)} [${f(x.min)}-${f(x.max)}]  rss ${x.rss.toFixed(0)} MiB`);
+  console.log(
+    `  skopeo / ocikit = ${(s.median / o.median).toFixed(2)}x   ocikit / floor = ${(o.median / h.median).toFixed(2)}x`,
+  );
 }

@@ -43,13 +43,23 @@ function seededBytes(seed, n) {
 
 /** The host platform in Go's names (what skopeo picks from a list by default). */
 export function hostPlatform() {
-  const arch = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' }[process.arch];
+  const arch = {
+    x64: 'amd64',
+    arm64: 'arm64',
+    arm: 'arm',
+    ia32: '386',
+    ppc64: 'ppc64le',
+    s390x: 's390x',
+    riscv64: 'riscv64',
+  }[process.arch];
   return { architecture: arch ?? process.arch, os: 'linux' };
 }
 
 /** A platform that is not the host's. */
 export function foreignPlatform() {
-  return hostPlatform().architecture === 'arm64' ? { architecture: 'amd64', os: 'linux' } : { architecture: 'arm64', os: 'linux', variant: 'v8' };
+  return hostPlatform().architecture === 'arm64'
+    ? { architecture: 'amd64', os: 'linux' }
+    : { architecture: 'arm64', os: 'linux', variant: 'v8' };
 }
 
 /** Packs `entries` ([name, bytes] or [name, null] for a directory) into a tar with fixed metadata. */
@@ -82,7 +92,10 @@ async function buildImage({ name, flavour, platform, layers }) {
     const raw = await packTar([
       ['etc/', null],
       ['etc/ocikit-sample/', null],
-      [`etc/ocikit-sample/${name}-${i}.txt`, Buffer.from(`ocikit sample image "${name}", layer ${i}, ${platform.os}/${platform.architecture}\n`)],
+      [
+        `etc/ocikit-sample/${name}-${i}.txt`,
+        Buffer.from(`ocikit sample image "${name}", layer ${i}, ${platform.os}/${platform.architecture}\n`),
+      ],
       [`etc/ocikit-sample/${name}-${i}.bin`, seededBytes(`${name}/${platform.architecture}/${i}`, 2048 * (i + 1))],
     ]);
     const gz = gzipSync(raw, { level: 9 });
@@ -96,22 +109,31 @@ async function buildImage({ name, flavour, platform, layers }) {
       ...(platform.variant ? { variant: platform.variant } : {}),
       config: { Cmd: ['/bin/true'], Labels: { 'org.opencontainers.image.title': `ocikit sample ${name}` } },
       rootfs: { type: 'layers', diff_ids: built.map((l) => l.diffID) },
-      history: built.map((_, i) => ({ created: '2024-01-01T00:00:00Z', created_by: `ocikit make-sample ${name} layer ${i}` })),
+      history: built.map((_, i) => ({
+        created: '2024-01-01T00:00:00Z',
+        created_by: `ocikit make-sample ${name} layer ${i}`,
+      })),
     }),
   );
-  const mediaType = oci ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
+  const mediaType = oci
+    ? 'application/vnd.oci.image.manifest.v1+json'
+    : 'application/vnd.docker.distribution.manifest.v2+json';
   const manifest = Buffer.from(
     JSON.stringify(
       {
         schemaVersion: 2,
         mediaType,
         config: {
-          mediaType: oci ? 'application/vnd.oci.image.config.v1+json' : 'application/vnd.docker.container.image.v1+json',
+          mediaType: oci
+            ? 'application/vnd.oci.image.config.v1+json'
+            : 'application/vnd.docker.container.image.v1+json',
           digest: sha256(config),
           size: config.length,
         },
         layers: built.map((l) => ({
-          mediaType: oci ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+          mediaType: oci
+            ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+            : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
           digest: l.digest,
           size: l.bytes.length,
         })),
@@ -120,7 +142,16 @@ async function buildImage({ name, flavour, platform, layers }) {
       3,
     ),
   );
-  return { name, platform, mediaType, manifest, manifestDigest: sha256(manifest), config, configDigest: sha256(config), layers: built };
+  return {
+    name,
+    platform,
+    mediaType,
+    manifest,
+    manifestDigest: sha256(manifest),
+    config,
+    configDigest: sha256(config),
+    layers: built,
+  };
 }
 
 /** A manifest list over `images` (OCI index or Docker list). */
@@ -129,8 +160,16 @@ function buildList(images, flavour) {
     JSON.stringify(
       {
         schemaVersion: 2,
-        mediaType: flavour === 'oci' ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json',
-        manifests: images.map((i) => ({ mediaType: i.mediaType, digest: i.manifestDigest, size: i.manifest.length, platform: i.platform })),
+        mediaType:
+          flavour === 'oci'
+            ? 'application/vnd.oci.image.index.v1+json'
+            : 'application/vnd.docker.distribution.manifest.list.v2+json',
+        manifests: images.map((i) => ({
+          mediaType: i.mediaType,
+          digest: i.manifestDigest,
+          size: i.manifest.length,
+          platform: i.platform,
+        })),
       },
       null,
       3,
@@ -153,7 +192,12 @@ async function writeOciArchive(file, img, ref) {
   const index = {
     schemaVersion: 2,
     manifests: [
-      { mediaType: img.mediaType, digest: img.manifestDigest, size: img.manifest.length, annotations: { 'org.opencontainers.image.ref.name': ref } },
+      {
+        mediaType: img.mediaType,
+        digest: img.manifestDigest,
+        size: img.manifest.length,
+        annotations: { 'org.opencontainers.image.ref.name': ref },
+      },
     ],
   };
   const blobs = [
@@ -222,7 +266,10 @@ export async function makeSample(out) {
     join(out, 'options-containers-storage.json'),
     `${JSON.stringify({ destination: { type: 'containers-storage', 'storage-path': '/var/lib/containers/storage', 'storage-driver': 'vfs' } }, null, 2)}\n`,
   );
-  await writeFile(join(out, 'options-oci.json'), `${JSON.stringify({ destination: { type: 'oci', path: '/usr/share/containers/oci' } }, null, 2)}\n`);
+  await writeFile(
+    join(out, 'options-oci.json'),
+    `${JSON.stringify({ destination: { type: 'oci', path: '/usr/share/containers/oci' } }, null, 2)}\n`,
+  );
 
   const describe = (img, format, key, list) => ({
     name: SAMPLE_NAMES[img.name],

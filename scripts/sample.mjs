@@ -46,7 +46,8 @@ function ensureBuilt() {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) {
-    if (existsSync(join(ROOT, 'dist', 'src', 'install.js'))) process.stderr.write('sample: warning: the build reported errors; using the output it emitted\n');
+    if (existsSync(join(ROOT, 'dist', 'src', 'install.js')))
+      process.stderr.write('sample: warning: the build reported errors; using the output it emitted\n');
     else fail(`npm run build failed${r.error ? `: ${r.error.message}` : ''}`);
   }
 }
@@ -58,7 +59,10 @@ function have(tool) {
 
 let args;
 try {
-  args = parseArgs({ options: { dest: { type: 'string' }, workdir: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true }).values;
+  args = parseArgs({
+    options: { dest: { type: 'string' }, workdir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  }).values;
 } catch (err) {
   fail(err.message, 2);
 }
@@ -66,13 +70,15 @@ if (args.help) {
   say('usage: node scripts/sample.mjs [--dest containers-storage|oci] [--workdir DIR]');
   process.exit(0);
 }
-if (args.dest !== undefined && args.dest !== 'containers-storage' && args.dest !== 'oci') fail(`--dest must be containers-storage or oci, not ${args.dest}`, 2);
+if (args.dest !== undefined && args.dest !== 'containers-storage' && args.dest !== 'oci')
+  fail(`--dest must be containers-storage or oci, not ${args.dest}`, 2);
 
 ensureBuilt();
 
 const skopeo = have(process.env.OCIKIT_SKOPEO ?? 'skopeo');
 const dest = args.dest ?? (skopeo ? 'containers-storage' : 'oci');
-if (dest === 'containers-storage' && !skopeo) fail('the containers-storage destination needs skopeo (sudo apt-get install -y skopeo)');
+if (dest === 'containers-storage' && !skopeo)
+  fail('the containers-storage destination needs skopeo (sudo apt-get install -y skopeo)');
 
 const work = args.workdir ? resolve(args.workdir) : mkdtempSync(join(tmpdir(), 'ocikit-sample-'));
 const sampleDir = join(work, 'sample');
@@ -94,12 +100,28 @@ for (const i of sample.images) {
 spawnSync('mkdir', ['-p', tree]);
 
 const options = join(sampleDir, dest === 'oci' ? 'options-oci.json' : 'options-containers-storage.json');
-const argv = [join(ROOT, 'bin', 'ocikit'), 'install', '--inputs', join(sampleDir, 'inputs.json'), '--options', options, '--tree', tree, '--runroot', runroot];
+const argv = [
+  join(ROOT, 'bin', 'ocikit'),
+  'install',
+  '--inputs',
+  join(sampleDir, 'inputs.json'),
+  '--options',
+  options,
+  '--tree',
+  tree,
+  '--runroot',
+  runroot,
+];
 say(`» ocikit install (${dest === 'oci' ? 'oci layout' : 'containers-storage, vfs driver'}) into ${tree}`);
 say();
 const r = spawnSync(process.execPath, argv, { stdio: 'inherit' });
 if (r.status !== 0) {
-  fail(r.signal ? `ocikit install was killed by ${r.signal}` : `ocikit install failed (exit status ${r.status}); the work directory is ${work}`, r.status ?? 1);
+  fail(
+    r.signal
+      ? `ocikit install was killed by ${r.signal}`
+      : `ocikit install failed (exit status ${r.status}); the work directory is ${work}`,
+    r.status ?? 1,
+  );
 }
 
 say();

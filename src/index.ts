@@ -3,7 +3,15 @@
  * internal modules (src/internal/) are not part of the API.
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
-export { type Digest, type BlobExpectation, isDigest, parseDigest, digestHex, sha256, DigestingStream } from './model/digest.js';
+export {
+  type Digest,
+  type BlobExpectation,
+  isDigest,
+  parseDigest,
+  digestHex,
+  sha256,
+  DigestingStream,
+} from './model/digest.js';
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
@@ -21,7 +29,13 @@ export {
   parsePlatform,
   platformString,
 } from './model/manifest.js';
-export { type ListFile, type ManifestListMap, type ManifestListsInput, readManifestLists, readListFile } from './osbuild/manifest-lists.js';
+export {
+  type ListFile,
+  type ManifestListMap,
+  type ManifestListsInput,
+  readManifestLists,
+  readListFile,
+} from './osbuild/manifest-lists.js';
 export {
   CONTAINER_FORMATS,
   type ContainerFormat,
@@ -40,7 +54,12 @@ export {
   openContainerSource,
   withContainerSource,
 } from './osbuild/container-source.js';
-export { type StoreSpec, formatStoreSpec, containersStorageRef, parseContainersStorageRef } from './transports/containers-storage/reference.js';
+export {
+  type StoreSpec,
+  formatStoreSpec,
+  containersStorageRef,
+  parseContainersStorageRef,
+} from './transports/containers-storage/reference.js';
 export {
   type StorageConf,
   type StorageConfOptions,
@@ -58,7 +77,13 @@ export {
   DESTINATION_TYPES,
   parseInstallOptions,
 } from './osbuild/stage-options.js';
-export { type InstallRequest, type InstallProgress, type InstalledImageSummary, type InstallSummary, install } from './install/install.js';
+export {
+  type InstallRequest,
+  type InstallProgress,
+  type InstalledImageSummary,
+  type InstallSummary,
+  install,
+} from './install/install.js';
 export { type InstallItem, type NativeDestination, type InstalledImage, installNative } from './install/to-layout.js';
 export { type ImageReader, chooseInstance, hostPlatform } from './transports/reader.js';
 export { openDirImage, readDirManifest } from './transports/dir/read.js';

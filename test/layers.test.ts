@@ -40,10 +40,7 @@ const LAYERS: Readonly<Record<string, number>> = {
  * own folders: `oci-archive` is an `oci` layout inside a tar, and the registry client asks `auth`
  * for credentials. A transport folder may always use the shared `transports/*.ts` files.
  */
-const SIBLING_EDGES: ReadonlySet<string> = new Set([
-  'transports/oci-archive -> transports/oci',
-  'registry -> auth',
-]);
+const SIBLING_EDGES: ReadonlySet<string> = new Set(['transports/oci-archive -> transports/oci', 'registry -> auth']);
 
 /** The units whose folders of one layer must not reach into each other. */
 const INDEPENDENT_FROM = 2;
@@ -69,7 +66,8 @@ export function importSpecifiers(text: string): { spec: string; line: number }[]
   const out: { spec: string; line: number }[] = [];
   // Comments are blanked (kept as spaces and newlines) so that examples in TSDoc are not imports.
   const code = text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => c.replace(/[^\n]/g, ' '));
-  const re = /(?:\bimport|\bexport)\s*(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
+  const re =
+    /(?:\bimport|\bexport)\s*(?:type\s+)?(?:[\w*{}\s,$]+?\s+from\s+)?['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
   for (const m of code.matchAll(re)) {
     const spec = m[1] ?? m[2];
     if (spec === undefined) continue;

@@ -55,11 +55,19 @@ export function authFilePaths(opts: AuthLookupOptions = {}): AuthFilePath[] {
   const uid = opts.uid ?? process.getuid?.() ?? 0;
   const out: AuthFilePath[] = [];
   out.push({
-    path: env.XDG_RUNTIME_DIR ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json') : `/run/containers/${uid}/auth.json`,
+    path: env.XDG_RUNTIME_DIR
+      ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json')
+      : `/run/containers/${uid}/auth.json`,
     legacy: false,
   });
-  out.push({ path: path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'), legacy: false });
-  out.push({ path: env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(home, '.docker', 'config.json'), legacy: false });
+  out.push({
+    path: path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'),
+    legacy: false,
+  });
+  out.push({
+    path: env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(home, '.docker', 'config.json'),
+    legacy: false,
+  });
   out.push({ path: path.join(home, '.dockercfg'), legacy: true });
   return out;
 }
@@ -85,7 +93,8 @@ function decodeAuth(entry: unknown, file: string, key: string): Credentials | un
   if (typeof e.auth === 'string' && e.auth !== '') {
     const text = Buffer.from(e.auth, 'base64').toString('utf8');
     const colon = text.indexOf(':');
-    if (colon < 0) throw new OcikitError('CONFIG', `${file}: the "auth" of ${JSON.stringify(key)} is not base64 of user:password`);
+    if (colon < 0)
+      throw new OcikitError('CONFIG', `${file}: the "auth" of ${JSON.stringify(key)} is not base64 of user:password`);
     return { username: text.slice(0, colon), password: text.slice(colon + 1) };
   }
   return undefined;
@@ -96,7 +105,13 @@ function decodeAuth(entry: unknown, file: string, key: string): Credentials | un
  * Keys tried: `host/repo`, each parent namespace, `host`, then URL-shaped keys (any key of a
  * `legacy` `.dockercfg`) naming the host.
  */
-export function credentialsFromAuths(auths: Record<string, unknown>, host: string, repo: string, file = 'auth file', legacy = false): Credentials | undefined {
+export function credentialsFromAuths(
+  auths: Record<string, unknown>,
+  host: string,
+  repo: string,
+  file = 'auth file',
+  legacy = false,
+): Credentials | undefined {
   const parts = repo.split('/');
   for (let n = parts.length; n >= 1; n--) {
     const key = `${host}/${parts.slice(0, n).join('/')}`;
@@ -120,7 +135,11 @@ export function credentialsFromAuths(auths: Record<string, unknown>, host: strin
  * @returns the credentials, or undefined for anonymous access.
  * @throws OcikitError `CONFIG` when a file exists but is not valid JSON or holds a malformed entry.
  */
-export async function lookupCredentials(host: string, repo: string, opts: AuthLookupOptions = {}): Promise<Credentials | undefined> {
+export async function lookupCredentials(
+  host: string,
+  repo: string,
+  opts: AuthLookupOptions = {},
+): Promise<Credentials | undefined> {
   for (const f of authFilePaths(opts)) {
     let text: string;
     try {
@@ -134,7 +153,9 @@ export async function lookupCredentials(host: string, repo: string, opts: AuthLo
     try {
       doc = JSON.parse(text);
     } catch (err) {
-      throw new OcikitError('CONFIG', `auth file ${f.path} is not valid JSON: ${(err as Error).message}`, { cause: err });
+      throw new OcikitError('CONFIG', `auth file ${f.path} is not valid JSON: ${(err as Error).message}`, {
+        cause: err,
+      });
     }
     if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) {
       throw new OcikitError('CONFIG', `auth file ${f.path} does not hold a JSON object`);

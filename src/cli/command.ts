@@ -42,7 +42,7 @@ export function parse<O extends Options>(
   options: O,
   positionals: { min: number; max: number; names: string },
 ): ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>> {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>>;
   try {
     parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: true });
   } catch (err) {
@@ -50,7 +50,10 @@ export function parse<O extends Options>(
   }
   const n = parsed.positionals.length;
   if (n < positionals.min || n > positionals.max) {
-    throw new OcikitError('USAGE', `${cmd}: expected ${positionals.names}${n > positionals.max ? `, got ${n} arguments` : ''}`);
+    throw new OcikitError(
+      'USAGE',
+      `${cmd}: expected ${positionals.names}${n > positionals.max ? `, got ${n} arguments` : ''}`,
+    );
   }
   return parsed;
 }
@@ -87,6 +90,8 @@ export async function readJsonArg(file: string, cwd: string, what: string): Prom
   try {
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   } catch (err) {
-    throw new OcikitError('INVALID_INPUT', `${what} ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new OcikitError('INVALID_INPUT', `${what} ${file} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
 }

@@ -111,7 +111,9 @@ export function reportError(ctx: CliContext, err: unknown, debug: boolean): numb
 
 async function version(): Promise<string> {
   const { readFile } = await import('node:fs/promises');
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
   return `ocikit ${pkg.version}`;
 }
 

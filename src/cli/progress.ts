@@ -16,8 +16,8 @@ import type { InstallProgress } from '../install/install.js';
 /** A stream the renderer may draw on. */
 export interface ProgressStream {
   write(chunk: string): unknown;
-  readonly isTTY?: boolean;
-  readonly columns?: number;
+  readonly isTTY?: boolean | undefined;
+  readonly columns?: number | undefined;
 }
 
 /** What {@link createProgressRenderer} returns. */

@@ -163,7 +163,9 @@ export function parseStorageConf(
   } catch (err) {
     if (err instanceof TomlError) {
       const reason = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
-      throw new OcikitError('CONFIG', `${file}: line ${err.line}, column ${err.column}: invalid TOML: ${reason}`, { cause: err });
+      throw new OcikitError('CONFIG', `${file}: line ${err.line}, column ${err.column}: invalid TOML: ${reason}`, {
+        cause: err,
+      });
     }
     throw new OcikitError('CONFIG', `${file}: invalid TOML: ${String(err)}`, { cause: err });
   }
@@ -184,12 +186,17 @@ export function parseStorageConf(
   const runroot = storePath(conf('runroot'), 'runroot', file, env, uid) ?? STORAGE_DEFAULTS.runroot;
   const imagestore = absolutePath(conf('imagestore'), '[storage] imagestore', file);
   if (imagestore !== null && imagestore === graphroot) {
-    throw new OcikitError('CONFIG', `${file}: [storage] imagestore ${JSON.stringify(imagestore)} must differ from graphroot`);
+    throw new OcikitError(
+      'CONFIG',
+      `${file}: [storage] imagestore ${JSON.stringify(imagestore)} must differ from graphroot`,
+    );
   }
-  const additional = options === undefined ? [] : stringArray(options, 'additionalimagestores', file, '[storage.options] ');
+  const additional =
+    options === undefined ? [] : stringArray(options, 'additionalimagestores', file, '[storage.options] ');
   const additionalimagestores = additional.map((p, i) => {
     const abs = absolutePath(p, `[storage.options] additionalimagestores[${i}]`, file);
-    if (abs === null) throw new OcikitError('CONFIG', `${file}: [storage.options] additionalimagestores[${i}] is an empty string`);
+    if (abs === null)
+      throw new OcikitError('CONFIG', `${file}: [storage.options] additionalimagestores[${i}] is an empty string`);
     return abs;
   });
 
@@ -230,8 +237,12 @@ function userConfigPath(env: NodeJS.ProcessEnv, home: string | undefined): strin
 async function readConf(file: string, source: StorageConfLookup['source']): Promise<string | null> {
   let bytes: Buffer;
   try {
-    bytes = await readFileInside('/', file, 'storage.conf', MAX_CONF_BYTES, (size) =>
-      new OcikitError('CONFIG', `${file} is ${size} bytes, too large for a storage.conf`),
+    bytes = await readFileInside(
+      '/',
+      file,
+      'storage.conf',
+      MAX_CONF_BYTES,
+      (size) => new OcikitError('CONFIG', `${file} is ${size} bytes, too large for a storage.conf`),
     );
   } catch (err) {
     if (isOcikitError(err, 'NOT_FOUND')) {
@@ -252,7 +263,12 @@ async function readConf(file: string, source: StorageConfLookup['source']): Prom
 }
 
 /** The sub-table `key` of `parent`, or undefined when absent. */
-function table(parent: Record<string, unknown>, key: string, file: string, where: string): Record<string, unknown> | undefined {
+function table(
+  parent: Record<string, unknown>,
+  key: string,
+  file: string,
+  where: string,
+): Record<string, unknown> | undefined {
   const v = parent[key];
   if (v === undefined) return undefined;
   if (!isTable(v)) throw typeError(file, `${where}${key}`, 'a table', v);
@@ -278,7 +294,13 @@ function stringArray(parent: Record<string, unknown>, key: string, file: string,
 }
 
 /** graphroot/runroot: unset or empty → null; otherwise expanded, cleaned and required to be absolute. */
-function storePath(value: string | undefined, key: string, file: string, env: NodeJS.ProcessEnv, uid: number): string | null {
+function storePath(
+  value: string | undefined,
+  key: string,
+  file: string,
+  env: NodeJS.ProcessEnv,
+  uid: number,
+): string | null {
   if (value === undefined || value === '') return null;
   const expanded = expandEnv(value.split('$UID').join(String(uid)), env);
   const abs = absolutePath(expanded, `[storage] ${key}`, file, value);
@@ -291,7 +313,8 @@ function storePath(value: string | undefined, key: string, file: string, env: No
 /** Cleans `p` and requires it to be absolute; undefined or empty → null. */
 function absolutePath(p: string | undefined, key: string, file: string, written = p): string | null {
   if (p === undefined || p === '') return null;
-  if (p.includes('\0')) throw new OcikitError('CONFIG', `${file}: ${key} ${JSON.stringify(written)} contains a NUL byte`);
+  if (p.includes('\0'))
+    throw new OcikitError('CONFIG', `${file}: ${key} ${JSON.stringify(written)} contains a NUL byte`);
   if (!path.posix.isAbsolute(p)) {
     const shown = written === p ? JSON.stringify(p) : `${JSON.stringify(written)} (expanded: ${JSON.stringify(p)})`;
     throw new OcikitError('CONFIG', `${file}: ${key} ${shown} is not an absolute path`);
@@ -323,7 +346,8 @@ export function expandEnv(s: string, env: NodeJS.ProcessEnv): string {
     let width = 0;
     if (rest[0] === '{') {
       const close = rest.indexOf('}');
-      if (close === -1) width = 1; // unterminated "${": drop "${"
+      if (close === -1)
+        width = 1; // unterminated "${": drop "${"
       else {
         name = rest.slice(1, close);
         width = close + 1; // "${}" drops as a whole (name stays empty)
@@ -346,7 +370,6 @@ function isTable(v: unknown): v is Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) return false;
   const proto = Object.getPrototypeOf(v);
   return proto === null || proto === Object.prototype; // smol-toml makes tables without a prototype
-
 }
 
 function typeError(file: string, key: string, want: string, got: unknown): OcikitError {

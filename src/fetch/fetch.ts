@@ -31,7 +31,13 @@ import { digestHex, parseDigest, sha256, type Digest } from '../model/digest.js'
 import { OcikitError, fromSystemError, isOcikitError } from '../errors.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { exists } from '../internal/fs.js';
-import { isManifestList, manifestDigest, parseManifest, type Descriptor, type ImageManifest } from '../model/manifest.js';
+import {
+  isManifestList,
+  manifestDigest,
+  parseManifest,
+  type Descriptor,
+  type ImageManifest,
+} from '../model/manifest.js';
 import { containersStorageRef, type StoreSpec } from '../transports/containers-storage/reference.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
 import { chooseInstance, hostPlatform } from '../transports/reader.js';
@@ -45,9 +51,20 @@ import {
   type RepositoryLocation,
   type RetryPolicy,
 } from '../registry/client.js';
-import { formatDockerReference, parseDockerReference, registryApiHost, type DockerReference } from '../model/docker-reference.js';
+import {
+  formatDockerReference,
+  parseDockerReference,
+  registryApiHost,
+  type DockerReference,
+} from '../model/docker-reference.js';
 import { isRecord } from '../internal/guards.js';
-import { recordNames, repoOf, storeImages, storedName, type StoreImageRecord } from '../transports/containers-storage/image-records.js';
+import {
+  recordNames,
+  repoOf,
+  storeImages,
+  storedName,
+  type StoreImageRecord,
+} from '../transports/containers-storage/image-records.js';
 
 /** The source names ocikit fetches. */
 export const SKOPEO_SOURCE = 'org.osbuild.skopeo';
@@ -156,7 +173,8 @@ function invalid(message: string): OcikitError {
 
 function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(obj)) {
-    if (!allowed.includes(k)) throw invalid(`${where}: unknown key ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
+    if (!allowed.includes(k))
+      throw invalid(`${where}: unknown key ${JSON.stringify(k)} (allowed: ${allowed.join(', ')})`);
   }
 }
 
@@ -201,24 +219,35 @@ export function parseFetchSources(doc: unknown): FetchItem[] {
     for (const [key, item] of Object.entries(sourceItems(doc[SKOPEO_SOURCE], SKOPEO_SOURCE))) {
       const where = `${SKOPEO_SOURCE} item ${JSON.stringify(key)}`;
       const id = parseDigest(key, `${SKOPEO_SOURCE} item key`);
-      const image = parseImageObject(item, where, ['name', 'digest', 'tls-verify', 'containers-transport', 'storage-location']);
+      const image = parseImageObject(item, where, [
+        'name',
+        'digest',
+        'tls-verify',
+        'containers-transport',
+        'storage-location',
+      ]);
       const name = image.name as string;
       const ref = parseDockerReference(name, `${where}: image.name`);
       const digest = parseDigest(image.digest, `${where}: image.digest`);
       if (ref.digest !== undefined && ref.digest !== digest) {
-        throw invalid(`${where}: image.name ${JSON.stringify(name)} names digest ${ref.digest}, but image.digest is ${digest}`);
+        throw invalid(
+          `${where}: image.name ${JSON.stringify(name)} names digest ${ref.digest}, but image.digest is ${digest}`,
+        );
       }
       const tlsVerify = optBool(image['tls-verify'], `${where}: image.tls-verify`) ?? true;
       const transport = image['containers-transport'] ?? 'docker';
       if (transport !== 'docker' && transport !== 'containers-storage') {
-        throw invalid(`${where}: image.containers-transport ${JSON.stringify(transport)} is not "docker" or "containers-storage"`);
+        throw invalid(
+          `${where}: image.containers-transport ${JSON.stringify(transport)} is not "docker" or "containers-storage"`,
+        );
       }
       const loc = image['storage-location'];
       if (loc !== undefined && (typeof loc !== 'string' || !path.isAbsolute(loc))) {
         throw invalid(`${where}: image.storage-location ${JSON.stringify(loc)} is not an absolute path`);
       }
       if (transport === 'docker') {
-        if (loc !== undefined) throw invalid(`${where}: image.storage-location applies only to containers-transport "containers-storage"`);
+        if (loc !== undefined)
+          throw invalid(`${where}: image.storage-location applies only to containers-transport "containers-storage"`);
         out.push({ kind: 'image', id, name, ref, digest, tlsVerify });
       } else {
         out.push({ kind: 'local', id, name, digest, storageLocation: (loc as string | undefined) ?? null });
@@ -238,9 +267,13 @@ export function parseFetchSources(doc: unknown): FetchItem[] {
       const tlsVerify = optBool(image['tls-verify'], `${where}: image.tls-verify`) ?? true;
       const transport = image['containers-transport'] ?? 'docker';
       if (transport === 'containers-storage' || image['storage-location'] !== undefined) {
-        throw new OcikitError('UNSUPPORTED', `${where}: manifest lists are fetched from registries only, not from containers-storage`);
+        throw new OcikitError(
+          'UNSUPPORTED',
+          `${where}: manifest lists are fetched from registries only, not from containers-storage`,
+        );
       }
-      if (transport !== 'docker') throw invalid(`${where}: image.containers-transport ${JSON.stringify(transport)} is not "docker"`);
+      if (transport !== 'docker')
+        throw invalid(`${where}: image.containers-transport ${JSON.stringify(transport)} is not "docker"`);
       out.push({ kind: 'list', id, name, ref, tlsVerify });
     }
   }
@@ -325,13 +358,22 @@ async function fetchManifestVerified(run: Run, loc: RepositoryLocation, ref: Doc
   const got = await run.limit(() => getManifest(run.client, loc, digest, run.signal));
   const actual = manifestDigest(got.bytes);
   if (actual !== digest) {
-    throw new OcikitError('DIGEST_MISMATCH', `manifest of ${what}: expected digest ${digest}, got ${actual}`, { expected: digest, actual });
+    throw new OcikitError('DIGEST_MISMATCH', `manifest of ${what}: expected digest ${digest}, got ${actual}`, {
+      expected: digest,
+      actual,
+    });
   }
   return { bytes: got.bytes, parsed: parseManifest(got.bytes, `manifest of ${what}`), what };
 }
 
 /** Downloads `desc` once per run into the run's blob directory and returns the verified file. */
-function runBlob(run: Run, loc: RepositoryLocation, desc: Descriptor, id: Digest, counted: { bytes: number }): Promise<string> {
+function runBlob(
+  run: Run,
+  loc: RepositoryLocation,
+  desc: Descriptor,
+  id: Digest,
+  counted: { bytes: number },
+): Promise<string> {
   let p = run.blobs.get(desc.digest);
   if (!p) {
     const file = path.join(run.tmp, 'blobs', digestHex(desc.digest));
@@ -365,21 +407,34 @@ async function fetchImage(run: Run, item: ImageItem): Promise<FetchItemSummary> 
     ({ bytes, parsed, what } = await fetchManifestVerified(run, loc, item.ref, entry.digest));
   }
   if (parsed.kind === 'schema1') {
-    throw new OcikitError('UNSUPPORTED', `${what}: Docker schema 1 images have no config blob, so the image ID cannot be verified`);
+    throw new OcikitError(
+      'UNSUPPORTED',
+      `${what}: Docker schema 1 images have no config blob, so the image ID cannot be verified`,
+    );
   }
   if (parsed.kind !== 'image') throw new OcikitError('UNSUPPORTED', `${what}: a nested manifest list is not an image`);
   const manifest: ImageManifest = parsed;
   if (manifest.config.digest !== item.id) {
-    throw new OcikitError('DIGEST_MISMATCH', `${what}: image ID (config digest) is ${manifest.config.digest}, expected ${item.id}`, {
-      expected: item.id,
-      actual: manifest.config.digest,
-    });
+    throw new OcikitError(
+      'DIGEST_MISMATCH',
+      `${what}: image ID (config digest) is ${manifest.config.digest}, expected ${item.id}`,
+      {
+        expected: item.id,
+        actual: manifest.config.digest,
+      },
+    );
   }
   const descs = [manifest.config, ...manifest.layers];
   const unique = [...new Map(descs.map((d) => [d.digest, d])).values()];
-  progress(run, { type: 'size', id: item.id, bytes: unique.filter((d) => !run.blobs.has(d.digest)).reduce((a, d) => a + d.size, 0) });
+  progress(run, {
+    type: 'size',
+    id: item.id,
+    bytes: unique.filter((d) => !run.blobs.has(d.digest)).reduce((a, d) => a + d.size, 0),
+  });
   const counted = { bytes: 0 };
-  const files = await Promise.all(unique.map((d) => runBlob(run, loc, d, item.id, counted).then((f) => [d, f] as const)));
+  const files = await Promise.all(
+    unique.map((d) => runBlob(run, loc, d, item.id, counted).then((f) => [d, f] as const)),
+  );
   const stage = path.join(run.tmp, `image-${digestHex(item.id)}`, 'image');
   await fs.mkdir(stage, { recursive: true });
   await fs.writeFile(path.join(stage, 'version'), DIR_VERSION);
@@ -421,7 +476,10 @@ async function fetchList(run: Run, item: ListItem): Promise<FetchItemSummary> {
     doc = undefined;
   }
   if (!isManifestList(doc) || parsed.kind !== 'list') {
-    throw new OcikitError('LIST_MISMATCH', `${what} is not a manifest list (it is ${parsed.mediaType || 'of unknown type'})`);
+    throw new OcikitError(
+      'LIST_MISMATCH',
+      `${what} is not a manifest list (it is ${parsed.mediaType || 'of unknown type'})`,
+    );
   }
   run.downloaded += bytes.length;
   const tmpFile = path.join(run.tmp, `list-${digestHex(item.id)}`);
@@ -449,7 +507,8 @@ async function fetchList(run: Run, item: ListItem): Promise<FetchItemSummary> {
 export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const items = parseFetchSources(sources);
   const jobs = opts.jobs ?? DEFAULT_JOBS;
-  if (!Number.isInteger(jobs) || jobs < 1) throw new OcikitError('INVALID_INPUT', `jobs ${JSON.stringify(jobs)} is not a positive integer`);
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new OcikitError('INVALID_INPUT', `jobs ${JSON.stringify(jobs)} is not a positive integer`);
   const cache = path.resolve(cacheDir);
   const controller = new AbortController();
   const onAbort = () => controller.abort(opts.signal?.reason);
@@ -464,7 +523,14 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
     for (const item of remote) {
       const p = item.kind === 'image' ? cachedImagePath(cache, item.id) : cachedListPath(cache, item.id);
       if (await exists(p)) {
-        const s: FetchItemSummary = { id: item.id, kind: item.kind, name: item.name, digest: item.kind === 'image' ? item.digest : item.id, status: 'cached', bytes: 0 };
+        const s: FetchItemSummary = {
+          id: item.id,
+          kind: item.kind,
+          name: item.name,
+          digest: item.kind === 'image' ? item.digest : item.id,
+          status: 'cached',
+          bytes: 0,
+        };
         results.set(item, s);
       } else needsNetwork.push(item);
     }
@@ -475,14 +541,27 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         trackTemp(tmp);
         await fs.mkdir(path.join(tmp, 'blobs'));
       } catch (err) {
-        throw new OcikitError('IO', `creating a temporary directory in the cache ${cache}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`, { cause: err });
+        throw new OcikitError(
+          'IO',
+          `creating a temporary directory in the cache ${cache}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+          { cause: err },
+        );
       }
       client = createRegistryClient({
         ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}),
         ...(opts.env ? { env: opts.env } : {}),
         ...(opts.retry ? { retry: opts.retry } : {}),
       });
-      const run: Run = { cacheDir: cache, tmp, client, limit: limiter(jobs), signal: controller.signal, opts, blobs: new Map(), downloaded: 0 };
+      const run: Run = {
+        cacheDir: cache,
+        tmp,
+        client,
+        limit: limiter(jobs),
+        signal: controller.signal,
+        opts,
+        blobs: new Map(),
+        downloaded: 0,
+      };
       const one = async (item: FetchItem) => {
         progress(run, { type: 'start', id: item.id, kind: item.kind, name: item.name });
         let s: FetchItemSummary;
@@ -490,7 +569,11 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
           s = item.kind === 'image' ? await fetchImage(run, item) : await fetchList(run, item as ListItem);
         } catch (err) {
           // Writing the cache entry (mkdir, write, fsync, link, rename) fails with plain system errors.
-          throw fromSystemError(err, `fetching ${item.name} (${item.id}) into the cache`, (err as NodeJS.ErrnoException | null)?.path ?? cache);
+          throw fromSystemError(
+            err,
+            `fetching ${item.name} (${item.id}) into the cache`,
+            (err as NodeJS.ErrnoException | null)?.path ?? cache,
+          );
         }
         results.set(item, s);
         progress(run, { type: 'done', item: s });
@@ -503,9 +586,14 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
           }),
         ),
       );
-      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected' && !isOcikitError(s.reason, 'INTERRUPTED'))
-        ?? settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-      if (failed) throw opts.signal?.aborted ? new OcikitError('INTERRUPTED', 'fetch: interrupted', { cause: failed.reason }) : failed.reason;
+      const failed =
+        settled.find(
+          (s): s is PromiseRejectedResult => s.status === 'rejected' && !isOcikitError(s.reason, 'INTERRUPTED'),
+        ) ?? settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed)
+        throw opts.signal?.aborted
+          ? new OcikitError('INTERRUPTED', 'fetch: interrupted', { cause: failed.reason })
+          : failed.reason;
     }
     for (const item of items) {
       if (item.kind !== 'local') continue;
@@ -530,7 +618,13 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
 // Local host storage
 
 /** Phrasings skopeo/c/image have used for "no such image" (a fallback only; see checkLocalImage). */
-const NOT_FOUND_PHRASES = ['identifier is not an image', 'does not resolve to an image id', 'image not known', 'no such image', 'not found'];
+const NOT_FOUND_PHRASES = [
+  'identifier is not an image',
+  'does not resolve to an image id',
+  'image not known',
+  'no such image',
+  'not found',
+];
 
 /**
  * Checks a local item: skopeo reads the image's config from the store (`containers-storage:
@@ -549,7 +643,9 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
   let spec: StoreSpec;
   let extraStores: readonly string[] = [];
   if (opts.storage) {
-    spec = item.storageLocation ? { ...(opts.storage.driver ? { driver: opts.storage.driver } : {}), graphroot: item.storageLocation } : opts.storage;
+    spec = item.storageLocation
+      ? { ...(opts.storage.driver ? { driver: opts.storage.driver } : {}), graphroot: item.storageLocation }
+      : opts.storage;
     if (!item.storageLocation) extraStores = opts.storage.additionalImageStores ?? [];
   } else {
     const { readStorageConf } = await import('../config/storage-conf.js');
@@ -567,10 +663,14 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
   if (res.exitCode === 0) {
     const actual = sha256(res.stdout);
     if (actual !== item.id) {
-      throw new OcikitError('DIGEST_MISMATCH', `local container image ${image}: image ID (config digest) is ${actual}, expected ${item.id}`, {
-        expected: item.id,
-        actual,
-      });
+      throw new OcikitError(
+        'DIGEST_MISMATCH',
+        `local container image ${image}: image ID (config digest) is ${actual}, expected ${item.id}`,
+        {
+          expected: item.id,
+          actual,
+        },
+      );
     }
     return { ...base, status: 'verified' };
   }
@@ -599,17 +699,24 @@ export async function checkLocalImage(item: LocalItem, opts: FetchOptions = {}):
     missing = NOT_FOUND_PHRASES.some((p) => text.includes(p));
   }
   if (missing) {
-    throw new OcikitError('NOT_FOUND', `image ${item.id}${item.name ? ` (${image})` : ''} does not exist in local container storage ${spec.graphroot}`, {
+    throw new OcikitError(
+      'NOT_FOUND',
+      `image ${item.id}${item.name ? ` (${image})` : ''} does not exist in local container storage ${spec.graphroot}`,
+      {
+        command,
+        exitCode: res.exitCode,
+        stderr: res.stderr,
+      },
+    );
+  }
+  const last = res.stderr.trim().split('\n').filter(Boolean).pop() ?? '';
+  throw new OcikitError(
+    'TOOL_FAILED',
+    `skopeo could not read local image ${image} from ${spec.graphroot} (exit ${res.exitCode}): ${last}`,
+    {
       command,
       exitCode: res.exitCode,
       stderr: res.stderr,
-    });
-  }
-  const last = res.stderr.trim().split('\n').filter(Boolean).pop() ?? '';
-  throw new OcikitError('TOOL_FAILED', `skopeo could not read local image ${image} from ${spec.graphroot} (exit ${res.exitCode}): ${last}`, {
-    command,
-    exitCode: res.exitCode,
-    stderr: res.stderr,
-  });
+    },
+  );
 }
-

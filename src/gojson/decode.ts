@@ -233,14 +233,22 @@ class Parser {
     const e = b[this.#i];
     this.#i++;
     switch (e) {
-      case 0x22: return '"';
-      case 0x5c: return '\\';
-      case 0x2f: return '/';
-      case 0x62: return '\b';
-      case 0x66: return '\f';
-      case 0x6e: return '\n';
-      case 0x72: return '\r';
-      case 0x74: return '\t';
+      case 0x22:
+        return '"';
+      case 0x5c:
+        return '\\';
+      case 0x2f:
+        return '/';
+      case 0x62:
+        return '\b';
+      case 0x66:
+        return '\f';
+      case 0x6e:
+        return '\n';
+      case 0x72:
+        return '\r';
+      case 0x74:
+        return '\t';
       case 0x75: {
         const r = this.#hex4();
         if (r >= 0xd800 && r < 0xe000) {
@@ -367,7 +375,10 @@ export function decodeGo(node: GoNode, type: GoType): unknown {
 function mismatch(node: GoNode, type: GoType, path: string): never {
   const what = node.kind === 'number' ? `number ${node.text}` : node.kind;
   const target = type.kind === 'int' ? 'int64' : type.kind === 'bytes' ? '[]byte' : type.kind;
-  throw new GoJSONError('type', `cannot unmarshal ${what} into Go ${path ? `value ${path} of type` : 'value of type'} ${target}`);
+  throw new GoJSONError(
+    'type',
+    `cannot unmarshal ${what} into Go ${path ? `value ${path} of type` : 'value of type'} ${target}`,
+  );
 }
 
 function decodeInto(node: GoNode, type: GoType, current: unknown, path: string): unknown {
@@ -404,7 +415,7 @@ function decodeInto(node: GoNode, type: GoType, current: unknown, path: string):
           return Number(item.text);
         });
       }
-      mismatch(node, type, path);
+      return mismatch(node, type, path);
     case 'slice': {
       if (node.kind === 'null') return undefined;
       if (node.kind !== 'array') mismatch(node, type, path);
@@ -476,6 +487,7 @@ export function matchField(fields: Readonly<Record<string, unknown>>, key: strin
   return undefined;
 }
 
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the class is all of ASCII, control characters included.
 const ASCII_RE = /^[\x00-\x7f]*$/;
 
 /** Go's key folding for field names: ASCII upper case, and ſ → S, K (Kelvin) → K. */

@@ -23,12 +23,19 @@
  * containers-storage inputs (whose manifest skopeo rewrites store to store), read back from the
  * destination with `skopeo inspect --raw [--config]`.
  */
+import type { Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { sha256 } from '../model/digest.js';
 import { OcikitError, fromSystemError } from '../errors.js';
 import { type ResolvedImage, resolveContainersInput } from '../osbuild/inputs.js';
-import { type Destination, type PathDestination, type StorageDestination, isOverlayDriver, parseInstallOptions } from '../osbuild/stage-options.js';
+import {
+  type Destination,
+  type PathDestination,
+  type StorageDestination,
+  isOverlayDriver,
+  parseInstallOptions,
+} from '../osbuild/stage-options.js';
 import { installNative } from './to-layout.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { exists, isInside, resolveInside, withTempDir } from '../internal/fs.js';
@@ -36,7 +43,12 @@ import { guessMediaType, manifestDigest } from '../model/manifest.js';
 import { DOCKER_V2S1, DOCKER_V2S1_SIGNED } from '../model/media-types.js';
 import { storedImageId } from '../transports/containers-storage/image-records.js';
 import { containersStorageRef } from '../transports/containers-storage/reference.js';
-import { type ContainerSource, DEFAULT_RUNROOT, unmountIfMounted, withContainerSource } from '../osbuild/container-source.js';
+import {
+  type ContainerSource,
+  DEFAULT_RUNROOT,
+  unmountIfMounted,
+  withContainerSource,
+} from '../osbuild/container-source.js';
 import { type PlatformOverride, skopeoCopy, skopeoInspectRaw } from '../tools/skopeo.js';
 import { openDirImage } from '../transports/dir/read.js';
 import { chooseInstance, type ImageReader } from '../transports/reader.js';
@@ -114,7 +126,7 @@ function checkAborted(signal: AbortSignal | undefined): void {
 export async function install(req: InstallRequest): Promise<InstallSummary> {
   const options = parseInstallOptions(req.options);
   const tree = path.resolve(req.tree);
-  let st;
+  let st: Stats;
   try {
     st = await fs.stat(tree);
   } catch (err) {
@@ -127,11 +139,21 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
   if (dest.type === 'containers-storage') {
     const store = await resolveInside(tree, dest.storagePath, 'destination storage-path');
     const installed = await installToStorage(images, dest, store, options.removeSignatures, req);
-    return { tree, destination: { ...dest, location: store }, removeSignatures: options.removeSignatures, images: installed };
+    return {
+      tree,
+      destination: { ...dest, location: store },
+      removeSignatures: options.removeSignatures,
+      images: installed,
+    };
   }
   const target = await resolveInside(tree, dest.path, 'destination path');
   const installed = await installToPath(images, dest, tree, target, options.removeSignatures, req);
-  return { tree, destination: { ...dest, location: target }, removeSignatures: options.removeSignatures, images: installed };
+  return {
+    tree,
+    destination: { ...dest, location: target },
+    removeSignatures: options.removeSignatures,
+    images: installed,
+  };
 }
 
 /**
@@ -151,7 +173,11 @@ async function topmostMissing(root: string, target: string): Promise<string | nu
  * Runs `fn`; when it fails and `created` is non-null, removes `created` (a directory this install
  * brought into being). `created` is also tracked for removal if the process is interrupted.
  */
-async function removingOnFailure<T>(created: string | null, fn: () => Promise<T>, beforeRemove?: () => Promise<void>): Promise<T> {
+async function removingOnFailure<T>(
+  created: string | null,
+  fn: () => Promise<T>,
+  beforeRemove?: () => Promise<void>,
+): Promise<T> {
   if (created) trackTemp(created);
   try {
     return await fn();
@@ -188,7 +214,11 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
         // A dir: holding a list itself: skopeo picks the host's instance, and records the list.
         const reader = await openDirImage(image.filepath);
         try {
-          return { imageId: reader.manifest.config.digest, manifestDigest: reader.manifest.digest, listDigest: m.digest };
+          return {
+            imageId: reader.manifest.config.digest,
+            manifestDigest: reader.manifest.digest,
+            listDigest: m.digest,
+          };
         } finally {
           await reader.close();
         }
@@ -200,7 +230,11 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
       // Read natively: gives the IDs and refuses a hostile archive before skopeo extracts it.
       return withOciArchive(
         image.filepath,
-        async (reader) => ({ imageId: reader.manifest.config.digest, manifestDigest: reader.manifest.digest, listDigest: null }),
+        async (reader) => ({
+          imageId: reader.manifest.config.digest,
+          manifestDigest: reader.manifest.digest,
+          listDigest: null,
+        }),
         { ...(req.tmpdir ? { tmpdir: req.tmpdir } : {}), ...(req.signal ? { signal: req.signal } : {}) },
       );
     case 'containers-storage':
@@ -215,13 +249,21 @@ async function identify(image: ResolvedImage, src: ContainerSource, req: Install
  * containers-storage derived, read from the store's image records.
  * @throws OcikitError `TOOL_FAILED`, `NOT_FOUND` (no record for a schema 1 image).
  */
-async function identifyWithSkopeo(ref: string, req: InstallRequest, stored: { store: string; name: string }): Promise<Identity> {
+async function identifyWithSkopeo(
+  ref: string,
+  req: InstallRequest,
+  stored: { store: string; name: string },
+): Promise<Identity> {
   const o = req.signal ? { signal: req.signal } : {};
   const raw = await skopeoInspectRaw(ref, o);
   const digest = manifestDigest(raw);
   if (guessMediaType(raw) === DOCKER_V2S1 || guessMediaType(raw) === DOCKER_V2S1_SIGNED) {
     const id = await storedImageId(stored.store, stored.name);
-    if (id === undefined) throw new OcikitError('NOT_FOUND', `the store ${stored.store} has no single record of ${stored.name} after the copy`);
+    if (id === undefined)
+      throw new OcikitError(
+        'NOT_FOUND',
+        `the store ${stored.store} has no single record of ${stored.name} after the copy`,
+      );
     return { imageId: `sha256:${id}`, manifestDigest: digest, listDigest: null };
   }
   const config = await skopeoInspectRaw(ref, { ...o, config: true });
@@ -236,7 +278,10 @@ function platformOverride(image: ResolvedImage, src: ContainerSource): PlatformO
   if (!src.listDigest) return undefined;
   const p = src.platform;
   if (!p) {
-    throw new OcikitError('UNSUPPORTED', `image ${image.name}: its entry in manifest list ${src.listDigest} has no platform, so skopeo cannot be made to pick it`);
+    throw new OcikitError(
+      'UNSUPPORTED',
+      `image ${image.name}: its entry in manifest list ${src.listDigest} has no platform, so skopeo cannot be made to pick it`,
+    );
   }
   const list = image.list?.list;
   if (list && src.manifestDigest) {
@@ -282,7 +327,11 @@ async function installToStorage(
               req.onProgress?.({ ...base, phase: 'start' });
               // skopeo reports its steps ("Copying blob …") on stdout and problems on stderr.
               const status = (chunk: string) => {
-                const line = chunk.split('\n').map((l) => l.trim()).filter(Boolean).pop();
+                const line = chunk
+                  .split('\n')
+                  .map((l) => l.trim())
+                  .filter(Boolean)
+                  .pop();
                 if (line) req.onProgress?.({ ...base, phase: 'progress', status: line });
               };
               await skopeoCopy(src.source, destRef, {
@@ -363,12 +412,19 @@ async function withReaders<T>(
             'ocikit-install-',
             async (tmp) => {
               const dir = path.join(tmp, 'image');
-              await skopeoCopy(src.source, `dir:${dir}`, { removeSignatures, quiet: true, ...(req.signal ? { signal: req.signal } : {}) });
+              await skopeoCopy(src.source, `dir:${dir}`, {
+                removeSignatures,
+                quiet: true,
+                ...(req.signal ? { signal: req.signal } : {}),
+              });
               return withDir(dir);
             },
             req.tmpdir,
           ),
-        { ...(req.runroot ? { runroot: path.resolve(req.runroot) } : {}), ...(req.tmpdir ? { tmpdir: req.tmpdir } : {}) },
+        {
+          ...(req.runroot ? { runroot: path.resolve(req.runroot) } : {}),
+          ...(req.tmpdir ? { tmpdir: req.tmpdir } : {}),
+        },
       );
   }
 }
@@ -395,8 +451,10 @@ async function installToPath(
         if (phase === 'done') finished.add(index);
         req.onProgress?.({ index, count, name: items[index]?.image.name ?? '', phase, bytes, total });
       };
-      const totals = items.map((i) => i.reader.manifest.layers.reduce((n, l) => n + l.size, i.reader.manifest.config.size));
-      totals.forEach((t, i) => report(i, 0, t, 'start'));
+      const totals = items.map((i) =>
+        i.reader.manifest.layers.reduce((n, l) => n + l.size, i.reader.manifest.config.size),
+      );
+      for (const [i, t] of totals.entries()) report(i, 0, t, 'start');
       const installed = await installNative(
         items.map((i) => ({ reader: i.reader, name: i.image.name })),
         { type: dest.type, path: target },
@@ -408,7 +466,7 @@ async function installToPath(
           },
         },
       );
-      totals.forEach((t, i) => report(i, t, t, 'done'));
+      for (const [i, t] of totals.entries()) report(i, t, t, 'done');
       return installed.map((r) => ({
         name: r.name,
         imageId: r.imageId,
@@ -419,4 +477,3 @@ async function installToPath(
     });
   });
 }
-

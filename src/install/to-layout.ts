@@ -124,10 +124,14 @@ export async function installNative(
   dest: NativeDestination,
   opts: InstallNativeOptions = {},
 ): Promise<readonly InstalledImage[]> {
-  if (!path.isAbsolute(dest.path)) throw new OcikitError('INVALID_INPUT', `destination path ${JSON.stringify(dest.path)} is not absolute`);
+  if (!path.isAbsolute(dest.path))
+    throw new OcikitError('INVALID_INPUT', `destination path ${JSON.stringify(dest.path)} is not absolute`);
   if (items.length === 0) throw new OcikitError('INVALID_INPUT', 'no image to install');
   if (dest.type === 'dir' && items.length > 1) {
-    throw new OcikitError('INVALID_INPUT', `a dir destination holds one image; ${items.length} were given (${items.map((i) => i.name).join(', ')})`);
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `a dir destination holds one image; ${items.length} were given (${items.map((i) => i.name).join(', ')})`,
+    );
   }
   const target = path.resolve(dest.path);
   const { images, blobs } = plan(items, dest.type);
@@ -158,7 +162,10 @@ export async function installNative(
   }));
 }
 
-function plan(items: readonly InstallItem[], type: NativeDestination['type']): { images: PlannedImage[]; blobs: Map<Digest, Blob> } {
+function plan(
+  items: readonly InstallItem[],
+  type: NativeDestination['type'],
+): { images: PlannedImage[]; blobs: Map<Digest, Blob> } {
   const blobs = new Map<Digest, Blob>();
   const images: PlannedImage[] = [];
   const byName = new Map<string, Digest>();
@@ -174,7 +181,10 @@ function plan(items: readonly InstallItem[], type: NativeDestination['type']): {
     let layers = m.layers;
     if (type !== 'dir') {
       if (!isValidOciRef(item.name)) {
-        throw new OcikitError('INVALID_INPUT', `image name ${JSON.stringify(item.name)} cannot be an oci reference name (c/image grammar C(/C)*, C = A(S A)*, A = [A-Za-z0-9]+, S = [-._:@+] or --)`);
+        throw new OcikitError(
+          'INVALID_INPUT',
+          `image name ${JSON.stringify(item.name)} cannot be an oci reference name (c/image grammar C(/C)*, C = A(S A)*, A = [A-Za-z0-9]+, S = [-._:@+] or --)`,
+        );
       }
       if (m.mediaType === DOCKER_V2S2) {
         const c = convertDockerToOci(m, config);
@@ -184,11 +194,17 @@ function plan(items: readonly InstallItem[], type: NativeDestination['type']): {
         configDigest = c.configDigest;
         layers = c.layers;
       } else if (m.mediaType !== OCI_MANIFEST) {
-        throw new OcikitError('UNSUPPORTED', `${item.reader.source}: manifest type ${m.mediaType} cannot be written to an OCI layout`);
+        throw new OcikitError(
+          'UNSUPPORTED',
+          `${item.reader.source}: manifest type ${m.mediaType} cannot be written to an OCI layout`,
+        );
       }
       const seen = byName.get(item.name);
       if (seen !== undefined && seen !== manifestDigest) {
-        throw new OcikitError('INVALID_INPUT', `image name ${item.name} is given for two different images (${seen}, ${manifestDigest})`);
+        throw new OcikitError(
+          'INVALID_INPUT',
+          `image name ${item.name} is given for two different images (${seen}, ${manifestDigest})`,
+        );
       }
       if (seen !== undefined) return;
       byName.set(item.name, manifestDigest);
@@ -242,9 +258,11 @@ async function publish(tmp: string, target: string, isFile: boolean): Promise<vo
       linked = true;
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw new OcikitError('EXISTS', `destination ${target} appeared while writing; not replaced`);
+      if (code === 'EEXIST')
+        throw new OcikitError('EXISTS', `destination ${target} appeared while writing; not replaced`);
       // File systems without hard links: fall back to check-then-rename, as for directories.
-      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw fromSystemError(err, 'publishing', target);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP')
+        throw fromSystemError(err, 'publishing', target);
     }
     if (linked) {
       await fs.rm(tmp, { force: true }).catch(() => {}); // the destination is complete; a leftover sibling is only litter
@@ -257,7 +275,8 @@ async function publish(tmp: string, target: string, isFile: boolean): Promise<vo
     await fs.rename(tmp, target);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new OcikitError('EXISTS', `destination ${target} appeared while writing; not replaced`);
+    if (code === 'ENOTEMPTY' || code === 'EEXIST')
+      throw new OcikitError('EXISTS', `destination ${target} appeared while writing; not replaced`);
     throw fromSystemError(err, 'publishing', target);
   }
 }
@@ -296,7 +315,13 @@ function sizeError(b: Blob, got: string): OcikitError {
  * unless the size and digest are the declared ones. A blob with a local file is read with large
  * positional reads, the next read overlapping the current write; others are streamed.
  */
-async function copyVerified(b: Blob, out: fs.FileHandle, offset: number, progress: Progress, signal?: AbortSignal): Promise<void> {
+async function copyVerified(
+  b: Blob,
+  out: fs.FileHandle,
+  offset: number,
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<void> {
   if (b.source.kind === 'bytes') {
     await out.write(b.source.bytes, 0, b.source.bytes.length, offset);
     return;
@@ -328,7 +353,8 @@ async function copyVerified(b: Blob, out: fs.FileHandle, offset: number, progres
         which ^= 1;
         const nextPos = written + n;
         const w = out.write(cur, 0, n, offset + written);
-        const r = want(nextPos) > 0 ? src.read(bufs[which]!, 0, want(nextPos), nextPos) : Promise.resolve({ bytesRead: 0 });
+        const r =
+          want(nextPos) > 0 ? src.read(bufs[which]!, 0, want(nextPos), nextPos) : Promise.resolve({ bytesRead: 0 });
         const [, rr] = await Promise.all([w, r]);
         written = nextPos;
         progress(b, n);
@@ -357,7 +383,10 @@ async function copyVerified(b: Blob, out: fs.FileHandle, offset: number, progres
   if (written !== b.size) throw sizeError(b, String(written));
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== b.digest) {
-    throw new OcikitError('DIGEST_MISMATCH', `${blobLabel(b)}: expected digest ${b.digest}, got ${actual}`, { expected: b.digest, actual });
+    throw new OcikitError('DIGEST_MISMATCH', `${blobLabel(b)}: expected digest ${b.digest}, got ${actual}`, {
+      expected: b.digest,
+      actual,
+    });
   }
 }
 
@@ -421,7 +450,10 @@ async function writeDirectory(
   // Large blobs first, so the slowest copy starts earliest.
   const ordered = [...blobs.values()].sort((a, b) => b.size - a.size);
   await runPool(
-    ordered.map((b) => () => writeNewFile(path.join(blobDir, digestHex(b.digest)), (fh) => copyVerified(b, fh, 0, progress, opts.signal))),
+    ordered.map(
+      (b) => () =>
+        writeNewFile(path.join(blobDir, digestHex(b.digest)), (fh) => copyVerified(b, fh, 0, progress, opts.signal)),
+    ),
     opts.concurrency ?? 4,
   );
   throwIfAborted(opts.signal);
@@ -431,7 +463,8 @@ async function writeDirectory(
   } else {
     const im = images[0]!;
     await writeNewFile(path.join(tmp, 'manifest.json'), (fh) => fh.writeFile(im.manifest));
-    for (const [n, sig] of signatures.entries()) await writeNewFile(path.join(tmp, `signature-${n + 1}`), (fh) => fh.writeFile(sig));
+    for (const [n, sig] of signatures.entries())
+      await writeNewFile(path.join(tmp, `signature-${n + 1}`), (fh) => fh.writeFile(sig));
     await writeNewFile(path.join(tmp, 'version'), (fh) => fh.writeFile(DIR_VERSION));
   }
 }
@@ -440,7 +473,10 @@ async function writeDirectory(
  * The signatures to write: for `dir`, the one image's; for an OCI layout, none — and a signed
  * image is refused, as skopeo refuses it ("Pushing signatures for OCI images is not supported").
  */
-async function signaturesOf(items: readonly InstallItem[], type: NativeDestination['type']): Promise<readonly Buffer[]> {
+async function signaturesOf(
+  items: readonly InstallItem[],
+  type: NativeDestination['type'],
+): Promise<readonly Buffer[]> {
   for (const item of items) {
     const sigs = (await item.reader.signatures?.()) ?? [];
     if (sigs.length === 0) continue;
@@ -460,7 +496,13 @@ async function writeArchive(
   progress: Progress,
   opts: InstallNativeOptions,
 ): Promise<void> {
-  const meta = (name: string, type: TarHeader['type'], size: number): TarHeader => ({ name, type, size, mode: type === 'dir' ? 0o755 : 0o644, mtime: MTIME });
+  const meta = (name: string, type: TarHeader['type'], size: number): TarHeader => ({
+    name,
+    type,
+    size,
+    mode: type === 'dir' ? 0o755 : 0o644,
+    mtime: MTIME,
+  });
   const sorted = [...blobs.values()].sort((a, b) => (a.digest < b.digest ? -1 : a.digest > b.digest ? 1 : 0));
   const index = indexJson(images);
   const layoutFile = Buffer.from(OCI_LAYOUT_FILE);

@@ -52,7 +52,9 @@ export function runTool(argv: readonly string[], opts: RunOptions = {}): Promise
     });
     child.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT') {
-        reject(new OcikitError('NOT_FOUND', `${bin} is not installed (not found on PATH)`, { cause: e, command: argv }));
+        reject(
+          new OcikitError('NOT_FOUND', `${bin} is not installed (not found on PATH)`, { cause: e, command: argv }),
+        );
       } else if (e.name === 'AbortError') {
         reject(new OcikitError('INTERRUPTED', `${bin} was interrupted`, { cause: e, command: argv }));
       } else {

@@ -59,7 +59,10 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
     try {
       const real = await fs.realpath(probe);
       if (!isInside(realRoot, real)) {
-        throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)} leads out of ${root} through a symlink (${probe} -> ${real})`);
+        throw new OcikitError(
+          'UNSAFE_PATH',
+          `${what} ${JSON.stringify(rel)} leads out of ${root} through a symlink (${probe} -> ${real})`,
+        );
       }
       return joined;
     } catch (err) {

@@ -179,7 +179,10 @@ type GoValue = string | boolean | number | GoTime | null | GoValue[] | Map<strin
 
 /** Go's case folding for matching a JSON key to a field name (ASCII + the two special folds). */
 function foldKey(s: string): string {
-  return s.replace(/\u212a/g, 'k').replace(/\u017f/g, 's').replace(/[A-Z]/g, (c) => c.toLowerCase());
+  return s
+    .replace(/\u212a/g, 'k')
+    .replace(/\u017f/g, 's')
+    .replace(/[A-Z]/g, (c) => c.toLowerCase());
 }
 
 function typeName(v: unknown): string {
@@ -189,7 +192,10 @@ function typeName(v: unknown): string {
 }
 
 function mismatch(where: string, v: unknown, want: string): OcikitError {
-  return new OcikitError('INVALID_INPUT', `config: ${where}: cannot decode a JSON ${typeName(v)} into a Go ${want} (skopeo fails too)`);
+  return new OcikitError(
+    'INVALID_INPUT',
+    `config: ${where}: cannot decode a JSON ${typeName(v)} into a Go ${want} (skopeo fails too)`,
+  );
 }
 
 const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -202,13 +208,35 @@ const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d+))?(
  */
 export function parseGoTime(s: string, where: string): GoTime {
   const m = TIME_RE.exec(s);
-  if (!m) throw new OcikitError('INVALID_INPUT', `config: ${where}: ${JSON.stringify(s)} is not an RFC 3339 time (skopeo fails too)`);
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  if (!m)
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `config: ${where}: ${JSON.stringify(s)} is not an RFC 3339 time (skopeo fails too)`,
+    );
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
   const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
   const dim = month === 2 && leap ? 29 : DAYS[month - 1];
   const tzh = m[10] === undefined ? 0 : Number(m[10]);
   const tzm = m[11] === undefined ? 0 : Number(m[11]);
-  if (month < 1 || month > 12 || dim === undefined || day < 1 || day > dim || hour > 23 || minute > 59 || second > 59 || tzh > 23 || tzm > 59) {
+  if (
+    month < 1 ||
+    month > 12 ||
+    dim === undefined ||
+    day < 1 ||
+    day > dim ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 59 ||
+    tzh > 23 ||
+    tzm > 59
+  ) {
     throw new OcikitError('INVALID_INPUT', `config: ${where}: ${JSON.stringify(s)} is out of range (skopeo fails too)`);
   }
   const frac = (m[7] ?? '').slice(0, 9).padEnd(9, '0');
@@ -270,7 +298,11 @@ function decode(kind: Kind, v: unknown, into: GoValue | undefined, where: string
     case 'struct': {
       if (v === null) return undefined;
       if (typeof v !== 'object' || Array.isArray(v)) throw mismatch(where, v, 'struct');
-      const obj = (into && typeof into === 'object' && !Array.isArray(into) && !(into instanceof Map) && !('goTime' in into) ? into : {}) as {
+      const obj = (
+        into && typeof into === 'object' && !Array.isArray(into) && !(into instanceof Map) && !('goTime' in into)
+          ? into
+          : {}
+      ) as {
         [k: string]: GoValue;
       };
       for (const [k, e] of Object.entries(v as object)) {
@@ -310,7 +342,8 @@ function encode(kind: Kind, v: GoValue | undefined): string {
       return String(typeof v === 'number' ? v : 0);
     case 'time': {
       const t = v as GoTime;
-      if (t.year < 0 || t.year > 9999) throw new OcikitError('INVALID_INPUT', `config: year ${t.year} cannot be encoded (skopeo fails too)`);
+      if (t.year < 0 || t.year > 9999)
+        throw new OcikitError('INVALID_INPUT', `config: year ${t.year} cannot be encoded (skopeo fails too)`);
       return `"${formatGoTime(t)}"`;
     }
     case 'ptr':
@@ -385,7 +418,12 @@ export function ociLayerMediaType(dockerType: string): string | undefined {
   return LAYER_TYPES[dockerType];
 }
 
-function encodeDescriptor(d: { mediaType: string; digest: string; size: number; urls?: readonly string[] | undefined }): string {
+function encodeDescriptor(d: {
+  mediaType: string;
+  digest: string;
+  size: number;
+  urls?: readonly string[] | undefined;
+}): string {
   let s = `{"mediaType":${goJsonString(d.mediaType)},"digest":${goJsonString(d.digest)},"size":${d.size}`;
   if (d.urls && d.urls.length > 0) s += `,"urls":[${d.urls.map(goJsonString).join(',')}]`;
   return `${s}}`;
@@ -414,7 +452,10 @@ export function convertDockerToOci(manifest: ImageManifest, dockerConfig: Uint8A
   const layers = manifest.layers.map((l): Descriptor => {
     const mediaType = ociLayerMediaType(l.mediaType);
     if (mediaType === undefined) {
-      throw new OcikitError('UNSUPPORTED', `layer ${l.digest} has media type ${JSON.stringify(l.mediaType)}, which cannot be converted to OCI`);
+      throw new OcikitError(
+        'UNSUPPORTED',
+        `layer ${l.digest} has media type ${JSON.stringify(l.mediaType)}, which cannot be converted to OCI`,
+      );
     }
     return { mediaType, digest: l.digest, size: l.size, ...(l.urls && l.urls.length > 0 ? { urls: l.urls } : {}) };
   });

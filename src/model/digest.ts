@@ -28,7 +28,10 @@ export function isDigest(value: unknown): value is Digest {
  */
 export function parseDigest(value: unknown, what = 'digest'): Digest {
   if (!isDigest(value)) {
-    throw new OcikitError('INVALID_DIGEST', `${what} ${JSON.stringify(value)} is not a sha256 digest (sha256:<64 lowercase hex>)`);
+    throw new OcikitError(
+      'INVALID_DIGEST',
+      `${what} ${JSON.stringify(value)} is not a sha256 digest (sha256:<64 lowercase hex>)`,
+    );
   }
   return value;
 }

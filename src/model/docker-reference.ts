@@ -35,7 +35,10 @@ const HEX64_RE = /^[a-f0-9]{64}$/;
 const MAX_NAME = 255;
 
 function bad(value: string, why: string): OcikitError {
-  return new OcikitError('INVALID_INPUT', `image name ${JSON.stringify(value)} is not a valid docker reference: ${why}`);
+  return new OcikitError(
+    'INVALID_INPUT',
+    `image name ${JSON.stringify(value)} is not a valid docker reference: ${why}`,
+  );
 }
 
 /** Splits `name` into domain and remainder as containers/image's `splitDockerDomain` does. */
@@ -44,7 +47,10 @@ function splitDomain(name: string): [string, string] {
   const first = i < 0 ? '' : name.slice(0, i);
   let domain: string;
   let rest: string;
-  if (i < 0 || (!first.includes('.') && !first.includes(':') && first !== 'localhost' && first.toLowerCase() === first)) {
+  if (
+    i < 0 ||
+    (!first.includes('.') && !first.includes(':') && first !== 'localhost' && first.toLowerCase() === first)
+  ) {
     domain = DOCKER_HUB_DOMAIN;
     rest = name;
   } else {

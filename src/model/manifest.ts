@@ -272,7 +272,8 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 function stringMap(value: unknown, what: string, field: string): Readonly<Record<string, string>> | undefined {
   if (value === undefined || value === null) return undefined;
-  const entries = value instanceof Map ? [...(value as Map<string, unknown>)] : isRecord(value) ? Object.entries(value) : undefined;
+  const entries =
+    value instanceof Map ? [...(value as Map<string, unknown>)] : isRecord(value) ? Object.entries(value) : undefined;
   if (entries === undefined) invalid(what, `${field} is not an object of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of entries) {
@@ -382,7 +383,10 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
   if (root.kind !== 'object') invalid(what, `not a JSON object (${root.kind})`);
   const mediaType = guessFromRoot(root);
   if (mediaType === '') {
-    invalid(what, 'not a recognised manifest (no known mediaType, schemaVersion or field types as containers/image reads them)');
+    invalid(
+      what,
+      'not a recognised manifest (no known mediaType, schemaVersion or field types as containers/image reads them)',
+    );
   }
   const raw = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let digest: Digest;
@@ -398,11 +402,14 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     const kind = 'image manifest';
     checkUnambiguous(root, what, kind, ['config', 'layers']);
     const m = decodeFor(root, IMAGE_T, what, kind);
-    if (m.schemaVersion !== 2n) invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
+    if (m.schemaVersion !== 2n)
+      invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
     if (m.config === undefined) invalid(what, `${kind} has no config`);
     const config = parseDescriptor(m.config as GoStruct, `${what} config`);
     // c/image accepts a missing (or null) `layers` as no layers (OCI artifacts do this).
-    const layers = Object.freeze(((m.layers as GoStruct[] | undefined) ?? []).map((l, i) => parseDescriptor(l, `${what} layer ${i}`)));
+    const layers = Object.freeze(
+      ((m.layers as GoStruct[] | undefined) ?? []).map((l, i) => parseDescriptor(l, `${what} layer ${i}`)),
+    );
     const out: ImageManifest = { kind: 'image', ...common, schemaVersion: 2, config, layers };
     const annotations = stringMap(m.annotations, what, 'annotations');
     return Object.freeze(annotations === undefined ? out : { ...out, annotations });
@@ -411,7 +418,8 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     const kind = 'manifest list';
     checkUnambiguous(root, what, kind, ['manifests']);
     const m = decodeFor(root, LIST_T, what, kind);
-    if (m.schemaVersion !== 2n) invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
+    if (m.schemaVersion !== 2n)
+      invalid(what, `${kind} has schemaVersion ${String(m.schemaVersion ?? 'missing')}, not 2`);
     const manifests = Object.freeze(
       ((m.manifests as GoStruct[] | undefined) ?? []).map((d, i) => parseDescriptor(d, `${what} manifests[${i}]`)),
     );
@@ -427,8 +435,14 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     if (fsLayers.length !== history.length) {
       invalid(what, `${kind} has ${fsLayers.length} fsLayers but ${history.length} history entries`);
     }
-    const blobSums = Object.freeze(fsLayers.map((l, i) => parseDigest(l.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)));
-    const out: { -readonly [K in keyof Schema1Manifest]: Schema1Manifest[K] } = { kind: 'schema1', ...common, blobSums };
+    const blobSums = Object.freeze(
+      fsLayers.map((l, i) => parseDigest(l.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)),
+    );
+    const out: { -readonly [K in keyof Schema1Manifest]: Schema1Manifest[K] } = {
+      kind: 'schema1',
+      ...common,
+      blobSums,
+    };
     for (const key of ['name', 'tag', 'architecture'] as const) {
       if (typeof m[key] === 'string') out[key] = m[key];
     }

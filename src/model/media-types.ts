@@ -41,7 +41,14 @@ export const OCI_LAYER_NONDIST_ZSTD = 'application/vnd.oci.image.layer.nondistri
 export const RECOGNISED_TOP_LEVEL = [DOCKER_V2S2, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX] as const;
 
 /** Every manifest media type, in the order containers/image asks registries for them. */
-export const MANIFEST_ACCEPT = [OCI_MANIFEST, DOCKER_V2S2, DOCKER_V2S1_SIGNED, DOCKER_V2S1, DOCKER_LIST, OCI_INDEX] as const;
+export const MANIFEST_ACCEPT = [
+  OCI_MANIFEST,
+  DOCKER_V2S2,
+  DOCKER_V2S1_SIGNED,
+  DOCKER_V2S1,
+  DOCKER_LIST,
+  OCI_INDEX,
+] as const;
 
 /** True for the two multi-image (list) types. */
 export function isListMediaType(mediaType: string): boolean {

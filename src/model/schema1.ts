@@ -48,7 +48,11 @@ interface ParsedSignature {
 }
 
 function fail(message: string, cause?: unknown): never {
-  throw new OcikitError('INVALID_MANIFEST', `signed schema 1 manifest: ${message}`, cause === undefined ? {} : { cause });
+  throw new OcikitError(
+    'INVALID_MANIFEST',
+    `signed schema 1 manifest: ${message}`,
+    cause === undefined ? {} : { cause },
+  );
 }
 
 /**
@@ -63,7 +67,8 @@ export function prettySignaturePayload(bytes: Uint8Array, root?: GoNode): Uint8A
   } catch (err) {
     fail(`error unmarshalling content: ${(err as Error).message}`, err);
   }
-  if (doc.kind !== 'object' && doc.kind !== 'null') fail(`error unmarshalling content: top-level ${doc.kind} is not an object`);
+  if (doc.kind !== 'object' && doc.kind !== 'null')
+    fail(`error unmarshalling content: top-level ${doc.kind} is not an object`);
   let sigNode: GoNode | undefined;
   if (doc.kind === 'object') for (const m of doc.members) if (m.key === 'signatures') sigNode = m.value;
   if (sigNode === undefined) fail('missing signature key');
@@ -115,7 +120,8 @@ export function prettySignaturePayload(bytes: Uint8Array, root?: GoNode): Uint8A
       }
     }
   }
-  if (formatLength > bytes.length) fail(`invalid format length ${formatLength} (the manifest has ${bytes.length} bytes)`);
+  if (formatLength > bytes.length)
+    fail(`invalid format length ${formatLength} (the manifest has ${bytes.length} bytes)`);
   if (formatLength < 0) fail(`invalid format length ${formatLength} (negative)`);
   const payload = new Uint8Array(formatLength + formatTail.length);
   payload.set(bytes.subarray(0, formatLength), 0);
@@ -125,7 +131,7 @@ export function prettySignaturePayload(bytes: Uint8Array, root?: GoNode): Uint8A
 
 /** Go's `int(f)` on amd64: truncation toward zero; out of int64 range gives math.MinInt64. */
 function goIntFromFloat(f: number): number {
-  if (!(f >= -9223372036854775808 && f < 9223372036854775808)) return -9223372036854775808;
+  if (!(f >= -(2 ** 63) && f < 2 ** 63)) return -(2 ** 63);
   const t = Math.trunc(f);
   return t === 0 ? 0 : t;
 }
@@ -235,7 +241,8 @@ function checkEC(jwk: Map<string, GoNode>): void {
       } catch (err) {
         throw new Error(`invalid base64 URL encoding: ${(err as Error).message}`);
       }
-      if (c.length !== curve.bytes) throw new Error(`invalid number of octets: got ${c.length}, should be ${curve.bytes}`);
+      if (c.length !== curve.bytes)
+        throw new Error(`invalid number of octets: got ${c.length}, should be ${curve.bytes}`);
       return c;
     });
   const x = coordinate('x', 'x-coordinate');
@@ -246,7 +253,8 @@ function checkEC(jwk: Map<string, GoNode>): void {
     const spki = onCurve(curve, toBigInt(x), toBigInt(y))
       ? der(0x30, [der(0x30, [derOid('1.2.840.10045.2.1'), derOid(curve.oid)]), der(0x03, [Uint8Array.of(0, 4), x, y])])
       : undefined;
-    if (kid !== (spki === undefined ? '' : libtrustKeyID(spki))) throw new Error(`JWK EC Public Key ID does not match: ${kid}`);
+    if (kid !== (spki === undefined ? '' : libtrustKeyID(spki)))
+      throw new Error(`JWK EC Public Key ID does not match: ${kid}`);
   }
 }
 
@@ -263,7 +271,8 @@ function checkRSA(jwk: Map<string, GoNode>): void {
   const n = base64Param('n', 'modulus');
   const eBytes = base64Param('e', 'exponent');
   // libtrust left-pads e to 4 bytes with make([]byte, 4-len): longer exponents panic in skopeo.
-  if (eBytes.length > 4) throw new Error(`JWK RSA Public Key exponent: ${eBytes.length} bytes is more than 4 (skopeo panics)`);
+  if (eBytes.length > 4)
+    throw new Error(`JWK RSA Public Key exponent: ${eBytes.length} bytes is more than 4 (skopeo panics)`);
   const e = toBigInt(eBytes);
   if (jwk.has('kid')) {
     const kid = prefixed('JWK RSA Public Key ID', () => stringFromMap(jwk, 'kid'));

@@ -68,7 +68,10 @@ export const DEFAULT_RUNROOT = '/run/containers/storage';
  * {@link withContainerSource}, which closes it for you.
  * @throws OcikitError `UNSUPPORTED` (unknown format), and what {@link mergeManifest} throws.
  */
-export async function openContainerSource(image: ContainerImage, opts: SourceOptions = {}): Promise<OpenContainerSource> {
+export async function openContainerSource(
+  image: ContainerImage,
+  opts: SourceOptions = {},
+): Promise<OpenContainerSource> {
   const format = image.data.format;
   const name = image.data.name;
   if (format !== 'dir' && format !== 'oci-archive' && format !== 'containers-storage') {
@@ -83,7 +86,8 @@ export async function openContainerSource(image: ContainerImage, opts: SourceOpt
     cleanups.length = 0;
     await fs.rm(tmp, { recursive: true, force: true }).catch((e: unknown) => errors.push(e));
     untrackTemp(tmp);
-    if (errors.length > 0) throw new OcikitError('IO', `cleaning up the source of ${name} failed`, { cause: errors[0] });
+    if (errors.length > 0)
+      throw new OcikitError('IO', `cleaning up the source of ${name} failed`, { cause: errors[0] });
   };
   const open = (src: Omit<ContainerSource, 'name'>): OpenContainerSource => ({
     name,
@@ -130,7 +134,10 @@ export async function openContainerSource(image: ContainerImage, opts: SourceOpt
       // leave it; unmount it (lazily) when done, as the reference does, or the directory stays busy.
       cleanups.push(() => unmountIfMounted(path.join(root, 'overlay')));
       return open({
-        source: containersStorageRef({ driver, graphroot: root, runroot, options: [`additionalimagestore=${storage}`] }, id),
+        source: containersStorageRef(
+          { driver, graphroot: root, runroot, options: [`additionalimagestore=${storage}`] },
+          id,
+        ),
         podmanArgs: [`--root=${root}`, `--imagestore=${storage}`],
         listDigest: null,
         platform: null,
@@ -179,7 +186,8 @@ function storageDriver(image: ContainerImage): string {
   }
   const driver = (storage as { driver?: unknown } | undefined)?.driver;
   if (driver === undefined) return 'overlay';
-  if (typeof driver !== 'string') throw new OcikitError('INVALID_INPUT', `archive ${image.checksum}: storage.driver must be a string`);
+  if (typeof driver !== 'string')
+    throw new OcikitError('INVALID_INPUT', `archive ${image.checksum}: storage.driver must be a string`);
   return driver === 'overlay2' ? 'overlay' : driver;
 }
 

@@ -13,12 +13,12 @@
  * - the argument is never mutated.
  */
 
+import type { Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError, fromSystemError } from '../errors.js';
-import { readFileInside } from '../internal/fs.js';
-import { MAX_MANIFEST_SIZE, type ParsedManifest, parseManifest } from '../model/manifest.js';
+import type { ParsedManifest } from '../model/manifest.js';
 import { type ListFile, type ManifestListMap, readManifestLists } from './manifest-lists.js';
 import { isRecord } from '../internal/guards.js';
 import { readDirManifest } from '../transports/dir/read.js';
@@ -78,7 +78,8 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
   if (!isRecord(inputs)) throw new OcikitError('INVALID_INPUT', 'inputs must be an object');
   const images = inputs.images;
   if (!isRecord(images)) throw new OcikitError('INVALID_INPUT', 'inputs need an "images" object');
-  if (typeof images.path !== 'string' || images.path === '') throw new OcikitError('INVALID_INPUT', 'inputs.images needs a string "path"');
+  if (typeof images.path !== 'string' || images.path === '')
+    throw new OcikitError('INVALID_INPUT', 'inputs.images needs a string "path"');
   if (!isRecord(images.data) || !isRecord(images.data.archives)) {
     throw new OcikitError('INVALID_INPUT', 'inputs.images needs an object "data.archives"');
   }
@@ -86,9 +87,12 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
   const archives = images.data.archives;
 
   const listsInput = inputs['manifest-lists'];
-  const lists: ManifestListMap = listsInput === undefined || listsInput === null ? new Map() : await readManifestLists(listsInput);
+  const lists: ManifestListMap =
+    listsInput === undefined || listsInput === null ? new Map() : await readManifestLists(listsInput);
 
-  const resolved = await Promise.all(Object.entries(archives).map(([key, data]) => resolveOne(imagesPath, key, data, lists)));
+  const resolved = await Promise.all(
+    Object.entries(archives).map(([key, data]) => resolveOne(imagesPath, key, data, lists)),
+  );
 
   const used = new Set(resolved.flatMap((r) => (r.list ? [r.list.digest] : [])));
   const allLists = new Set([...lists.values()].map((l) => l.digest));
@@ -116,11 +120,19 @@ export async function parseContainersInput(inputs: unknown): Promise<Record<stri
   return out;
 }
 
-async function resolveOne(imagesPath: string, key: string, data: unknown, lists: ManifestListMap): Promise<ResolvedImage> {
+async function resolveOne(
+  imagesPath: string,
+  key: string,
+  data: unknown,
+  lists: ManifestListMap,
+): Promise<ResolvedImage> {
   if (!isRecord(data)) throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: data must be an object`);
   const format = data.format;
   if (typeof format !== 'string' || !(CONTAINER_FORMATS as readonly string[]).includes(format)) {
-    throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: unknown container format ${JSON.stringify(format)}`);
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `archive ${JSON.stringify(key)}: unknown container format ${JSON.stringify(format)}`,
+    );
   }
   if (typeof data.name !== 'string' || data.name === '') {
     throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: "name" must be a non-empty string`);
@@ -151,7 +163,7 @@ async function resolveOne(imagesPath: string, key: string, data: unknown, lists:
 }
 
 async function expectType(key: string, p: string, kind: 'file' | 'directory'): Promise<void> {
-  let st;
+  let st: Stats;
   try {
     st = await fs.stat(p);
   } catch (err) {
@@ -161,8 +173,6 @@ async function expectType(key: string, p: string, kind: 'file' | 'directory'): P
     throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: ${p} is not a ${kind}`);
   }
 }
-
-
 
 /** Re-exported for callers that only need the digest type. */
 export type { Digest };

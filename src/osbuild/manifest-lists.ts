@@ -39,7 +39,8 @@ export interface ManifestListsInput {
  */
 export function validateManifestListsInput(input: unknown): ManifestListsInput {
   if (!isRecord(input)) throw new OcikitError('INVALID_INPUT', 'manifest-lists input must be an object');
-  if (typeof input.path !== 'string' || input.path === '') throw new OcikitError('INVALID_INPUT', 'manifest-lists input needs a string "path"');
+  if (typeof input.path !== 'string' || input.path === '')
+    throw new OcikitError('INVALID_INPUT', 'manifest-lists input needs a string "path"');
   if (!isRecord(input.data) || !isRecord(input.data.files)) {
     throw new OcikitError('INVALID_INPUT', 'manifest-lists input needs an object "data.files"');
   }
@@ -80,23 +81,41 @@ export async function readListFile(dir: string, key: string): Promise<ListFile> 
   const digest = parseDigest(key, 'manifest-lists key');
   const file = path.join(dir, digest);
   const what = `manifest list ${digest}`;
-  const bytes = await readFileInside(dir, file, what, MAX_MANIFEST_SIZE, (size) =>
-    new OcikitError('MANIFEST_TOO_LARGE', `${what} at ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`),
+  const bytes = await readFileInside(
+    dir,
+    file,
+    what,
+    MAX_MANIFEST_SIZE,
+    (size) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `${what} at ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`,
+      ),
   );
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not valid JSON: ${(err as Error).message}`, { cause: err });
+    throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not valid JSON: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   if (!isManifestList(doc)) throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not a manifest list`);
   const parsed = parseManifest(bytes, `${what} at ${file}`);
-  if (parsed.kind !== 'list') throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not a manifest list (${parsed.mediaType || 'unknown type'})`);
+  if (parsed.kind !== 'list')
+    throw new OcikitError(
+      'INVALID_MANIFEST',
+      `${what} at ${file} is not a manifest list (${parsed.mediaType || 'unknown type'})`,
+    );
   if (parsed.digest !== digest) {
-    throw new OcikitError('DIGEST_MISMATCH', `${what} at ${file} has digest ${parsed.digest}, not the ${digest} it is named by`, {
-      expected: digest,
-      actual: parsed.digest,
-    });
+    throw new OcikitError(
+      'DIGEST_MISMATCH',
+      `${what} at ${file} has digest ${parsed.digest}, not the ${digest} it is named by`,
+      {
+        expected: digest,
+        actual: parsed.digest,
+      },
+    );
   }
   return Object.freeze({ digest, path: file, list: parsed });
 }

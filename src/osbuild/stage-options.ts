@@ -71,13 +71,16 @@ export function parseInstallOptions(options: unknown): InstallOptions {
   const bad = (field: string, message: string) => problems.push({ field, message });
 
   if (!isRecord(options)) {
-    throw new OcikitError('INVALID_INPUT', `install options must be an object, not ${describe(options)}`, { values: ['options'] });
+    throw new OcikitError('INVALID_INPUT', `install options must be an object, not ${describe(options)}`, {
+      values: ['options'],
+    });
   }
   for (const key of Object.keys(options)) {
     if (key !== 'destination' && key !== 'remove-signatures') bad(key, `unknown option ${JSON.stringify(key)}`);
   }
   const rs = options['remove-signatures'];
-  if (rs !== undefined && typeof rs !== 'boolean') bad('remove-signatures', `"remove-signatures" must be a boolean, not ${describe(rs)}`);
+  if (rs !== undefined && typeof rs !== 'boolean')
+    bad('remove-signatures', `"remove-signatures" must be a boolean, not ${describe(rs)}`);
 
   let destination: Destination | undefined;
   const dest = options.destination;
@@ -90,9 +93,13 @@ export function parseInstallOptions(options: unknown): InstallOptions {
   }
 
   if (problems.length > 0 || destination === undefined) {
-    throw new OcikitError('INVALID_INPUT', `invalid install options: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`, {
-      values: problems.map((p) => p.field),
-    });
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `invalid install options: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`,
+      {
+        values: problems.map((p) => p.field),
+      },
+    );
   }
   return Object.freeze({ destination: Object.freeze(destination), removeSignatures: rs === true });
 }
@@ -113,7 +120,10 @@ function checkPathValue(v: unknown, field: string, bad: (field: string, message:
   return true;
 }
 
-function parseDestination(dest: Record<string, unknown>, bad: (field: string, message: string) => void): Destination | undefined {
+function parseDestination(
+  dest: Record<string, unknown>,
+  bad: (field: string, message: string) => void,
+): Destination | undefined {
   const type = dest.type;
   if (typeof type !== 'string' || !(DESTINATION_TYPES as readonly string[]).includes(type)) {
     bad(
@@ -127,7 +137,10 @@ function parseDestination(dest: Record<string, unknown>, bad: (field: string, me
   const allowed = type === 'containers-storage' ? ['type', 'storage-path', 'storage-driver'] : ['type', 'path'];
   for (const key of Object.keys(dest)) {
     if (!allowed.includes(key)) {
-      bad(`destination.${key}`, `${JSON.stringify(key)} is not an option of a ${type} destination (allowed: ${allowed.join(', ')})`);
+      bad(
+        `destination.${key}`,
+        `${JSON.stringify(key)} is not an option of a ${type} destination (allowed: ${allowed.join(', ')})`,
+      );
     }
   }
   if (type === 'containers-storage') {
@@ -136,8 +149,10 @@ function parseDestination(dest: Record<string, unknown>, bad: (field: string, me
     const sd = dest['storage-driver'] === undefined ? DEFAULT_STORAGE_DRIVER : dest['storage-driver'];
     const pathOk = checkPathValue(sp, 'destination.storage-path', bad);
     let driverOk = false;
-    if (typeof sd !== 'string') bad('destination.storage-driver', `"storage-driver" must be a string, not ${describe(sd)}`);
-    else if (!DRIVER_RE.test(sd)) bad('destination.storage-driver', `${JSON.stringify(sd)} is not a storage driver name`);
+    if (typeof sd !== 'string')
+      bad('destination.storage-driver', `"storage-driver" must be a string, not ${describe(sd)}`);
+    else if (!DRIVER_RE.test(sd))
+      bad('destination.storage-driver', `${JSON.stringify(sd)} is not a storage driver name`);
     else driverOk = true;
     if (!pathOk || !driverOk) return undefined;
     return { type, storagePath: sp as string, storageDriver: sd as string };

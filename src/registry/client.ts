@@ -30,11 +30,18 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
-import { type BlobExpectation, type Digest } from '../model/digest.js';
+import type { BlobExpectation, Digest } from '../model/digest.js';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../model/media-types.js';
 import { MAX_MANIFEST_SIZE } from '../model/manifest.js';
-import { basicAuthorization, lookupCredentials, parseChallenges, type AuthLookupOptions, type Challenge, type Credentials } from '../auth/auth-files.js';
+import {
+  basicAuthorization,
+  lookupCredentials,
+  parseChallenges,
+  type AuthLookupOptions,
+  type Challenge,
+  type Credentials,
+} from '../auth/auth-files.js';
 
 type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
@@ -48,7 +55,8 @@ const undici: { readonly AgentClass: typeof Agent; readonly request: RequestFn }
   try {
     const AgentClass = require('undici/lib/dispatcher/agent.js') as typeof Agent;
     const api = require('undici/lib/api/index.js') as { request?: unknown };
-    if (typeof AgentClass !== 'function' || typeof api.request !== 'function') throw new Error('unexpected undici layout');
+    if (typeof AgentClass !== 'function' || typeof api.request !== 'function')
+      throw new Error('unexpected undici layout');
     return { AgentClass, request: api.request as RequestFn };
   } catch {
     const u = require('undici') as typeof import('undici');
@@ -68,7 +76,6 @@ export interface RetryPolicy {
 
 /** The default: 5 attempts, 200 ms, 400 ms, 800 ms, 1.6 s between them. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 5000 };
-
 
 const MAX_REDIRECTS = 10;
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
@@ -134,7 +141,11 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
   return {
     retry: { ...DEFAULT_RETRY, ...opts.retry },
     userAgent: opts.userAgent ?? 'ocikit',
-    auth: { ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}), ...(opts.env ? { env: opts.env } : {}), ...(opts.home ? { home: opts.home } : {}) },
+    auth: {
+      ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.home ? { home: opts.home } : {}),
+    },
     agent: new undici.AgentClass(common),
     insecureAgent: new undici.AgentClass({ ...common, connect: { rejectUnauthorized: false } }),
     hosts: new Map(),
@@ -189,7 +200,13 @@ interface SendOptions {
  * One HTTP request with retries and redirects. Returns the final response with an unread body.
  * @throws OcikitError `REGISTRY` when every attempt failed, `INTERRUPTED`.
  */
-async function send(client: RegistryClient, url: URL, verify: boolean, what: string, opts: SendOptions = {}): Promise<Dispatcher.ResponseData> {
+async function send(
+  client: RegistryClient,
+  url: URL,
+  verify: boolean,
+  what: string,
+  opts: SendOptions = {},
+): Promise<Dispatcher.ResponseData> {
   const attempts = Math.max(1, opts.attempts ?? client.retry.attempts);
   let lastError: unknown;
   for (let attempt = 0; attempt < attempts; attempt++) {
@@ -231,15 +248,25 @@ async function send(client: RegistryClient, url: URL, verify: boolean, what: str
       if (opts.signal?.aborted) throw aborted(opts.signal, what);
       if (isOcikitError(err)) throw err;
       if (!isRetryableError(err) || attempt + 1 >= attempts) {
-        throw new OcikitError('REGISTRY', `${what}: ${describe(err)}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`, { cause: err });
+        throw new OcikitError(
+          'REGISTRY',
+          `${what}: ${describe(err)}${attempt > 0 ? ` (after ${attempt + 1} attempts)` : ''}`,
+          { cause: err },
+        );
       }
       lastError = err;
     }
-    await sleep(backoffDelay(client.retry, attempt, retryAfter), undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => {
+    await sleep(
+      backoffDelay(client.retry, attempt, retryAfter),
+      undefined,
+      opts.signal ? { signal: opts.signal } : undefined,
+    ).catch(() => {
       throw aborted(opts.signal, what);
     });
   }
-  throw new OcikitError('REGISTRY', `${what}: ${describe(lastError)} (after ${attempts} attempts)`, { cause: lastError });
+  throw new OcikitError('REGISTRY', `${what}: ${describe(lastError)} (after ${attempts} attempts)`, {
+    cause: lastError,
+  });
 }
 
 function describe(err: unknown): string {
@@ -251,7 +278,11 @@ function describe(err: unknown): string {
 }
 
 /** Reads a whole response body, refusing more than `limit` bytes. */
-async function readBody(res: Dispatcher.ResponseData, limit: number, tooLarge: (n: number) => OcikitError): Promise<Buffer> {
+async function readBody(
+  res: Dispatcher.ResponseData,
+  limit: number,
+  tooLarge: (n: number) => OcikitError,
+): Promise<Buffer> {
   const declared = Number(res.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     res.body.destroy();
@@ -294,7 +325,12 @@ function hostState(client: RegistryClient, host: string, tlsVerify: boolean, sig
   return p;
 }
 
-async function ping(client: RegistryClient, host: string, tlsVerify: boolean, signal?: AbortSignal): Promise<HostState> {
+async function ping(
+  client: RegistryClient,
+  host: string,
+  tlsVerify: boolean,
+  signal?: AbortSignal,
+): Promise<HostState> {
   const tryOrigin = async (origin: string, verify: boolean, attempts?: number): Promise<HostState> => {
     const res = await send(client, new URL('/v2/', origin), verify, `pinging registry ${origin}`, {
       ...(signal ? { signal } : {}),
@@ -360,7 +396,10 @@ async function fetchToken(
   const res = await send(client, url, verify, what, { headers, ...(signal ? { signal } : {}) });
   if (res.statusCode !== 200) {
     const text = await errorText(res);
-    throw new OcikitError('REGISTRY', `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`);
+    throw new OcikitError(
+      'REGISTRY',
+      `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`,
+    );
   }
   const body = await readBody(res, 1024 * 1024, () => new OcikitError('REGISTRY', `${what}: token response too large`));
   let doc: { token?: unknown; access_token?: unknown };
@@ -370,7 +409,8 @@ async function fetchToken(
     throw new OcikitError('REGISTRY', `${what}: the answer is not JSON`, { cause: err });
   }
   const token = typeof doc.token === 'string' && doc.token !== '' ? doc.token : doc.access_token;
-  if (typeof token !== 'string' || token === '') throw new OcikitError('REGISTRY', `${what}: the answer holds neither "token" nor "access_token"`);
+  if (typeof token !== 'string' || token === '')
+    throw new OcikitError('REGISTRY', `${what}: the answer holds neither "token" nor "access_token"`);
   return token;
 }
 
@@ -415,7 +455,10 @@ async function authedGet(
   const url = new URL(`/v2/${loc.path}/${suffix}`, state.origin);
   let auth = await authorization(client, state, loc, state.challenges, false, signal);
   const go = (a: string | undefined) =>
-    send(client, url, state.verify, what, { headers: { ...headers, ...(a ? { authorization: a } : {}) }, ...(signal ? { signal } : {}) });
+    send(client, url, state.verify, what, {
+      headers: { ...headers, ...(a ? { authorization: a } : {}) },
+      ...(signal ? { signal } : {}),
+    });
   let res = await go(auth);
   if (res.statusCode === 401) {
     const challenges = parseChallenges(res.headers['www-authenticate']);
@@ -435,7 +478,8 @@ async function authedGet(
 async function failure(res: Dispatcher.ResponseData, what: string, notFound: string): Promise<OcikitError> {
   const text = await errorText(res);
   if (res.statusCode === 404) return new OcikitError('NOT_FOUND', `${notFound}${text}`);
-  if (res.statusCode === 401 || res.statusCode === 403) return new OcikitError('REGISTRY', `${what}: access denied, HTTP ${res.statusCode}${text}`);
+  if (res.statusCode === 401 || res.statusCode === 403)
+    return new OcikitError('REGISTRY', `${what}: access denied, HTTP ${res.statusCode}${text}`);
   return new OcikitError('REGISTRY', `${what}: HTTP ${res.statusCode}${text}`);
 }
 
@@ -452,15 +496,31 @@ export interface FetchedManifest {
  * The caller verifies the digest.
  * @throws OcikitError `NOT_FOUND` (404), `MANIFEST_TOO_LARGE` (over 4 MiB), `REGISTRY`, `INTERRUPTED`, `CONFIG` (bad auth file).
  */
-export async function getManifest(client: RegistryClient, loc: RepositoryLocation, reference: string, signal?: AbortSignal): Promise<FetchedManifest> {
+export async function getManifest(
+  client: RegistryClient,
+  loc: RepositoryLocation,
+  reference: string,
+  signal?: AbortSignal,
+): Promise<FetchedManifest> {
   const name = `${loc.host}/${loc.path}`;
   const what = `fetching manifest ${reference} of ${name}`;
-  const res = await authedGet(client, loc, `manifests/${reference}`, what, { accept: MANIFEST_ACCEPT.join(', ') }, signal);
+  const res = await authedGet(
+    client,
+    loc,
+    `manifests/${reference}`,
+    what,
+    { accept: MANIFEST_ACCEPT.join(', ') },
+    signal,
+  );
   if (res.statusCode !== 200) throw await failure(res, what, `manifest ${name}@${reference} not found`);
   const bytes = await readBody(
     res,
     MAX_MANIFEST_SIZE,
-    (n) => new OcikitError('MANIFEST_TOO_LARGE', `manifest ${name}@${reference} is ${n} bytes or more, more than ${MAX_MANIFEST_SIZE}`),
+    (n) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `manifest ${name}@${reference} is ${n} bytes or more, more than ${MAX_MANIFEST_SIZE}`,
+      ),
   );
   const ct = res.headers['content-type'];
   return { bytes, contentType: typeof ct === 'string' ? ct : undefined };
@@ -557,7 +617,10 @@ async function openBlobSink(file: string, expect: BlobExpectation, label: string
       }
       const actual = `sha256:${hash.digest('hex')}`;
       if (actual !== expect.digest) {
-        throw new OcikitError('DIGEST_MISMATCH', `${label}: expected digest ${expect.digest}, got ${actual}`, { expected: expect.digest, actual });
+        throw new OcikitError('DIGEST_MISMATCH', `${label}: expected digest ${expect.digest}, got ${actual}`, {
+          expected: expect.digest,
+          actual,
+        });
       }
     },
     async close() {
@@ -639,9 +702,17 @@ export async function downloadBlob(
         await sink.drain();
         breaks++;
         if (breaks >= client.retry.attempts) {
-          throw new OcikitError('REGISTRY', `${what}: the connection broke ${breaks} times (${describe(err.cause ?? err)})`, { cause: err });
+          throw new OcikitError(
+            'REGISTRY',
+            `${what}: the connection broke ${breaks} times (${describe(err.cause ?? err)})`,
+            { cause: err },
+          );
         }
-        await sleep(backoffDelay(client.retry, breaks - 1), undefined, opts.signal ? { signal: opts.signal } : undefined).catch(() => {
+        await sleep(
+          backoffDelay(client.retry, breaks - 1),
+          undefined,
+          opts.signal ? { signal: opts.signal } : undefined,
+        ).catch(() => {
           throw aborted(opts.signal, what);
         });
       }

@@ -84,7 +84,10 @@ export async function skopeoCopy(source: string, dest: string, opts: CopyOptions
  * Runs `skopeo inspect --raw [--config] REF` and returns the raw bytes printed.
  * @throws OcikitError `TOOL_FAILED`, `NOT_FOUND`.
  */
-export async function skopeoInspectRaw(ref: string, opts: SkopeoOptions & { config?: boolean; tlsVerify?: boolean } = {}): Promise<Buffer> {
+export async function skopeoInspectRaw(
+  ref: string,
+  opts: SkopeoOptions & { config?: boolean; tlsVerify?: boolean } = {},
+): Promise<Buffer> {
   const args = ['inspect', '--raw'];
   if (opts.config) args.push('--config');
   if (opts.tlsVerify === false) args.push('--tls-verify=false');

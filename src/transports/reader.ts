@@ -12,7 +12,15 @@
 import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import { DigestingStream, type Digest } from '../model/digest.js';
-import { manifestDigest, parseManifest, type Descriptor, type ImageManifest, type ManifestList, type ParsedManifest, type Platform } from '../model/manifest.js';
+import {
+  manifestDigest,
+  parseManifest,
+  type Descriptor,
+  type ImageManifest,
+  type ManifestList,
+  type ParsedManifest,
+  type Platform,
+} from '../model/manifest.js';
 
 /** The largest config blob accepted (c/image's `iolimits.MaxConfigBodySize`, 4 MiB). */
 export const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
@@ -67,7 +75,10 @@ export function hostPlatform(): Platform {
     mipsel: 'mipsle',
     loong64: 'loong64',
   };
-  return { architecture: arch[process.arch] ?? process.arch, os: process.platform === 'win32' ? 'windows' : process.platform };
+  return {
+    architecture: arch[process.arch] ?? process.arch,
+    os: process.platform === 'win32' ? 'windows' : process.platform,
+  };
 }
 
 /** Normalised variant, following c/image's platform matcher: arm64 has implicit `v8`, arm `v7`. */
@@ -114,7 +125,10 @@ export function chooseInstance(list: ManifestList, choice: InstanceChoice, what:
 export async function readVerifiedSmallBlob(stream: Readable, desc: Descriptor, what: string): Promise<Buffer> {
   if (desc.size > MAX_CONFIG_SIZE) {
     stream.destroy();
-    throw new OcikitError('INVALID_INPUT', `${what} ${desc.digest} is ${desc.size} bytes, more than the ${MAX_CONFIG_SIZE} accepted`);
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `${what} ${desc.digest} is ${desc.size} bytes, more than the ${MAX_CONFIG_SIZE} accepted`,
+    );
   }
   const check = new DigestingStream({ digest: desc.digest, size: desc.size }, what);
   const chunks: Buffer[] = [];
@@ -160,10 +174,14 @@ async function readInstanceVerified(
   const bytes = await readInstance(digest);
   const actual = manifestDigest(bytes);
   if (actual !== digest) {
-    throw new OcikitError('DIGEST_MISMATCH', `${what}: instance manifest has digest ${actual}, not the requested ${digest}`, {
-      expected: digest,
-      actual,
-    });
+    throw new OcikitError(
+      'DIGEST_MISMATCH',
+      `${what}: instance manifest has digest ${actual}, not the requested ${digest}`,
+      {
+        expected: digest,
+        actual,
+      },
+    );
   }
   return parseManifest(bytes, `${what} instance ${digest}`);
 }

@@ -2,7 +2,13 @@ import * as assert from 'node:assert/strict';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { authFilePaths, basicAuthorization, credentialsFromAuths, lookupCredentials, parseChallenges } from '../../src/auth/auth-files.js';
+import {
+  authFilePaths,
+  basicAuthorization,
+  credentialsFromAuths,
+  lookupCredentials,
+  parseChallenges,
+} from '../../src/auth/auth-files.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const b64 = (s: string) => Buffer.from(s).toString('base64');
@@ -18,16 +24,29 @@ describe('authFilePaths', () => {
     ]);
   });
   it('uses /run/containers/<uid> without XDG_RUNTIME_DIR, and XDG_CONFIG_HOME and DOCKER_CONFIG when set', () => {
-    const paths = authFilePaths({ env: { XDG_CONFIG_HOME: '/cfg', DOCKER_CONFIG: '/dock' }, home: '/root', uid: 0 }).map((p) => p.path);
-    assert.deepEqual(paths, ['/run/containers/0/auth.json', '/cfg/containers/auth.json', '/dock/config.json', '/root/.dockercfg']);
-  });
-  it('reads only $REGISTRY_AUTH_FILE when it is set', () => {
-    assert.deepEqual(authFilePaths({ env: { REGISTRY_AUTH_FILE: '/x/auth.json', XDG_RUNTIME_DIR: '/r' }, home: '/h' }), [
-      { path: '/x/auth.json', legacy: false },
+    const paths = authFilePaths({
+      env: { XDG_CONFIG_HOME: '/cfg', DOCKER_CONFIG: '/dock' },
+      home: '/root',
+      uid: 0,
+    }).map((p) => p.path);
+    assert.deepEqual(paths, [
+      '/run/containers/0/auth.json',
+      '/cfg/containers/auth.json',
+      '/dock/config.json',
+      '/root/.dockercfg',
     ]);
   });
+  it('reads only $REGISTRY_AUTH_FILE when it is set', () => {
+    assert.deepEqual(
+      authFilePaths({ env: { REGISTRY_AUTH_FILE: '/x/auth.json', XDG_RUNTIME_DIR: '/r' }, home: '/h' }),
+      [{ path: '/x/auth.json', legacy: false }],
+    );
+  });
   it('prefers an explicit file over $REGISTRY_AUTH_FILE', () => {
-    assert.deepEqual(authFilePaths({ authFile: '/explicit.json', env: { REGISTRY_AUTH_FILE: '/x/auth.json' } }).map((p) => p.path), ['/explicit.json']);
+    assert.deepEqual(
+      authFilePaths({ authFile: '/explicit.json', env: { REGISTRY_AUTH_FILE: '/x/auth.json' } }).map((p) => p.path),
+      ['/explicit.json'],
+    );
   });
 });
 
@@ -58,10 +77,16 @@ describe('credentialsFromAuths', () => {
     assert.equal(credentialsFromAuths(a, 'quay.io', 'orga/app')?.username, 'robot-a');
   });
   it('cuts every key of a legacy .dockercfg to its host', () => {
-    assert.equal(credentialsFromAuths({ 'quay.io/v1/': { auth: b64('old:pw') } }, 'quay.io', 'x/y', 'f', true)?.username, 'old');
+    assert.equal(
+      credentialsFromAuths({ 'quay.io/v1/': { auth: b64('old:pw') } }, 'quay.io', 'x/y', 'f', true)?.username,
+      'old',
+    );
   });
   it('takes registry-1.docker.io as docker.io', () => {
-    assert.equal(credentialsFromAuths({ 'registry-1.docker.io': { auth: b64('hub1:pw') } }, 'docker.io', 'library/x')?.username, 'hub1');
+    assert.equal(
+      credentialsFromAuths({ 'registry-1.docker.io': { auth: b64('hub1:pw') } }, 'docker.io', 'library/x')?.username,
+      'hub1',
+    );
   });
   it('keeps colons in the password', () => {
     assert.equal(credentialsFromAuths(auths, 'quay.io', 'ns/repo')?.password, 'pw:with:colons');
@@ -77,14 +102,23 @@ describe('lookupCredentials', () => {
     const run = join(home, 'run');
     await mkdir(join(home, '.config', 'containers'), { recursive: true });
     await mkdir(join(home, '.docker'), { recursive: true });
-    await writeFile(join(home, '.config', 'containers', 'auth.json'), JSON.stringify({ auths: { 'other.io': { auth: b64('x:y') } } }));
-    await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'quay.io': { auth: b64('docker:pw') } } }));
+    await writeFile(
+      join(home, '.config', 'containers', 'auth.json'),
+      JSON.stringify({ auths: { 'other.io': { auth: b64('x:y') } } }),
+    );
+    await writeFile(
+      join(home, '.docker', 'config.json'),
+      JSON.stringify({ auths: { 'quay.io': { auth: b64('docker:pw') } } }),
+    );
     await writeFile(join(home, '.dockercfg'), JSON.stringify({ 'quay.io': { auth: b64('legacy:pw') } }));
     const env = { XDG_RUNTIME_DIR: run };
     assert.equal((await lookupCredentials('quay.io', 'a/b', { env, home }))?.username, 'docker');
     // The primary file wins once it has an entry.
     await mkdir(join(run, 'containers'), { recursive: true });
-    await writeFile(join(run, 'containers', 'auth.json'), JSON.stringify({ auths: { 'quay.io': { auth: b64('primary:pw') } } }));
+    await writeFile(
+      join(run, 'containers', 'auth.json'),
+      JSON.stringify({ auths: { 'quay.io': { auth: b64('primary:pw') } } }),
+    );
     assert.equal((await lookupCredentials('quay.io', 'a/b', { env, home }))?.username, 'primary');
     // The legacy file is read with its top-level map.
     assert.equal((await lookupCredentials('quay.io', 'a/b', { env: {}, home, uid: 4242 }))?.username, 'docker');
@@ -94,7 +128,10 @@ describe('lookupCredentials', () => {
   it('reads only REGISTRY_AUTH_FILE when set, even if other files have entries', async (t) => {
     const home = await tempDir(t);
     await mkdir(join(home, '.docker'), { recursive: true });
-    await writeFile(join(home, '.docker', 'config.json'), JSON.stringify({ auths: { 'quay.io': { auth: b64('docker:pw') } } }));
+    await writeFile(
+      join(home, '.docker', 'config.json'),
+      JSON.stringify({ auths: { 'quay.io': { auth: b64('docker:pw') } } }),
+    );
     const explicit = join(home, 'explicit.json');
     await writeFile(explicit, JSON.stringify({ auths: {} }));
     assert.equal(await lookupCredentials('quay.io', 'a', { env: { REGISTRY_AUTH_FILE: explicit }, home }), undefined);
@@ -109,16 +146,27 @@ describe('lookupCredentials', () => {
 
 describe('parseChallenges', () => {
   it('parses a bearer challenge with quoted parameters', () => {
-    assert.deepEqual(parseChallenges('Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"'), [
-      { scheme: 'bearer', params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' } },
-    ]);
+    assert.deepEqual(
+      parseChallenges(
+        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
+      ),
+      [
+        {
+          scheme: 'bearer',
+          params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
+        },
+      ],
+    );
   });
   it('parses several challenges and unquoted values', () => {
     assert.deepEqual(parseChallenges(['Basic realm="Registry Realm"', 'Bearer realm=https://t/x, service=s']), [
       { scheme: 'basic', params: { realm: 'Registry Realm' } },
       { scheme: 'bearer', params: { realm: 'https://t/x', service: 's' } },
     ]);
-    assert.deepEqual(parseChallenges('Basic realm="a", Bearer realm="b"').map((c) => c.scheme), ['basic', 'bearer']);
+    assert.deepEqual(
+      parseChallenges('Basic realm="a", Bearer realm="b"').map((c) => c.scheme),
+      ['basic', 'bearer'],
+    );
   });
   it('unescapes quoted pairs and lowercases names', () => {
     assert.deepEqual(parseChallenges('BEARER Realm="a\\"b"'), [{ scheme: 'bearer', params: { realm: 'a"b' } }]);

@@ -47,7 +47,15 @@ async function inputSet(root: string) {
   const list = makeList([a]);
   await writeFile(join(listsPath, list.digest), list.bytes);
   const inputs = {
-    images: { path: 'images', data: { archives: { [a.configDigest]: { format: 'dir', name: 'localhost/a' }, [b.configDigest]: { format: 'dir', name: 'localhost/b' } } } },
+    images: {
+      path: 'images',
+      data: {
+        archives: {
+          [a.configDigest]: { format: 'dir', name: 'localhost/a' },
+          [b.configDigest]: { format: 'dir', name: 'localhost/b' },
+        },
+      },
+    },
     'manifest-lists': { path: 'lists', data: { files: { [list.digest]: {} } } },
   };
   await writeFile(join(root, 'inputs.json'), JSON.stringify(inputs));
@@ -59,7 +67,8 @@ describe('ocikit (main)', () => {
     const r = await cli(['--help']);
     assert.equal(r.status, 0);
     assert.match(r.out, /^Usage: ocikit/);
-    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch']) assert.match(r.out, new RegExp(`\\b${c}\\b`));
+    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch'])
+      assert.match(r.out, new RegExp(`\\b${c}\\b`));
   });
 
   it('prints every subcommand help with <command> --help', async () => {
@@ -106,7 +115,15 @@ describe('ocikit inputs', () => {
     assert.deepEqual(got[a.configDigest]['manifest-list'], join(listsPath, list.digest));
     assert.equal(got[b.configDigest]['manifest-list'], null);
     const lib = await parseContainersInput({
-      images: { path: imagesPath, data: { archives: { [a.configDigest]: { format: 'dir', name: 'localhost/a' }, [b.configDigest]: { format: 'dir', name: 'localhost/b' } } } },
+      images: {
+        path: imagesPath,
+        data: {
+          archives: {
+            [a.configDigest]: { format: 'dir', name: 'localhost/a' },
+            [b.configDigest]: { format: 'dir', name: 'localhost/b' },
+          },
+        },
+      },
       'manifest-lists': { path: listsPath, data: { files: { [list.digest]: {} } } },
     });
     assert.deepEqual(got, JSON.parse(JSON.stringify(lib)));

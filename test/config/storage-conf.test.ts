@@ -41,7 +41,8 @@ async function rejectsWith(p: Promise<unknown>, code: ErrorCode, ...inMessage: s
     (err: unknown) => (caught = err),
   );
   if (!isOcikitError(caught, code)) assert.fail(`expected ${code}, got ${String(caught)}`);
-  for (const s of inMessage) assert.ok(caught.message.includes(s), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(s)}`);
+  for (const s of inMessage)
+    assert.ok(caught.message.includes(s), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(s)}`);
   return caught;
 }
 
@@ -53,7 +54,8 @@ function throwsWith(fn: () => unknown, code: ErrorCode, ...inMessage: string[]):
     caught = err;
   }
   if (!isOcikitError(caught, code)) assert.fail(`expected ${code}, got ${String(caught)}`);
-  for (const s of inMessage) assert.ok(caught.message.includes(s), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(s)}`);
+  for (const s of inMessage)
+    assert.ok(caught.message.includes(s), `message ${JSON.stringify(caught.message)} lacks ${JSON.stringify(s)}`);
 }
 
 describe('storageConfLookup', () => {
@@ -151,10 +153,28 @@ describe('readStorageConf', () => {
     uid: number;
     want: 'env' | 'user' | 'etc' | 'usr';
   }[] = [
-    { name: 'CONTAINERS_STORAGE_CONF wins over all other files', present: ['env', 'user', 'etc', 'usr'], useEnv: true, uid: 1000, want: 'env' },
-    { name: 'a rootless user file wins over /etc', present: ['user', 'etc', 'usr'], useEnv: false, uid: 1000, want: 'user' },
+    {
+      name: 'CONTAINERS_STORAGE_CONF wins over all other files',
+      present: ['env', 'user', 'etc', 'usr'],
+      useEnv: true,
+      uid: 1000,
+      want: 'env',
+    },
+    {
+      name: 'a rootless user file wins over /etc',
+      present: ['user', 'etc', 'usr'],
+      useEnv: false,
+      uid: 1000,
+      want: 'user',
+    },
     { name: 'root ignores the user file', present: ['user', 'etc', 'usr'], useEnv: false, uid: 0, want: 'etc' },
-    { name: 'a rootless user without a user file falls back to /etc', present: ['etc', 'usr'], useEnv: false, uid: 1000, want: 'etc' },
+    {
+      name: 'a rootless user without a user file falls back to /etc',
+      present: ['etc', 'usr'],
+      useEnv: false,
+      uid: 1000,
+      want: 'etc',
+    },
     { name: '/etc wins over /usr/share', present: ['etc', 'usr'], useEnv: false, uid: 0, want: 'etc' },
     { name: '/usr/share is used when /etc has no file', present: ['usr'], useEnv: false, uid: 0, want: 'usr' },
   ];
@@ -210,7 +230,11 @@ describe('readStorageConf', () => {
   for (const c of namedMissing) {
     it(`a missing file named by ${c.name} is NOT_FOUND even with missingOk, and nothing else is tried`, async (t) => {
       const l = await layout(t, ['etc']);
-      await rejectsWith(readStorageConf({ ...c.opts(l.root), uid: 0, systemPaths: l.systemPaths, missingOk: true }), 'NOT_FOUND', join(l.root, 'gone.conf'));
+      await rejectsWith(
+        readStorageConf({ ...c.opts(l.root), uid: 0, systemPaths: l.systemPaths, missingOk: true }),
+        'NOT_FOUND',
+        join(l.root, 'gone.conf'),
+      );
     });
   }
 
@@ -238,7 +262,10 @@ describe('readStorageConf', () => {
       .replace('runroot = "/run/containers/storage"', 'runroot = "/run/classic"')
       .replace('graphroot = "/var/lib/containers/storage"', 'graphroot = "/var/lib/classic"')
       .replace('driver = "overlay"', 'driver = "btrfs"');
-    assert.ok(text.includes('/var/lib/classic') && text.includes('/run/classic') && text.includes('"btrfs"'), 'fixture changed shape');
+    assert.ok(
+      text.includes('/var/lib/classic') && text.includes('/run/classic') && text.includes('"btrfs"'),
+      'fixture changed shape',
+    );
     const copy = join(await tempDir(t), 'storage.conf');
     await writeFile(copy, text);
     const conf = await readStorageConf({ file: copy, env: {} });
@@ -256,17 +283,51 @@ describe('readStorageConf', () => {
 
 describe('parseStorageConf', () => {
   const F = '/test/storage.conf';
-  const valueCases: { name: string; text: string; env?: NodeJS.ProcessEnv; uid?: number; want: Record<string, unknown> }[] = [
-    { name: 'an empty file gives the defaults', text: '', want: { ...STORAGE_DEFAULTS, imagestore: null, additionalimagestores: [] } },
-    { name: 'a file without a [storage] table gives the defaults', text: '[other]\nx = 1\n', want: { ...STORAGE_DEFAULTS, imagestore: null } },
+  const valueCases: {
+    name: string;
+    text: string;
+    env?: NodeJS.ProcessEnv;
+    uid?: number;
+    want: Record<string, unknown>;
+  }[] = [
+    {
+      name: 'an empty file gives the defaults',
+      text: '',
+      want: { ...STORAGE_DEFAULTS, imagestore: null, additionalimagestores: [] },
+    },
+    {
+      name: 'a file without a [storage] table gives the defaults',
+      text: '[other]\nx = 1\n',
+      want: { ...STORAGE_DEFAULTS, imagestore: null },
+    },
     { name: 'an empty [storage] table gives the defaults', text: '[storage]\n', want: { ...STORAGE_DEFAULTS } },
     { name: 'overlay2 is rewritten to overlay', text: '[storage]\ndriver = "overlay2"\n', want: { driver: 'overlay' } },
     { name: 'another driver is kept', text: '[storage]\ndriver = "zfs"\n', want: { driver: 'zfs' } },
-    { name: 'empty strings count as unset', text: '[storage]\ndriver = ""\ngraphroot = ""\nrunroot = ""\nimagestore = ""\n', want: { ...STORAGE_DEFAULTS, imagestore: null } },
-    { name: 'without a driver, the first of driver_priority', text: '[storage]\ndriver_priority = ["vfs", "overlay"]\n', want: { driver: 'vfs' } },
-    { name: 'driver wins over driver_priority', text: '[storage]\ndriver = "btrfs"\ndriver_priority = ["vfs"]\n', want: { driver: 'btrfs' } },
-    { name: 'graphroot and runroot as written', text: '[storage]\ngraphroot = "/srv/g"\nrunroot = "/run/r"\n', want: { graphroot: '/srv/g', runroot: '/run/r' } },
-    { name: 'paths are cleaned', text: '[storage]\ngraphroot = "/srv//g/./x/../"\nrunroot = "/run/r/"\n', want: { graphroot: '/srv/g', runroot: '/run/r' } },
+    {
+      name: 'empty strings count as unset',
+      text: '[storage]\ndriver = ""\ngraphroot = ""\nrunroot = ""\nimagestore = ""\n',
+      want: { ...STORAGE_DEFAULTS, imagestore: null },
+    },
+    {
+      name: 'without a driver, the first of driver_priority',
+      text: '[storage]\ndriver_priority = ["vfs", "overlay"]\n',
+      want: { driver: 'vfs' },
+    },
+    {
+      name: 'driver wins over driver_priority',
+      text: '[storage]\ndriver = "btrfs"\ndriver_priority = ["vfs"]\n',
+      want: { driver: 'btrfs' },
+    },
+    {
+      name: 'graphroot and runroot as written',
+      text: '[storage]\ngraphroot = "/srv/g"\nrunroot = "/run/r"\n',
+      want: { graphroot: '/srv/g', runroot: '/run/r' },
+    },
+    {
+      name: 'paths are cleaned',
+      text: '[storage]\ngraphroot = "/srv//g/./x/../"\nrunroot = "/run/r/"\n',
+      want: { graphroot: '/srv/g', runroot: '/run/r' },
+    },
     {
       name: '$UID, $VAR and ${VAR} are expanded in graphroot and runroot',
       text: '[storage]\ngraphroot = "$BASE/g$UID"\nrunroot = "${BASE}/r-$UNSET_VAR"\n',
@@ -279,20 +340,35 @@ describe('parseStorageConf', () => {
       text: '[storage]\nimagestore = "/srv/images"\n[storage.options]\nadditionalimagestores = ["/ro/one", "/ro/two/"]\n',
       want: { imagestore: '/srv/images', additionalimagestores: ['/ro/one', '/ro/two'] },
     },
-    { name: 'imagestore is not env-expanded (as upstream)', text: '[storage]\nimagestore = "/x/$HOME"\n', env: { HOME: '/h' }, want: { imagestore: '/x/$HOME' } },
-    { name: 'an empty additionalimagestores array', text: '[storage.options]\nadditionalimagestores = [\n]\n', want: { additionalimagestores: [] } },
+    {
+      name: 'imagestore is not env-expanded (as upstream)',
+      text: '[storage]\nimagestore = "/x/$HOME"\n',
+      env: { HOME: '/h' },
+      want: { imagestore: '/x/$HOME' },
+    },
+    {
+      name: 'an empty additionalimagestores array',
+      text: '[storage.options]\nadditionalimagestores = [\n]\n',
+      want: { additionalimagestores: [] },
+    },
     { name: 'the file name is recorded', text: '[storage]\n', want: { file: F } },
   ];
   for (const c of valueCases) {
     it(c.name, () => {
       const conf = parseStorageConf(c.text, F, { env: c.env ?? {}, uid: c.uid ?? 0 });
-      const picked = Object.fromEntries(Object.keys(c.want).map((k) => [k, (conf as unknown as Record<string, unknown>)[k]]));
+      const picked = Object.fromEntries(
+        Object.keys(c.want).map((k) => [k, (conf as unknown as Record<string, unknown>)[k]]),
+      );
       assert.deepEqual(picked, c.want);
     });
   }
 
   it('keeps the raw [storage.options] table and omits it when absent', () => {
-    const conf = parseStorageConf('[storage.options]\nsize = "10G"\n[storage.options.overlay]\nmountopt = "nodev"\n', F, { env: {} });
+    const conf = parseStorageConf(
+      '[storage.options]\nsize = "10G"\n[storage.options.overlay]\nmountopt = "nodev"\n',
+      F,
+      { env: {} },
+    );
     assert.deepEqual(JSON.parse(JSON.stringify(conf.options)), { size: '10G', overlay: { mountopt: 'nodev' } });
     assert.equal('options' in parseStorageConf('[storage]\n', F, { env: {} }), false);
   });
@@ -321,17 +397,47 @@ describe('parseStorageConf', () => {
     { name: 'imagestore = a date', text: '[storage]\nimagestore = 1979-05-27\n', key: 'imagestore' },
     { name: 'storage = "x" (not a table)', text: 'storage = "x"\n', key: 'storage' },
     { name: '[storage] options = 3 (not a table)', text: '[storage]\noptions = 3\n', key: 'options' },
-    { name: 'additionalimagestores = "x" (not an array)', text: '[storage.options]\nadditionalimagestores = "x"\n', key: 'additionalimagestores' },
-    { name: 'additionalimagestores = [1]', text: '[storage.options]\nadditionalimagestores = [1]\n', key: 'additionalimagestores[0]' },
+    {
+      name: 'additionalimagestores = "x" (not an array)',
+      text: '[storage.options]\nadditionalimagestores = "x"\n',
+      key: 'additionalimagestores',
+    },
+    {
+      name: 'additionalimagestores = [1]',
+      text: '[storage.options]\nadditionalimagestores = [1]\n',
+      key: 'additionalimagestores[0]',
+    },
     { name: 'driver_priority = "vfs"', text: '[storage]\ndriver_priority = "vfs"\n', key: 'driver_priority' },
     { name: 'a relative graphroot', text: '[storage]\ngraphroot = "var/lib/x"\n', key: 'graphroot' },
     { name: 'a relative runroot', text: '[storage]\nrunroot = "./run"\n', key: 'runroot' },
-    { name: 'a graphroot that expands to a relative path', text: '[storage]\ngraphroot = "$REL/x"\n', key: 'graphroot', env: { REL: 'here' } },
-    { name: 'a graphroot that expands to nothing', text: '[storage]\ngraphroot = "$NOPE"\n', key: 'graphroot', env: {} },
+    {
+      name: 'a graphroot that expands to a relative path',
+      text: '[storage]\ngraphroot = "$REL/x"\n',
+      key: 'graphroot',
+      env: { REL: 'here' },
+    },
+    {
+      name: 'a graphroot that expands to nothing',
+      text: '[storage]\ngraphroot = "$NOPE"\n',
+      key: 'graphroot',
+      env: {},
+    },
     { name: 'a relative imagestore', text: '[storage]\nimagestore = "images"\n', key: 'imagestore' },
-    { name: 'imagestore equal to graphroot', text: '[storage]\ngraphroot = "/g"\nimagestore = "/g/"\n', key: 'imagestore' },
-    { name: 'a relative additional image store', text: '[storage.options]\nadditionalimagestores = ["/ok", "ro"]\n', key: 'additionalimagestores[1]' },
-    { name: 'an empty additional image store', text: '[storage.options]\nadditionalimagestores = [""]\n', key: 'additionalimagestores[0]' },
+    {
+      name: 'imagestore equal to graphroot',
+      text: '[storage]\ngraphroot = "/g"\nimagestore = "/g/"\n',
+      key: 'imagestore',
+    },
+    {
+      name: 'a relative additional image store',
+      text: '[storage.options]\nadditionalimagestores = ["/ok", "ro"]\n',
+      key: 'additionalimagestores[1]',
+    },
+    {
+      name: 'an empty additional image store',
+      text: '[storage.options]\nadditionalimagestores = [""]\n',
+      key: 'additionalimagestores[0]',
+    },
     { name: 'a NUL byte in graphroot', text: '[storage]\ngraphroot = "/g\\u0000x"\n', key: 'graphroot' },
   ];
   for (const c of errorCases) {
@@ -376,7 +482,10 @@ function cli(env: NodeJS.ProcessEnv = {}, cwd = process.cwd()) {
 describe('ocikit storage-conf', () => {
   it('--json --file prints exactly the six keys and a newline', async (t) => {
     const file = join(await tempDir(t), 's.conf');
-    await writeFile(file, '[storage]\ndriver = "overlay2"\ngraphroot = "/g"\nrunroot = "/r"\nimagestore = "/i"\n[storage.options]\nadditionalimagestores = ["/a"]\nsize = "1G"\n');
+    await writeFile(
+      file,
+      '[storage]\ndriver = "overlay2"\ngraphroot = "/g"\nrunroot = "/r"\nimagestore = "/i"\n[storage.options]\nadditionalimagestores = ["/a"]\nsize = "1G"\n',
+    );
     const c = cli();
     assert.equal(await main(['storage-conf', '--json', '--file', file], c.ctx), 0);
     assert.ok(c.stdout().endsWith('}\n'));
@@ -388,7 +497,14 @@ describe('ocikit storage-conf', () => {
       additionalimagestores: ['/a'],
       file,
     });
-    assert.deepEqual(Object.keys(JSON.parse(c.stdout())), ['driver', 'graphroot', 'runroot', 'imagestore', 'additionalimagestores', 'file']);
+    assert.deepEqual(Object.keys(JSON.parse(c.stdout())), [
+      'driver',
+      'graphroot',
+      'runroot',
+      'imagestore',
+      'additionalimagestores',
+      'file',
+    ]);
     assert.equal(c.stderr(), '');
   });
 
@@ -415,7 +531,10 @@ describe('ocikit storage-conf', () => {
 
   it('prints key: value lines by default, one line per additional store', async (t) => {
     const file = join(await tempDir(t), 's.conf');
-    await writeFile(file, '[storage]\ndriver = "vfs"\ngraphroot = "/g"\n[storage.options]\nadditionalimagestores = ["/a b", "/c"]\n');
+    await writeFile(
+      file,
+      '[storage]\ndriver = "vfs"\ngraphroot = "/g"\n[storage.options]\nadditionalimagestores = ["/a b", "/c"]\n',
+    );
     const c = cli({ CONTAINERS_STORAGE_CONF: file });
     assert.equal(await main(['storage-conf'], c.ctx), 0);
     assert.equal(
@@ -433,11 +552,32 @@ describe('ocikit storage-conf', () => {
     );
   });
 
-  const failures: { name: string; args: (dir: string) => string[]; env?: (dir: string) => NodeJS.ProcessEnv; text?: string; status: number }[] = [
-    { name: 'a missing CONTAINERS_STORAGE_CONF file exits 1', args: () => ['storage-conf'], env: (d) => ({ CONTAINERS_STORAGE_CONF: join(d, 'gone.conf') }), status: 1 },
+  const failures: {
+    name: string;
+    args: (dir: string) => string[];
+    env?: (dir: string) => NodeJS.ProcessEnv;
+    text?: string;
+    status: number;
+  }[] = [
+    {
+      name: 'a missing CONTAINERS_STORAGE_CONF file exits 1',
+      args: () => ['storage-conf'],
+      env: (d) => ({ CONTAINERS_STORAGE_CONF: join(d, 'gone.conf') }),
+      status: 1,
+    },
     { name: 'a missing --file exits 1', args: (d) => ['storage-conf', '--file', join(d, 'gone.conf')], status: 1 },
-    { name: 'broken TOML exits 1', args: (d) => ['storage-conf', '--file', join(d, 's.conf')], text: '[storage\n', status: 1 },
-    { name: 'a wrong type exits 1', args: (d) => ['storage-conf', '--json', '--file', join(d, 's.conf')], text: '[storage]\ngraphroot = 5\n', status: 1 },
+    {
+      name: 'broken TOML exits 1',
+      args: (d) => ['storage-conf', '--file', join(d, 's.conf')],
+      text: '[storage\n',
+      status: 1,
+    },
+    {
+      name: 'a wrong type exits 1',
+      args: (d) => ['storage-conf', '--json', '--file', join(d, 's.conf')],
+      text: '[storage]\ngraphroot = 5\n',
+      status: 1,
+    },
     { name: 'an unknown flag exits 2', args: () => ['storage-conf', '--bogus'], status: 2 },
     { name: 'a positional argument exits 2', args: () => ['storage-conf', 'extra'], status: 2 },
     { name: '--file without a value exits 2', args: () => ['storage-conf', '--file'], status: 2 },
@@ -475,14 +615,21 @@ describe('readStorageConf agrees with skopeo', () => {
     if (!needTool(t, 'skopeo')) return;
     const dir = await tempDir(t);
     const conf = join(dir, 'storage.conf');
-    await writeFile(conf, '[storage]\ndriver = "vfs"\ngraphroot = "$OCIKIT_T/graph$UID/"\nrunroot = "${OCIKIT_T}/run"\n');
+    await writeFile(
+      conf,
+      '[storage]\ndriver = "vfs"\ngraphroot = "$OCIKIT_T/graph$UID/"\nrunroot = "${OCIKIT_T}/run"\n',
+    );
     const env = { ...process.env, CONTAINERS_STORAGE_CONF: conf, OCIKIT_T: dir };
     const ours = await readStorageConf({ env });
     assert.equal(ours.graphroot, join(dir, `graph${process.getuid?.() ?? 0}`));
     assert.equal(ours.runroot, join(dir, 'run'));
 
     const img = await makeDirImage(join(dir, 'img'));
-    await promisify(execFile)('skopeo', ['copy', '-q', `dir:${img.dir}`, 'containers-storage:localhost/ocikit-storage-conf:1'], { env });
+    await promisify(execFile)(
+      'skopeo',
+      ['copy', '-q', `dir:${img.dir}`, 'containers-storage:localhost/ocikit-storage-conf:1'],
+      { env },
+    );
     assert.ok((await readdir(ours.graphroot)).includes('vfs-images'), `skopeo did not write into ${ours.graphroot}`);
     assert.ok((await readdir(ours.runroot)).length > 0, `skopeo did not use ${ours.runroot}`);
   });

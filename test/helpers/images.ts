@@ -47,7 +47,9 @@ export async function makeTar(files: Record<string, Buffer | string>): Promise<B
   for (const [name, content] of Object.entries(files)) {
     const body = typeof content === 'string' ? Buffer.from(content) : content;
     await new Promise<void>((res, rej) =>
-      pack.entry({ name, size: body.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, body, (e) => (e ? rej(e) : res())),
+      pack.entry({ name, size: body.length, mode: 0o644, mtime: new Date(0), uid: 0, gid: 0 }, body, (e) =>
+        e ? rej(e) : res(),
+      ),
     );
   }
   pack.finalize();
@@ -88,7 +90,9 @@ export async function buildImage(opts: ImageOptions = {}) {
   };
   const config = Buffer.from(JSON.stringify(configObj));
   const oci = flavour === 'oci';
-  const mediaType = oci ? 'application/vnd.oci.image.manifest.v1+json' : 'application/vnd.docker.distribution.manifest.v2+json';
+  const mediaType = oci
+    ? 'application/vnd.oci.image.manifest.v1+json'
+    : 'application/vnd.docker.distribution.manifest.v2+json';
   const manifestObj = {
     schemaVersion: 2,
     mediaType,
@@ -98,7 +102,9 @@ export async function buildImage(opts: ImageOptions = {}) {
       size: config.length,
     },
     layers: layers.map((l) => ({
-      mediaType: oci ? 'application/vnd.oci.image.layer.v1.tar+gzip' : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+      mediaType: oci
+        ? 'application/vnd.oci.image.layer.v1.tar+gzip'
+        : 'application/vnd.docker.image.rootfs.diff.tar.gzip',
       digest: l.digest,
       size: l.size,
     })),
@@ -119,11 +125,22 @@ export async function makeDirImage(dir: string, opts: ImageOptions = {}): Promis
 }
 
 /** Builds a manifest list (OCI index or Docker list) over `images`, pretty-printed. */
-export function makeList(images: readonly Pick<GeneratedImage, 'manifest' | 'manifestDigest' | 'mediaType' | 'platform'>[], flavour: Flavour = 'oci') {
+export function makeList(
+  images: readonly Pick<GeneratedImage, 'manifest' | 'manifestDigest' | 'mediaType' | 'platform'>[],
+  flavour: Flavour = 'oci',
+) {
   const list = {
     schemaVersion: 2,
-    mediaType: flavour === 'oci' ? 'application/vnd.oci.image.index.v1+json' : 'application/vnd.docker.distribution.manifest.list.v2+json',
-    manifests: images.map((i) => ({ mediaType: i.mediaType, digest: i.manifestDigest, size: i.manifest.length, platform: i.platform })),
+    mediaType:
+      flavour === 'oci'
+        ? 'application/vnd.oci.image.index.v1+json'
+        : 'application/vnd.docker.distribution.manifest.list.v2+json',
+    manifests: images.map((i) => ({
+      mediaType: i.mediaType,
+      digest: i.manifestDigest,
+      size: i.manifest.length,
+      platform: i.platform,
+    })),
   };
   const bytes = Buffer.from(JSON.stringify(list, null, 2));
   return { bytes, digest: sha(bytes) };

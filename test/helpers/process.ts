@@ -12,7 +12,10 @@ export interface ProcessResult {
  * Runs `node ARGS…` with `env` merged over the current environment; `onSpawn` receives the pid
  * (to send signals).
  */
-export function runNode(args: string[], opts: { cwd?: string; env?: Record<string, string>; onSpawn?: (pid: number) => void } = {}): Promise<ProcessResult> {
+export function runNode(
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; onSpawn?: (pid: number) => void } = {},
+): Promise<ProcessResult> {
   return new Promise((res, rej) => {
     const child = spawn(process.execPath, args, {
       ...(opts.cwd ? { cwd: opts.cwd } : {}),

@@ -27,7 +27,11 @@ export interface TestProxy {
 }
 
 /** Starts a proxy to `127.0.0.1:<targetPort>`; `t.after` stops it. */
-export async function startProxy(targetPort: number, behaviour: ProxyBehaviour, t?: { after(fn: () => unknown): void }): Promise<TestProxy> {
+export async function startProxy(
+  targetPort: number,
+  behaviour: ProxyBehaviour,
+  t?: { after(fn: () => unknown): void },
+): Promise<TestProxy> {
   const stats = { cut: 0, corrupted: 0, connections: 0 };
   const sockets = new Set<Socket>();
   const server = createServer((client) => {
@@ -44,7 +48,7 @@ export async function startProxy(targetPort: number, behaviour: ProxyBehaviour, 
       sent += c.length;
       if (behaviour.cutAfter !== undefined && stats.cut < (behaviour.cuts ?? 1) && sent > behaviour.cutAfter) {
         stats.cut++;
-        client.write(c.subarray(0, behaviour.cutAfter - before > 0 ? behaviour.cutAfter - before : 0));
+        client.write(c.subarray(0, Math.max(behaviour.cutAfter - before, 0)));
         client.resetAndDestroy();
         upstream.destroy();
         return;

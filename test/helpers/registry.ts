@@ -127,7 +127,12 @@ export async function startRegistry(t?: { after(fn: () => unknown): void }): Pro
  * Pushes the `dir:` image at `dir` to `docker://<host>/<repo>` with skopeo (`multiArch` pushes
  * every instance of a list).
  */
-export async function pushDir(dir: string, host: string, repo: string, opts: { multiArch?: boolean } = {}): Promise<void> {
+export async function pushDir(
+  dir: string,
+  host: string,
+  repo: string,
+  opts: { multiArch?: boolean } = {},
+): Promise<void> {
   const args = ['copy', '--quiet', '--dest-tls-verify=false'];
   if (opts.multiArch) args.push('--multi-arch', 'all');
   args.push(`dir:${dir}`, `docker://${host}/${repo}`);

@@ -155,7 +155,9 @@ describe('installNative', () => {
     assert.equal((await readdir(join(dir, 'l', 'blobs', 'sha256'))).length, 4); // manifest, config, 2 layers
     const index = JSON.parse(await readFile(join(dir, 'l', 'index.json'), 'utf8'));
     assert.deepEqual(
-      index.manifests.map((m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name']),
+      index.manifests.map(
+        (m: { annotations: Record<string, string> }) => m.annotations['org.opencontainers.image.ref.name'],
+      ),
       ['localhost/a:one', 'localhost/a:two'],
     );
     assert.equal((await openOciLayout(join(dir, 'l'), { ref: 'localhost/a:two' })).manifest.digest, a.manifestDigest);
@@ -173,10 +175,14 @@ describe('installNative', () => {
     const dir = await tempDir(t);
     const a = await makeDirImage(join(dir, 'a'), { flavour: 'oci', layers: 2 });
     await install(a.dir, 'oci-archive', join(dir, 'x.tar'));
-    const res = await withOciArchive(join(dir, 'x.tar'), (reader) => installNative([{ reader, name: NAME }], { type: 'dir', path: join(dir, 'back') }), {
-      ref: NAME,
-      tmpdir: dir,
-    });
+    const res = await withOciArchive(
+      join(dir, 'x.tar'),
+      (reader) => installNative([{ reader, name: NAME }], { type: 'dir', path: join(dir, 'back') }),
+      {
+        ref: NAME,
+        tmpdir: dir,
+      },
+    );
     assert.equal(res[0]?.manifestDigest, a.manifestDigest);
     assert.deepEqual(await readFile(join(dir, 'back', 'manifest.json')), a.manifest);
   });
@@ -186,7 +192,9 @@ describe('installNative', () => {
     const { createHash } = await import('node:crypto');
     const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
     const layer = await makeTar({ 'f.txt': 'plain' });
-    const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] } }));
+    const config = Buffer.from(
+      JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [sha(layer)] } }),
+    );
     const manifest = JSON.stringify({
       schemaVersion: 2,
       mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -207,7 +215,11 @@ describe('installNative', () => {
     const dir = await tempDir(t);
     const a = await makeDirImage(join(dir, 'a'), { layers: 2, layerSize: 100_000 });
     const events: InstallProgress[] = [];
-    await installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type: 'oci', path: join(dir, 'o') }, { onProgress: (e) => events.push(e) });
+    await installNative(
+      [{ reader: await openDirImage(a.dir), name: NAME }],
+      { type: 'oci', path: join(dir, 'o') },
+      { onProgress: (e) => events.push(e) },
+    );
     const total = a.layers.reduce((s, l) => s + l.size, 0);
     assert.ok(events.length >= 2);
     assert.deepEqual(events.at(-1), { index: 0, name: NAME, done: total, total });
@@ -243,7 +255,15 @@ describe('installNative', () => {
   });
 
   const hostile: [string, string, (file: string) => Promise<void>][] = [
-    ['a blob with the wrong content', 'DIGEST_MISMATCH', async (f) => { const b = await readFile(f); b.writeUInt8(b.readUInt8(b.length - 1) ^ 1, b.length - 1); await writeFile(f, b); }],
+    [
+      'a blob with the wrong content',
+      'DIGEST_MISMATCH',
+      async (f) => {
+        const b = await readFile(f);
+        b.writeUInt8(b.readUInt8(b.length - 1) ^ 1, b.length - 1);
+        await writeFile(f, b);
+      },
+    ],
     ['a truncated blob', 'DIGEST_MISMATCH', (f) => truncate(f, 10)],
     ['a blob with extra bytes', 'DIGEST_MISMATCH', (f) => appendFile(f, 'x')],
     ['a missing blob', 'NOT_FOUND', async (f) => rename(f, `${f}.gone`)],
@@ -256,7 +276,10 @@ describe('installNative', () => {
         const reader = await openDirImage(a.dir);
         await spoil(join(a.dir, a.layers[1]!.digest.slice(7)));
         await mkdir(join(dir, 'tree'));
-        await assert.rejects(installNative([{ reader, name: NAME }], { type, path: join(dir, 'tree', 'dest') }), code(want));
+        await assert.rejects(
+          installNative([{ reader, name: NAME }], { type, path: join(dir, 'tree', 'dest') }),
+          code(want),
+        );
         assert.deepEqual(await onlyEntries(join(dir, 'tree')), []);
       });
     }
@@ -287,8 +310,15 @@ describe('installNative', () => {
     skopeo('copy', '--quiet', `dir:${a.dir}`, `dir:${join(dir, 'theirs')}`);
     assert.deepEqual(await tree(join(dir, 'ours')), await tree(join(dir, 'theirs')));
     assert.deepEqual(await readFile(join(dir, 'ours', 'signature-2')), sig2);
-    await installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type: 'dir', path: join(dir, 'nosig') }, { removeSignatures: true });
-    assert.deepEqual((await onlyEntries(join(dir, 'nosig'))).filter((n) => n.startsWith('signature')), []);
+    await installNative(
+      [{ reader: await openDirImage(a.dir), name: NAME }],
+      { type: 'dir', path: join(dir, 'nosig') },
+      { removeSignatures: true },
+    );
+    assert.deepEqual(
+      (await onlyEntries(join(dir, 'nosig'))).filter((n) => n.startsWith('signature')),
+      [],
+    );
   });
 
   it('refuses a signed image into an OCI layout unless removeSignatures, as skopeo does', async (t) => {
@@ -296,12 +326,18 @@ describe('installNative', () => {
     const dir = await tempDir(t);
     const a = await makeDirImage(join(dir, 'src'));
     await writeFile(join(a.dir, 'signature-1'), 'sig');
-    const r = spawnSync('skopeo', ['copy', '--quiet', `dir:${a.dir}`, `oci:${join(dir, 'skopeo-oci')}:x`], { encoding: 'utf8' });
+    const r = spawnSync('skopeo', ['copy', '--quiet', `dir:${a.dir}`, `oci:${join(dir, 'skopeo-oci')}:x`], {
+      encoding: 'utf8',
+    });
     assert.notEqual(r.status, 0, 'skopeo refuses it too');
     for (const type of ['oci', 'oci-archive'] as const) {
       await assert.rejects(install(a.dir, type, join(dir, `out-${type}`)), code('UNSUPPORTED'));
       assert.ok(!(await readdir(dir)).includes(`out-${type}`));
-      await installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type, path: join(dir, `out-${type}`) }, { removeSignatures: true });
+      await installNative(
+        [{ reader: await openDirImage(a.dir), name: NAME }],
+        { type, path: join(dir, `out-${type}`) },
+        { removeSignatures: true },
+      );
       skopeo('inspect', '--raw', `${type}:${join(dir, `out-${type}`)}:${NAME}`);
     }
   });
@@ -313,17 +349,26 @@ describe('installNative', () => {
     for (const type of ['oci', 'oci-archive', 'dir'] as const) {
       const out = join(dir, `out-${type}`);
       await install(a.dir, type, out);
-      skopeo('copy', '--quiet', `${type}:${out}${type === 'dir' ? '' : `:${NAME}`}`, `dir:${join(dir, `back-${type}`)}`);
+      skopeo(
+        'copy',
+        '--quiet',
+        `${type}:${out}${type === 'dir' ? '' : `:${NAME}`}`,
+        `dir:${join(dir, `back-${type}`)}`,
+      );
       for (const l of a.layers) assert.deepEqual(await readFile(join(dir, `back-${type}`, l.digest.slice(7))), l.bytes);
     }
   });
 
   for (const [label, damage, want] of [
-    ['a flipped byte', async (f: string) => {
-      const b = await readFile(f);
-      b[b.length >> 1]! ^= 0xff;
-      await writeFile(f, b);
-    }, 'DIGEST_MISMATCH'],
+    [
+      'a flipped byte',
+      async (f: string) => {
+        const b = await readFile(f);
+        b[b.length >> 1]! ^= 0xff;
+        await writeFile(f, b);
+      },
+      'DIGEST_MISMATCH',
+    ],
     ['a truncated file', async (f: string) => truncate(f, 16 * 1024 * 1024), 'DIGEST_MISMATCH'],
     ['extra bytes', async (f: string) => appendFile(f, 'x'), 'DIGEST_MISMATCH'],
   ] as const) {
@@ -343,7 +388,13 @@ describe('installNative', () => {
     const dir = await tempDir(t);
     const r = await openDirImage((await makeDirImage(join(dir, 'src'))).dir);
     await assert.rejects(
-      installNative([{ reader: r, name: 'localhost/a:1' }, { reader: r, name: 'localhost/a:2' }], { type: 'dir', path: join(dir, 'o') }),
+      installNative(
+        [
+          { reader: r, name: 'localhost/a:1' },
+          { reader: r, name: 'localhost/a:2' },
+        ],
+        { type: 'dir', path: join(dir, 'o') },
+      ),
       code('INVALID_INPUT'),
     );
   });
@@ -352,9 +403,18 @@ describe('installNative', () => {
     const dir = await tempDir(t);
     const a = await openDirImage((await makeDirImage(join(dir, 'a'))).dir);
     const b = await openDirImage((await makeDirImage(join(dir, 'b'))).dir);
-    await assert.rejects(installNative([{ reader: a, name: 'bad name' }], { type: 'oci', path: join(dir, 'o') }), code('INVALID_INPUT'));
     await assert.rejects(
-      installNative([{ reader: a, name: NAME }, { reader: b, name: NAME }], { type: 'oci', path: join(dir, 'o') }),
+      installNative([{ reader: a, name: 'bad name' }], { type: 'oci', path: join(dir, 'o') }),
+      code('INVALID_INPUT'),
+    );
+    await assert.rejects(
+      installNative(
+        [
+          { reader: a, name: NAME },
+          { reader: b, name: NAME },
+        ],
+        { type: 'oci', path: join(dir, 'o') },
+      ),
       code('INVALID_INPUT'),
     );
     assert.deepEqual((await readdir(dir)).sort(), ['a', 'b']);
@@ -366,7 +426,11 @@ describe('installNative', () => {
     await mkdir(join(dir, 'tree'));
     const ac = new AbortController();
     await assert.rejects(
-      installNative([{ reader: await openDirImage(a.dir), name: NAME }], { type: 'oci', path: join(dir, 'tree', 'o') }, { signal: ac.signal, onProgress: () => ac.abort() }),
+      installNative(
+        [{ reader: await openDirImage(a.dir), name: NAME }],
+        { type: 'oci', path: join(dir, 'tree', 'o') },
+        { signal: ac.signal, onProgress: () => ac.abort() },
+      ),
       code('INTERRUPTED'),
     );
     assert.deepEqual(await readdir(join(dir, 'tree')), []);
@@ -389,7 +453,10 @@ describe('installNative', () => {
       await new Promise((r) => child.once('exit', r));
       const left = await readdir(join(dir, 'tree'));
       assert.ok(!left.includes(type), `${type}: the destination must not appear (${left.join(', ')})`);
-      assert.ok(left.every((n) => n.startsWith('.')), left.join(', '));
+      assert.ok(
+        left.every((n) => n.startsWith('.')),
+        left.join(', '),
+      );
     }
   });
 });

@@ -92,10 +92,14 @@ async function compareWithSkopeo(files: readonly string[], label: (f: string) =>
     if (skopeo.status === 0) {
       accepted++;
       if (oc.status !== 0 || oc.stdout !== skopeo.stdout) {
-        mismatches.push(`${label(f)}: skopeo printed ${JSON.stringify(skopeo.stdout)}, ocikit exit ${oc.status} ${JSON.stringify(oc.stdout)} ${oc.stderr}`);
+        mismatches.push(
+          `${label(f)}: skopeo printed ${JSON.stringify(skopeo.stdout)}, ocikit exit ${oc.status} ${JSON.stringify(oc.stdout)} ${oc.stderr}`,
+        );
       }
     } else if (oc.status !== 1 || oc.stdout !== '' || !oc.stderr.startsWith('ocikit: ')) {
-      mismatches.push(`${label(f)}: skopeo failed (${skopeo.stderr.split('\n')[0]}), ocikit exit ${oc.status} ${JSON.stringify(oc.stdout)}`);
+      mismatches.push(
+        `${label(f)}: skopeo failed (${skopeo.stderr.split('\n')[0]}), ocikit exit ${oc.status} ${JSON.stringify(oc.stdout)}`,
+      );
     }
   }
   assert.deepEqual(mismatches, []);
@@ -132,14 +136,19 @@ describe('ocikit digest = skopeo manifest-digest', () => {
     const { createHash } = await import('node:crypto');
     const sha = (b: Uint8Array) => `sha256:${createHash('sha256').update(b).digest('hex')}\n`;
     const wrong: string[] = [];
-    await mapLimit(edgeCases().map((c, i) => [c, i] as const), 4, async ([c, i]) => {
-      const f = join(dir, `e${i}.json`);
-      await writeFile(f, c.bytes);
-      const r = await runProcess('skopeo', ['manifest-digest', f]);
-      const expected = c.expect.kind === 'error' ? 'failure' : sha(c.expect.kind === 'plain' ? c.bytes : c.expect.payload);
-      const got = r.status === 0 ? r.stdout : 'failure';
-      if (got !== expected) wrong.push(`${c.name}: corpus says ${expected.trim()}, skopeo ${got.trim()}`);
-    });
+    await mapLimit(
+      edgeCases().map((c, i) => [c, i] as const),
+      4,
+      async ([c, i]) => {
+        const f = join(dir, `e${i}.json`);
+        await writeFile(f, c.bytes);
+        const r = await runProcess('skopeo', ['manifest-digest', f]);
+        const expected =
+          c.expect.kind === 'error' ? 'failure' : sha(c.expect.kind === 'plain' ? c.bytes : c.expect.payload);
+        const got = r.status === 0 ? r.stdout : 'failure';
+        if (got !== expected) wrong.push(`${c.name}: corpus says ${expected.trim()}, skopeo ${got.trim()}`);
+      },
+    );
     assert.deepEqual(wrong, []);
   });
 
@@ -182,7 +191,11 @@ describe('ocikit digest = skopeo manifest-digest', () => {
 describe('ocikit digest', () => {
   it('prints the upstream-stated digest of the skopeo fixture exactly', async () => {
     const r = await ocikit(['digest', join(UPSTREAM, 'skopeo/cmd/skopeo/fixtures/image.manifest.json')]);
-    assert.deepEqual(r, { status: 0, stdout: 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55\n', stderr: '' });
+    assert.deepEqual(r, {
+      status: 0,
+      stdout: 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55\n',
+      stderr: '',
+    });
   });
 
   it('resolves a relative FILE against the working directory', async () => {
@@ -199,7 +212,10 @@ describe('ocikit digest', () => {
   });
 
   it('fails with exit 1 naming the file when its signatures cannot be parsed', async () => {
-    const r = await ocikit(['digest', join(UPSTREAM, 'skopeo/cmd/skopeo/fixtures/v2s1-invalid-signatures.manifest.json')]);
+    const r = await ocikit([
+      'digest',
+      join(UPSTREAM, 'skopeo/cmd/skopeo/fixtures/v2s1-invalid-signatures.manifest.json'),
+    ]);
     assert.equal(r.status, 1);
     assert.match(r.stderr, /^ocikit: .*v2s1-invalid-signatures\.manifest\.json: .*signatures/);
   });
@@ -221,7 +237,12 @@ describe('ocikit digest', () => {
     // A separate process with a time limit: before the fix this read until memory ran out.
     const r = await new Promise<Run & { signal: string | null }>((resolve) => {
       execFile(BIN, ['digest', '/dev/zero'], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
-        resolve({ status: err ? (typeof err.code === 'number' ? err.code : -1) : 0, signal: err?.signal ?? null, stdout, stderr });
+        resolve({
+          status: err ? (typeof err.code === 'number' ? err.code : -1) : 0,
+          signal: err?.signal ?? null,
+          stdout,
+          stderr,
+        });
       });
     });
     assert.equal(r.signal, null, 'ocikit digest /dev/zero did not finish within 20 s');
@@ -262,7 +283,11 @@ describe('ocikit is-manifest-list', () => {
   ];
   for (const [file, out] of table) {
     it(`prints ${out.trim()} for ${file}`, async () => {
-      assert.deepEqual(await ocikit(['is-manifest-list', join(UPSTREAM, file)]), { status: 0, stdout: out, stderr: '' });
+      assert.deepEqual(await ocikit(['is-manifest-list', join(UPSTREAM, file)]), {
+        status: 0,
+        stdout: out,
+        stderr: '',
+      });
     });
   }
 

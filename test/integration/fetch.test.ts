@@ -22,8 +22,16 @@ const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex'
 const D = (c: string) => `sha256:${c.repeat(64)}`;
 const FAST: FetchOptions = { retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 }, env: {} };
 
-function skopeoItem(img: { configDigest: string; manifestDigest: string }, name: string, extra: Record<string, unknown> = {}) {
-  return { 'org.osbuild.skopeo': { items: { [img.configDigest]: { image: { name, digest: img.manifestDigest, 'tls-verify': false, ...extra } } } } };
+function skopeoItem(
+  img: { configDigest: string; manifestDigest: string },
+  name: string,
+  extra: Record<string, unknown> = {},
+) {
+  return {
+    'org.osbuild.skopeo': {
+      items: { [img.configDigest]: { image: { name, digest: img.manifestDigest, 'tls-verify': false, ...extra } } },
+    },
+  };
 }
 
 /** Checks a cache entry is a complete, sound dir: image: every blob hashes to its name. */
@@ -58,13 +66,25 @@ describe('parseFetchSources', () => {
   const img = { name: 'quay.io/a/b', digest: D('b') };
   it('reads skopeo, skopeo-index and containers-storage items, with "digests" as an alias of "items"', () => {
     const items = parseFetchSources({
-      'org.osbuild.skopeo': { digests: { [D('a')]: { image: img }, [D('c')]: { image: { ...img, 'containers-transport': 'containers-storage', 'storage-location': '/srv/store' } } } },
+      'org.osbuild.skopeo': {
+        digests: {
+          [D('a')]: { image: img },
+          [D('c')]: {
+            image: { ...img, 'containers-transport': 'containers-storage', 'storage-location': '/srv/store' },
+          },
+        },
+      },
       'org.osbuild.skopeo-index': { items: { [D('d')]: { image: { name: 'quay.io/a/b', 'tls-verify': false } } } },
       'org.osbuild.containers-storage': { items: { [D('e')]: {} } },
     });
     assert.deepEqual(
       items.map((i) => [i.kind, i.id]),
-      [['image', D('a')], ['local', D('c')], ['list', D('d')], ['local', D('e')]],
+      [
+        ['image', D('a')],
+        ['local', D('c')],
+        ['list', D('d')],
+        ['local', D('e')],
+      ],
     );
     assert.equal(items[0]!.kind === 'image' && items[0]!.tlsVerify, true);
     assert.equal(items[1]!.kind === 'local' && items[1]!.storageLocation, '/srv/store');
@@ -79,18 +99,76 @@ describe('parseFetchSources', () => {
     ['both items and digests', { 'org.osbuild.skopeo': { items: {}, digests: {} } }, 'INVALID_INPUT'],
     ['an unanchored key', { 'org.osbuild.skopeo': { items: { [`../${D('a')}`]: { image: img } } } }, 'INVALID_DIGEST'],
     ['an uppercase key', { 'org.osbuild.skopeo': { items: { [D('A')]: { image: img } } } }, 'INVALID_DIGEST'],
-    ['an unknown item key', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: img, extra: 1 } } } }, 'INVALID_INPUT'],
-    ['an unknown image key', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, tag: 'x' } } } } }, 'INVALID_INPUT'],
-    ['a missing name', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { digest: D('b') } } } } }, 'INVALID_INPUT'],
-    ['an invalid name', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, name: 'Quay.io/A' } } } } }, 'INVALID_INPUT'],
-    ['a bad digest', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, digest: 'sha256:1' } } } } }, 'INVALID_DIGEST'],
-    ['a name with another digest', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, name: `quay.io/a/b@${D('c')}` } } } } }, 'INVALID_INPUT'],
-    ['a non-boolean tls-verify', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'tls-verify': 'no' } } } } }, 'INVALID_INPUT'],
-    ['an unknown transport', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'containers-transport': 'oci' } } } } }, 'INVALID_INPUT'],
-    ['storage-location with the docker transport', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'storage-location': '/s' } } } } }, 'INVALID_INPUT'],
-    ['a relative storage-location', { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'containers-transport': 'containers-storage', 'storage-location': 's' } } } } }, 'INVALID_INPUT'],
-    ['a list from containers-storage', { 'org.osbuild.skopeo-index': { items: { [D('a')]: { image: { name: 'x/y', 'containers-transport': 'containers-storage' } } } } }, 'UNSUPPORTED'],
-    ['options on a containers-storage item', { 'org.osbuild.containers-storage': { items: { [D('a')]: { x: 1 } } } }, 'INVALID_INPUT'],
+    [
+      'an unknown item key',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: img, extra: 1 } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'an unknown image key',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, tag: 'x' } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'a missing name',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { digest: D('b') } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'an invalid name',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, name: 'Quay.io/A' } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'a bad digest',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, digest: 'sha256:1' } } } } },
+      'INVALID_DIGEST',
+    ],
+    [
+      'a name with another digest',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, name: `quay.io/a/b@${D('c')}` } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'a non-boolean tls-verify',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'tls-verify': 'no' } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'an unknown transport',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'containers-transport': 'oci' } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'storage-location with the docker transport',
+      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'storage-location': '/s' } } } } },
+      'INVALID_INPUT',
+    ],
+    [
+      'a relative storage-location',
+      {
+        'org.osbuild.skopeo': {
+          items: {
+            [D('a')]: { image: { ...img, 'containers-transport': 'containers-storage', 'storage-location': 's' } },
+          },
+        },
+      },
+      'INVALID_INPUT',
+    ],
+    [
+      'a list from containers-storage',
+      {
+        'org.osbuild.skopeo-index': {
+          items: { [D('a')]: { image: { name: 'x/y', 'containers-transport': 'containers-storage' } } },
+        },
+      },
+      'UNSUPPORTED',
+    ],
+    [
+      'options on a containers-storage item',
+      { 'org.osbuild.containers-storage': { items: { [D('a')]: { x: 1 } } } },
+      'INVALID_INPUT',
+    ],
   ];
   for (const [why, doc, code] of bad) {
     it(`refuses ${why} with ${code}`, () => {
@@ -118,7 +196,10 @@ describe('fetch', () => {
     docker = await makeDirImage(join(work, 'docker'), { flavour: 'docker', layers: 2, layerSize: 50_000 });
     shared = await sharingImage(oci, join(work, 'shared'), 'shared');
     amd = await makeDirImage(join(work, 'amd'), { flavour: 'oci', platform: { architecture: 'amd64', os: 'linux' } });
-    arm = await makeDirImage(join(work, 'arm'), { flavour: 'oci', platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
+    arm = await makeDirImage(join(work, 'arm'), {
+      flavour: 'oci',
+      platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+    });
     list = makeList([amd, arm], 'oci');
     const merged = join(work, 'merged');
     await mkdir(merged);
@@ -126,7 +207,8 @@ describe('fetch', () => {
     await writeFile(join(merged, 'manifest.json'), list.bytes);
     for (const i of [amd, arm]) {
       await writeFile(join(merged, `${i.manifestDigest.slice(7)}.manifest.json`), i.manifest);
-      for (const f of await readdir(i.dir)) if (/^[0-9a-f]{64}$/.test(f)) await copyFile(join(i.dir, f), join(merged, f));
+      for (const f of await readdir(i.dir))
+        if (/^[0-9a-f]{64}$/.test(f)) await copyFile(join(i.dir, f), join(merged, f));
     }
     big = await makeDirImage(join(work, 'big'), { flavour: 'oci', layers: 1, layerSize: 1_500_000 });
     await pushDir(oci.dir, reg.host, 'test/oci:latest');
@@ -147,13 +229,25 @@ describe('fetch', () => {
       const cache = await tempDir(t);
       const res = await fetch(skopeoItem(img, `${reg!.host}/test/${flavour}`), cache, FAST);
       assert.equal(res.items.length, 1);
-      assert.deepEqual({ ...res.items[0], bytes: undefined }, {
-        id: img.configDigest, kind: 'image', name: `${reg!.host}/test/${flavour}`, digest: img.manifestDigest, status: 'fetched', bytes: undefined,
-      });
+      assert.deepEqual(
+        { ...res.items[0], bytes: undefined },
+        {
+          id: img.configDigest,
+          kind: 'image',
+          name: `${reg!.host}/test/${flavour}`,
+          digest: img.manifestDigest,
+          status: 'fetched',
+          bytes: undefined,
+        },
+      );
       assert.equal(res.items[0]!.bytes, img.config.length + img.layers.reduce((a, l) => a + l.size, 0));
       await assertSoundEntry(cache, img);
       // skopeo reads the entry and finds the same config
-      const { stdout } = await run('skopeo', ['inspect', '--raw', '--config', `dir:${cachedImagePath(cache, img.configDigest as never)}`], { encoding: 'buffer' });
+      const { stdout } = await run(
+        'skopeo',
+        ['inspect', '--raw', '--config', `dir:${cachedImagePath(cache, img.configDigest as never)}`],
+        { encoding: 'buffer' },
+      );
       assert.equal(sha(stdout), img.configDigest);
       assert.deepEqual(await readdir(cache), ['org.osbuild.containers']);
     });
@@ -165,13 +259,24 @@ describe('fetch', () => {
     const name = `${reg!.host}/test/list`;
     const res = await fetch(
       {
-        'org.osbuild.skopeo': { items: Object.fromEntries([amd, arm].map((i) => [i.configDigest, { image: { name, digest: i.manifestDigest, 'tls-verify': false } }])) },
+        'org.osbuild.skopeo': {
+          items: Object.fromEntries(
+            [amd, arm].map((i) => [i.configDigest, { image: { name, digest: i.manifestDigest, 'tls-verify': false } }]),
+          ),
+        },
         'org.osbuild.skopeo-index': { items: { [list.digest]: { image: { name, 'tls-verify': false } } } },
       },
       cache,
       FAST,
     );
-    assert.deepEqual(res.items.map((i) => [i.kind, i.status]), [['image', 'fetched'], ['image', 'fetched'], ['list', 'fetched']]);
+    assert.deepEqual(
+      res.items.map((i) => [i.kind, i.status]),
+      [
+        ['image', 'fetched'],
+        ['image', 'fetched'],
+        ['list', 'fetched'],
+      ],
+    );
     assert.deepEqual(await readFile(cachedListPath(cache, list.digest as never)), list.bytes);
     await assertSoundEntry(cache, amd);
     await assertSoundEntry(cache, arm);
@@ -180,7 +285,11 @@ describe('fetch', () => {
   it('refuses a list item whose digest names an image manifest with LIST_MISMATCH', async (t) => {
     if (!needTool(t, 'docker-registry', 'skopeo')) return;
     const cache = await tempDir(t);
-    const src = { 'org.osbuild.skopeo-index': { items: { [oci.manifestDigest]: { image: { name: `${reg!.host}/test/oci`, 'tls-verify': false } } } } };
+    const src = {
+      'org.osbuild.skopeo-index': {
+        items: { [oci.manifestDigest]: { image: { name: `${reg!.host}/test/oci`, 'tls-verify': false } } },
+      },
+    };
     await assert.rejects(fetch(src, cache, FAST), { code: 'LIST_MISMATCH' });
   });
 
@@ -190,8 +299,12 @@ describe('fetch', () => {
     const src = {
       'org.osbuild.skopeo': {
         items: {
-          [oci.configDigest]: { image: { name: `${reg!.host}/test/oci`, digest: oci.manifestDigest, 'tls-verify': false } },
-          [shared.configDigest]: { image: { name: `${reg!.host}/test/shared`, digest: shared.manifestDigest, 'tls-verify': false } },
+          [oci.configDigest]: {
+            image: { name: `${reg!.host}/test/oci`, digest: oci.manifestDigest, 'tls-verify': false },
+          },
+          [shared.configDigest]: {
+            image: { name: `${reg!.host}/test/shared`, digest: shared.manifestDigest, 'tls-verify': false },
+          },
         },
       },
     };
@@ -205,7 +318,13 @@ describe('fetch', () => {
   it('refuses a wrong image ID with DIGEST_MISMATCH naming both IDs, leaving nothing in the cache', async (t) => {
     if (!needTool(t, 'docker-registry', 'skopeo')) return;
     const cache = await tempDir(t);
-    const src = { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { name: `${reg!.host}/test/oci`, digest: oci.manifestDigest, 'tls-verify': false } } } } };
+    const src = {
+      'org.osbuild.skopeo': {
+        items: {
+          [D('a')]: { image: { name: `${reg!.host}/test/oci`, digest: oci.manifestDigest, 'tls-verify': false } },
+        },
+      },
+    };
     await assert.rejects(fetch(src, cache, FAST), (e: Error & { code: string; expected?: string; actual?: string }) => {
       assert.equal(e.code, 'DIGEST_MISMATCH');
       assert.equal(e.expected, D('a'));
@@ -219,7 +338,14 @@ describe('fetch', () => {
   it('reports a digest the repository does not have as NOT_FOUND', async (t) => {
     if (!needTool(t, 'docker-registry', 'skopeo')) return;
     const cache = await tempDir(t);
-    await assert.rejects(fetch(skopeoItem({ configDigest: oci.configDigest, manifestDigest: docker.manifestDigest }, `${reg!.host}/test/oci`), cache, FAST), { code: 'NOT_FOUND' });
+    await assert.rejects(
+      fetch(
+        skopeoItem({ configDigest: oci.configDigest, manifestDigest: docker.manifestDigest }, `${reg!.host}/test/oci`),
+        cache,
+        FAST,
+      ),
+      { code: 'NOT_FOUND' },
+    );
   });
 
   it('reports a missing image as NOT_FOUND', async (t) => {
@@ -234,16 +360,21 @@ describe('fetch', () => {
     t.after(() => new Promise<void>((r) => server.close(() => r())));
     const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     const cache = await tempDir(t);
-    await assert.rejects(fetch(skopeoItem({ configDigest: oci.configDigest, manifestDigest: D('c') }, `${host}/x`), cache, FAST), (e: Error & { code: string; expected?: string; actual?: string }) => {
-      assert.equal(e.code, 'DIGEST_MISMATCH');
-      assert.equal(e.expected, D('c'));
-      assert.equal(e.actual, oci.manifestDigest);
-      return true;
-    });
+    await assert.rejects(
+      fetch(skopeoItem({ configDigest: oci.configDigest, manifestDigest: D('c') }, `${host}/x`), cache, FAST),
+      (e: Error & { code: string; expected?: string; actual?: string }) => {
+        assert.equal(e.code, 'DIGEST_MISMATCH');
+        assert.equal(e.expected, D('c'));
+        assert.equal(e.actual, oci.manifestDigest);
+        return true;
+      },
+    );
   });
 
   it('reports a cache it cannot write as IO naming the path, not as a raw system error', async (t) => {
-    const index = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }));
+    const index = Buffer.from(
+      JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] }),
+    );
     const server = createServer((req, res) => res.end(req.url === '/v2/' ? '{}' : index));
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     t.after(() => new Promise<void>((r) => server.close(() => r())));
@@ -251,14 +382,16 @@ describe('fetch', () => {
     const cache = await tempDir(t);
     // The list's cache directory is taken by a file: creating it fails with EEXIST.
     await writeFile(join(cache, 'org.osbuild.files'), 'in the way');
-    const src = { 'org.osbuild.skopeo-index': { items: { [sha(index)]: { image: { name: `${host}/x`, 'tls-verify': false } } } } };
+    const src = {
+      'org.osbuild.skopeo-index': { items: { [sha(index)]: { image: { name: `${host}/x`, 'tls-verify': false } } } },
+    };
     await assert.rejects(fetch(src, cache, FAST), (e: Error & { code: string }) => {
       assert.equal(e.name, 'OcikitError');
       assert.equal(e.code, 'IO');
       assert.ok(e.message.includes(join(cache, 'org.osbuild.files')), e.message);
       return true;
     });
-    assert.deepEqual((await readdir(cache)).sort(), ['org.osbuild.files'], 'the run\'s temporary directory is removed');
+    assert.deepEqual((await readdir(cache)).sort(), ['org.osbuild.files'], "the run's temporary directory is removed");
   });
 
   it('survives a connection that drops in the middle of a blob (retried, verified)', async (t) => {
@@ -289,13 +422,19 @@ describe('fetch', () => {
     await writeFile(
       sources,
       JSON.stringify({
-        'org.osbuild.skopeo': { items: Object.fromEntries([amd, arm].map((i) => [i.configDigest, { image: { name, digest: i.manifestDigest, 'tls-verify': false } }])) },
+        'org.osbuild.skopeo': {
+          items: Object.fromEntries(
+            [amd, arm].map((i) => [i.configDigest, { image: { name, digest: i.manifestDigest, 'tls-verify': false } }]),
+          ),
+        },
         'org.osbuild.skopeo-index': { items: { [list.digest]: { image: { name, 'tls-verify': false } } } },
       }),
     );
     const once = () =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const p = spawn(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const p = spawn(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--json'], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         let err = '';
         p.stdout.on('data', (c: Buffer) => (out += c));
@@ -320,14 +459,25 @@ describe('fetch', () => {
     const cache = await tempDir(t);
     const name = `${reg!.host}/test/list`;
     const src = {
-      'org.osbuild.skopeo': { items: { [amd.configDigest]: { image: { name, digest: amd.manifestDigest, 'tls-verify': false } } } },
+      'org.osbuild.skopeo': {
+        items: { [amd.configDigest]: { image: { name, digest: amd.manifestDigest, 'tls-verify': false } } },
+      },
       'org.osbuild.skopeo-index': { items: { [list.digest]: { image: { name, 'tls-verify': false } } } },
     };
-    assert.deepEqual((await fetch(src, cache, FAST)).items.map((i) => i.status), ['fetched', 'fetched']);
+    assert.deepEqual(
+      (await fetch(src, cache, FAST)).items.map((i) => i.status),
+      ['fetched', 'fetched'],
+    );
     await reg!.pause();
     try {
       const second = await fetch(src, cache, FAST);
-      assert.deepEqual(second.items.map((i) => [i.status, i.bytes]), [['cached', 0], ['cached', 0]]);
+      assert.deepEqual(
+        second.items.map((i) => [i.status, i.bytes]),
+        [
+          ['cached', 0],
+          ['cached', 0],
+        ],
+      );
       assert.equal(second.downloadedBytes, 0);
       // and a new item does need the registry, which is down
       await assert.rejects(fetch(skopeoItem(oci, `${reg!.host}/test/oci`), cache, FAST), { code: 'REGISTRY' });
@@ -341,10 +491,27 @@ describe('fetch', () => {
     const cache = await tempDir(t);
     const sources = join(cache, 'sources.json');
     await writeFile(sources, JSON.stringify(skopeoItem(docker, `${reg!.host}/test/docker`)));
-    const { stdout, stderr } = await run(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', join(cache, 'c'), '--jobs', '2', '--json']);
+    const { stdout, stderr } = await run(process.execPath, [
+      OCIKIT,
+      'fetch',
+      '--sources',
+      sources,
+      '--cache',
+      join(cache, 'c'),
+      '--jobs',
+      '2',
+      '--json',
+    ]);
     assert.equal(stderr, '');
     assert.deepEqual(JSON.parse(stdout), [
-      { id: docker.configDigest, kind: 'image', name: `${reg!.host}/test/docker`, digest: docker.manifestDigest, status: 'fetched', bytes: docker.config.length + docker.layers.reduce((a, l) => a + l.size, 0) },
+      {
+        id: docker.configDigest,
+        kind: 'image',
+        name: `${reg!.host}/test/docker`,
+        digest: docker.manifestDigest,
+        status: 'fetched',
+        bytes: docker.config.length + docker.layers.reduce((a, l) => a + l.size, 0),
+      },
     ]);
     const again = await run(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', join(cache, 'c')]);
     assert.equal(again.stdout, '');
@@ -370,11 +537,14 @@ describe('fetch (CLI usage)', () => {
   it('exits 1 with INVALID_INPUT-style message for bad sources', async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 's.json'), JSON.stringify({ 'org.osbuild.nope': {} }));
-    await assert.rejects(run(process.execPath, [OCIKIT, 'fetch', '--sources', join(dir, 's.json'), '--cache', join(dir, 'c')]), (e: { code: number; stderr: string }) => {
-      assert.equal(e.code, 1);
-      assert.match(e.stderr, /org\.osbuild\.nope/);
-      return true;
-    });
+    await assert.rejects(
+      run(process.execPath, [OCIKIT, 'fetch', '--sources', join(dir, 's.json'), '--cache', join(dir, 'c')]),
+      (e: { code: number; stderr: string }) => {
+        assert.equal(e.code, 1);
+        assert.match(e.stderr, /org\.osbuild\.nope/);
+        return true;
+      },
+    );
   });
 });
 
@@ -389,24 +559,40 @@ describe('fetch (containers-storage items)', () => {
     storage = { driver: 'vfs', graphroot: join(work, 'root'), runroot: join(work, 'run') };
     img = await makeDirImage(join(work, 'img'), { flavour: 'oci' });
     other = await makeDirImage(join(work, 'other'), { flavour: 'oci' });
-    await run('skopeo', ['copy', '--quiet', `dir:${img.dir}`, `containers-storage:[vfs@${storage.graphroot}+${storage.runroot}]localhost/x:latest`]);
+    await run('skopeo', [
+      'copy',
+      '--quiet',
+      `dir:${img.dir}`,
+      `containers-storage:[vfs@${storage.graphroot}+${storage.runroot}]localhost/x:latest`,
+    ]);
   });
   after(async () => {
     if (work) await rm(work, { recursive: true, force: true });
   });
   const local = (id: string, name: string, digest: string) => ({
-    'org.osbuild.skopeo': { items: { [id]: { image: { name, digest, 'containers-transport': 'containers-storage' } } } },
+    'org.osbuild.skopeo': {
+      items: { [id]: { image: { name, digest, 'containers-transport': 'containers-storage' } } },
+    },
   });
 
   it('verifies an image found by name@digest and by ID, without touching the cache', async (t) => {
     if (!needTool(t, 'skopeo')) return;
     const cache = await tempDir(t);
     const res = await fetch(
-      { ...local(img.configDigest, 'localhost/x', img.manifestDigest), 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } },
+      {
+        ...local(img.configDigest, 'localhost/x', img.manifestDigest),
+        'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } },
+      },
       cache,
       { storage },
     );
-    assert.deepEqual(res.items.map((i) => [i.kind, i.status, i.bytes]), [['local', 'verified', 0], ['local', 'verified', 0]]);
+    assert.deepEqual(
+      res.items.map((i) => [i.kind, i.status, i.bytes]),
+      [
+        ['local', 'verified', 0],
+        ['local', 'verified', 0],
+      ],
+    );
     assert.deepEqual(await readdir(cache), []);
   });
 
@@ -414,24 +600,65 @@ describe('fetch (containers-storage items)', () => {
     if (!needTool(t, 'skopeo')) return;
     const dir = await tempDir(t);
     const conf = join(dir, 'storage.conf');
-    await writeFile(conf, `[storage]\ndriver = "vfs"\ngraphroot = "${storage.graphroot}"\nrunroot = "${storage.runroot}"\n`);
-    const res = await fetch({ 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } }, join(dir, 'cache'), { env: { CONTAINERS_STORAGE_CONF: conf } });
+    await writeFile(
+      conf,
+      `[storage]\ndriver = "vfs"\ngraphroot = "${storage.graphroot}"\nrunroot = "${storage.runroot}"\n`,
+    );
+    const res = await fetch(
+      { 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } },
+      join(dir, 'cache'),
+      { env: { CONTAINERS_STORAGE_CONF: conf } },
+    );
     assert.equal(res.items[0]!.status, 'verified');
   });
 
   it('uses storage-location as the graph root', async (t) => {
     if (!needTool(t, 'skopeo')) return;
     const cache = await tempDir(t);
-    const src = { 'org.osbuild.skopeo': { items: { [img.configDigest]: { image: { name: 'localhost/x', digest: img.manifestDigest, 'containers-transport': 'containers-storage', 'storage-location': storage.graphroot } } } } };
-    const res = await fetch(src, cache, { storage: { driver: 'vfs', graphroot: '/nonexistent', runroot: storage.runroot } });
+    const src = {
+      'org.osbuild.skopeo': {
+        items: {
+          [img.configDigest]: {
+            image: {
+              name: 'localhost/x',
+              digest: img.manifestDigest,
+              'containers-transport': 'containers-storage',
+              'storage-location': storage.graphroot,
+            },
+          },
+        },
+      },
+    };
+    const res = await fetch(src, cache, {
+      storage: { driver: 'vfs', graphroot: '/nonexistent', runroot: storage.runroot },
+    });
     assert.equal(res.items[0]!.status, 'verified');
   });
 
   const missing: [string, () => unknown][] = [
     ['a name that is not in the store', () => local(img.configDigest, 'localhost/nothere', img.manifestDigest)],
     ['a digest that is not in the store', () => local(other.configDigest, 'localhost/x', other.manifestDigest)],
-    ['an ID that is not in the store', () => ({ 'org.osbuild.containers-storage': { items: { [other.configDigest]: {} } } })],
-    ['a store that does not exist', () => ({ 'org.osbuild.skopeo': { items: { [img.configDigest]: { image: { name: 'localhost/x', digest: img.manifestDigest, 'containers-transport': 'containers-storage', 'storage-location': join(work, 'nostore') } } } } })],
+    [
+      'an ID that is not in the store',
+      () => ({ 'org.osbuild.containers-storage': { items: { [other.configDigest]: {} } } }),
+    ],
+    [
+      'a store that does not exist',
+      () => ({
+        'org.osbuild.skopeo': {
+          items: {
+            [img.configDigest]: {
+              image: {
+                name: 'localhost/x',
+                digest: img.manifestDigest,
+                'containers-transport': 'containers-storage',
+                'storage-location': join(work, 'nostore'),
+              },
+            },
+          },
+        },
+      }),
+    ],
   ];
   for (const [why, src] of missing) {
     it(`reports ${why} as NOT_FOUND`, async (t) => {
@@ -444,21 +671,34 @@ describe('fetch (containers-storage items)', () => {
   it('refuses a wrong image ID with DIGEST_MISMATCH', async (t) => {
     if (!needTool(t, 'skopeo')) return;
     const cache = await tempDir(t);
-    await assert.rejects(fetch(local(D('f'), 'localhost/x', img.manifestDigest), cache, { storage }), (e: Error & { code: string; expected?: string; actual?: string }) => {
-      assert.equal(e.code, 'DIGEST_MISMATCH');
-      assert.equal(e.expected, D('f'));
-      assert.equal(e.actual, img.configDigest);
-      return true;
-    });
+    await assert.rejects(
+      fetch(local(D('f'), 'localhost/x', img.manifestDigest), cache, { storage }),
+      (e: Error & { code: string; expected?: string; actual?: string }) => {
+        assert.equal(e.code, 'DIGEST_MISMATCH');
+        assert.equal(e.expected, D('f'));
+        assert.equal(e.actual, img.configDigest);
+        return true;
+      },
+    );
   });
 
   it('reports a skopeo failure on an image that exists as TOOL_FAILED, not NOT_FOUND', async (t) => {
     if (!needTool(t, 'skopeo')) return;
     const dir = await tempDir(t);
     const fake = join(dir, 'skopeo');
-    await writeFile(fake, '#!/bin/sh\necho "Error: identifier is not an image (but really: disk on fire)" >&2\nexit 1\n', { mode: 0o755 });
-    await assert.rejects(fetch({ 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } }, join(dir, 'c'), { storage, skopeo: { binary: fake } }), {
-      code: 'TOOL_FAILED',
-    });
+    await writeFile(
+      fake,
+      '#!/bin/sh\necho "Error: identifier is not an image (but really: disk on fire)" >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    await assert.rejects(
+      fetch({ 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } }, join(dir, 'c'), {
+        storage,
+        skopeo: { binary: fake },
+      }),
+      {
+        code: 'TOOL_FAILED',
+      },
+    );
   });
 });

@@ -29,13 +29,32 @@ interface Captured {
 function capture(cwd: string, tty = false): Captured {
   let out = '';
   let err = '';
-  const stdout = { write: (s: string) => ((out += s), true) } as unknown as CliContext['stdout'];
-  const stderr = { write: (s: string) => ((err += s), true), isTTY: tty, columns: 200 } as unknown as CliContext['stderr'];
-  return { ctx: { stdout, stderr, env: {}, cwd, signal: new AbortController().signal }, out: () => out, err: () => err };
+  const stdout = {
+    write: (s: string) => {
+      out += s;
+      return true;
+    },
+  } as unknown as CliContext['stdout'];
+  const stderr = {
+    write: (s: string) => {
+      err += s;
+      return true;
+    },
+    isTTY: tty,
+    columns: 200,
+  } as unknown as CliContext['stderr'];
+  return {
+    ctx: { stdout, stderr, env: {}, cwd, signal: new AbortController().signal },
+    out: () => out,
+    err: () => err,
+  };
 }
 
 /** A stage directory: `in/images/<id>` (dir image), `in/inputs.json` with a RELATIVE path, a tree. */
-async function stage(t: TestContext, options: unknown): Promise<{ root: string; img: GeneratedImage; tree: string; tmp: string }> {
+async function stage(
+  t: TestContext,
+  options: unknown,
+): Promise<{ root: string; img: GeneratedImage; tree: string; tmp: string }> {
   const root = await tempDir(t);
   const gen = await makeDirImage(join(root, 'gen'));
   await mkdir(join(root, 'in', 'images'), { recursive: true });
@@ -43,14 +62,29 @@ async function stage(t: TestContext, options: unknown): Promise<{ root: string; 
   await rename(gen.dir, dir);
   await writeFile(
     join(root, 'in', 'inputs.json'),
-    JSON.stringify({ images: { path: 'images', data: { archives: { [gen.configDigest]: { format: 'dir', name: 'localhost/cli:latest' } } } } }),
+    JSON.stringify({
+      images: {
+        path: 'images',
+        data: { archives: { [gen.configDigest]: { format: 'dir', name: 'localhost/cli:latest' } } },
+      },
+    }),
   );
   await writeFile(join(root, 'options.json'), JSON.stringify(options));
   for (const d of ['tree', 'tmp', 'run']) await mkdir(join(root, d));
   return { root, img: { ...gen, dir }, tree: join(root, 'tree'), tmp: join(root, 'tmp') };
 }
 
-const ARGS = ['install', '--inputs', 'in/inputs.json', '--options', 'options.json', '--tree', 'tree', '--runroot', 'run'];
+const ARGS = [
+  'install',
+  '--inputs',
+  'in/inputs.json',
+  '--options',
+  'options.json',
+  '--tree',
+  'tree',
+  '--runroot',
+  'run',
+];
 
 function runProcess(args: string[], cwd: string, env: Record<string, string>, onSpawn?: (pid: number) => void) {
   return runNode([BIN, ...args], { cwd, env, ...(onSpawn ? { onSpawn } : {}) });
@@ -59,7 +93,13 @@ function runProcess(args: string[], cwd: string, env: Record<string, string>, on
 async function waitFor(file: string, ms: number): Promise<void> {
   const until = Date.now() + ms;
   for (;;) {
-    if (await stat(file).then(() => true, () => false)) return;
+    if (
+      await stat(file).then(
+        () => true,
+        () => false,
+      )
+    )
+      return;
     if (Date.now() > until) throw new Error(`${file} did not appear within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -142,18 +182,31 @@ describe('ocikit install (command)', () => {
       if (storageInput) {
         await mkdir(join(s.root, 'in', 'images', 'storage'));
         const key = `sha256:${'e'.repeat(64)}`;
-        const archives = { [key]: { format: 'containers-storage', name: 'localhost/cs:latest', storage: { driver: 'vfs' } } };
-        await writeFile(join(s.root, 'in', 'inputs.json'), JSON.stringify({ images: { path: 'images', data: { archives } } }));
+        const archives = {
+          [key]: { format: 'containers-storage', name: 'localhost/cs:latest', storage: { driver: 'vfs' } },
+        };
+        await writeFile(
+          join(s.root, 'in', 'inputs.json'),
+          JSON.stringify({ images: { path: 'images', data: { archives } } }),
+        );
       }
       const fake = join(s.root, 'fake-skopeo');
       const marker = join(s.root, 'started');
-      await writeFile(fake, `#!/bin/sh\nfor a in "$@"; do last="$a"; done\ncase "$last" in dir:*) mkdir -p "\${last#dir:}";; *) mkdir -p "$FAKE_STORE";; esac\ntouch "$FAKE_MARKER"\nexec sleep 30\n`);
+      await writeFile(
+        fake,
+        `#!/bin/sh\nfor a in "$@"; do last="$a"; done\ncase "$last" in dir:*) mkdir -p "\${last#dir:}";; *) mkdir -p "$FAKE_STORE";; esac\ntouch "$FAKE_MARKER"\nexec sleep 30\n`,
+      );
       await chmod(fake, 0o755);
       let pid = 0;
       const done = runProcess(
         ARGS,
         s.root,
-        { TMPDIR: s.tmp, OCIKIT_SKOPEO: fake, FAKE_STORE: join(s.tree, 'var/lib/containers/storage'), FAKE_MARKER: marker },
+        {
+          TMPDIR: s.tmp,
+          OCIKIT_SKOPEO: fake,
+          FAKE_STORE: join(s.tree, 'var/lib/containers/storage'),
+          FAKE_MARKER: marker,
+        },
         (p) => (pid = p),
       );
       await waitFor(marker, 20000);
@@ -187,8 +240,20 @@ describe('formatSummary', () => {
       destination: { type: 'containers-storage', storagePath: '/s', storageDriver: 'vfs', location: '/t/s' },
       removeSignatures: false,
       images: [
-        { name: 'localhost/a', imageId: 'sha256:1', manifestDigest: 'sha256:2', listDigest: 'sha256:3', destination: 'containers-storage:[vfs@/t/s+/r]localhost/a' },
-        { name: 'localhost/b', imageId: 'sha256:4', manifestDigest: 'sha256:5', listDigest: null, destination: 'containers-storage:[vfs@/t/s+/r]localhost/b' },
+        {
+          name: 'localhost/a',
+          imageId: 'sha256:1',
+          manifestDigest: 'sha256:2',
+          listDigest: 'sha256:3',
+          destination: 'containers-storage:[vfs@/t/s+/r]localhost/a',
+        },
+        {
+          name: 'localhost/b',
+          imageId: 'sha256:4',
+          manifestDigest: 'sha256:5',
+          listDigest: null,
+          destination: 'containers-storage:[vfs@/t/s+/r]localhost/b',
+        },
       ],
     });
     assert.equal(
@@ -210,7 +275,15 @@ describe('formatSummary', () => {
 });
 
 describe('createProgressRenderer', () => {
-  const ev = (e: Partial<InstallProgress>): InstallProgress => ({ index: 0, count: 1, name: 'localhost/x', phase: 'progress', bytes: 0, total: 1000, ...e });
+  const ev = (e: Partial<InstallProgress>): InstallProgress => ({
+    index: 0,
+    count: 1,
+    name: 'localhost/x',
+    phase: 'progress',
+    bytes: 0,
+    total: 1000,
+    ...e,
+  });
   function tty(isTTY = true) {
     let text = '';
     return { stream: { isTTY, columns: 120, write: (s: string) => (text += s) }, text: () => text };
@@ -233,7 +306,10 @@ describe('createProgressRenderer', () => {
     r.onProgress(ev({ phase: 'start', total: 4 * 1024 * 1024 }));
     now = 1000;
     r.onProgress(ev({ bytes: 1024 * 1024, total: 4 * 1024 * 1024 }));
-    assert.ok(s.text().endsWith('[1/1] localhost/x  1.0 MiB / 4.0 MiB  25%  1.0 MiB/s  0:03 left'), JSON.stringify(s.text()));
+    assert.ok(
+      s.text().endsWith('[1/1] localhost/x  1.0 MiB / 4.0 MiB  25%  1.0 MiB/s  0:03 left'),
+      JSON.stringify(s.text()),
+    );
     now = 4000;
     r.onProgress(ev({ phase: 'done', bytes: 4 * 1024 * 1024, total: 4 * 1024 * 1024 }));
     assert.ok(s.text().endsWith('\r\x1b[2K[1/1] localhost/x  4.0 MiB in 0:04 (1.0 MiB/s)\n'), JSON.stringify(s.text()));
@@ -256,7 +332,10 @@ describe('createProgressRenderer', () => {
     r.onProgress(ev({ phase: 'start', index: 1, count: 2, name: 'localhost/y' }));
     const before = s.text().length;
     r.onProgress(ev({ index: 1, count: 2, name: 'localhost/y', bytes: 10 }));
-    assert.ok(s.text().slice(before).startsWith('\r\x1b[2K\x1b[1A\r\x1b[2K[1/2] localhost/x'), JSON.stringify(s.text().slice(before)));
+    assert.ok(
+      s.text().slice(before).startsWith('\r\x1b[2K\x1b[1A\r\x1b[2K[1/2] localhost/x'),
+      JSON.stringify(s.text().slice(before)),
+    );
     const mid = s.text().length;
     r.finish();
     assert.equal(s.text().slice(mid), '\r\x1b[2K\x1b[1A\r\x1b[2K');
@@ -297,7 +376,14 @@ describe('createProgressRenderer', () => {
       [0, 79],
       [undefined, 79],
     ] as const) {
-      const s = { isTTY: true, columns, text: '', write(x: string) { this.text += x; } };
+      const s = {
+        isTTY: true,
+        columns,
+        text: '',
+        write(x: string) {
+          this.text += x;
+        },
+      };
       const r = createProgressRenderer(s, { now: () => 0, tick: 0 });
       r.onProgress(ev({ phase: 'start', name: `localhost/${'a-very-long-image-name-'.repeat(5)}:latest` }));
       assert.equal(s.text.length, width, `columns ${columns}`);

@@ -5,7 +5,18 @@
  */
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readFile, readdir, rename, stat, symlink, truncate, unlink, writeFile } from 'node:fs/promises';
+import {
+  copyFile,
+  mkdir,
+  readFile,
+  readdir,
+  rename,
+  stat,
+  symlink,
+  truncate,
+  unlink,
+  writeFile,
+} from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import tar from 'tar-stream';
@@ -78,7 +89,18 @@ function req(e: Env, inputs: unknown, options: unknown, more: Partial<InstallReq
 const store = (e: Env) => join(e.tree, 'var/lib/containers/storage');
 
 async function podmanInspect(e: Env, name: string): Promise<Record<string, unknown>> {
-  const r = await runTool(['podman', '--root', store(e), '--runroot', e.runroot, '--storage-driver', 'vfs', 'image', 'inspect', name]);
+  const r = await runTool([
+    'podman',
+    '--root',
+    store(e),
+    '--runroot',
+    e.runroot,
+    '--storage-driver',
+    'vfs',
+    'image',
+    'inspect',
+    name,
+  ]);
   const arr = JSON.parse(r.stdout.toString('utf8')) as Record<string, unknown>[];
   assert.equal(arr.length, 1);
   return arr[0]!;
@@ -136,7 +158,9 @@ async function writeTar(file: string, entries: [string, Buffer | string][]): Pro
   });
   for (const [name, content] of entries) {
     const body = typeof content === 'string' ? Buffer.from(content) : content;
-    await new Promise<void>((res, rej) => pack.entry({ name, size: body.length, mode: 0o644, mtime: new Date(0) }, body, (err) => (err ? rej(err) : res())));
+    await new Promise<void>((res, rej) =>
+      pack.entry({ name, size: body.length, mode: 0o644, mtime: new Date(0) }, body, (err) => (err ? rej(err) : res())),
+    );
   }
   pack.finalize();
   await done;
@@ -153,7 +177,10 @@ describe('install into containers-storage', () => {
     const summary = await install(
       req(
         e,
-        inputs(e, { [a.configDigest]: { format: 'dir', name: 'localhost/a:latest' }, [b.configDigest]: { format: 'dir', name: 'localhost/b:v1' } }),
+        inputs(e, {
+          [a.configDigest]: { format: 'dir', name: 'localhost/a:latest' },
+          [b.configDigest]: { format: 'dir', name: 'localhost/b:v1' },
+        }),
         storageOptions(),
         { onProgress: (p) => events.push(p) },
       ),
@@ -182,7 +209,10 @@ describe('install into containers-storage', () => {
       ['0/2 start', '0/2 done', '1/2 start', '1/2 done'],
     );
     // skopeo's step report (stdout) reaches the progress status.
-    assert.ok(events.some((p) => p.phase === 'progress' && /Copying (blob|config)|Writing manifest/.test(p.status ?? '')), JSON.stringify(events));
+    assert.ok(
+      events.some((p) => p.phase === 'progress' && /Copying (blob|config)|Writing manifest/.test(p.status ?? '')),
+      JSON.stringify(events),
+    );
     assert.deepEqual(await readdir(e.tmpdir), []);
   });
 
@@ -192,12 +222,18 @@ describe('install into containers-storage', () => {
     const img = await addDirImage(e, { platform: { architecture: 'amd64', os: 'linux' } });
     const other = await buildImage({ platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
     const listDigest = await addList(e, [img, other]);
-    const inp = { ...(inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/listed:latest' } }) as object), 'manifest-lists': await listInputs(e) };
+    const inp = {
+      ...(inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/listed:latest' } }) as object),
+      'manifest-lists': await listInputs(e),
+    };
     const summary = await install(req(e, inp, storageOptions()));
     assert.equal(summary.images[0]!.listDigest, listDigest);
     assert.equal(summary.images[0]!.manifestDigest, img.manifestDigest);
     const info = await podmanInspect(e, 'localhost/listed:latest');
-    assert.ok((info.RepoDigests as string[]).includes(`localhost/listed@${listDigest}`), JSON.stringify(info.RepoDigests));
+    assert.ok(
+      (info.RepoDigests as string[]).includes(`localhost/listed@${listDigest}`),
+      JSON.stringify(info.RepoDigests),
+    );
     assert.equal(`sha256:${info.Id as string}`, img.configDigest);
   });
 
@@ -207,7 +243,10 @@ describe('install into containers-storage', () => {
     const arm = await addDirImage(e, { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
     const amd = await buildImage({ platform: { architecture: 'amd64', os: 'linux' } });
     const listDigest = await addList(e, [amd, arm]);
-    const inp = { ...(inputs(e, { [arm.configDigest]: { format: 'dir', name: 'localhost/arm:latest' } }) as object), 'manifest-lists': await listInputs(e) };
+    const inp = {
+      ...(inputs(e, { [arm.configDigest]: { format: 'dir', name: 'localhost/arm:latest' } }) as object),
+      'manifest-lists': await listInputs(e),
+    };
     const summary = await install(req(e, inp, storageOptions()));
     assert.deepEqual(
       { ...summary.images[0]! },
@@ -232,10 +271,15 @@ describe('install into containers-storage', () => {
     const src = join(UPSTREAM, 'skopeo', 'integration', 'fixtures', 'uncompressed-image-s1');
     await mkdir(join(e.images, key));
     for (const f of await readdir(src)) await copyFile(join(src, f), join(e.images, key, f));
-    const summary = await install(req(e, inputs(e, { [key]: { format: 'dir', name: 'localhost/s1:v1' } }), storageOptions()));
+    const summary = await install(
+      req(e, inputs(e, { [key]: { format: 'dir', name: 'localhost/s1:v1' } }), storageOptions()),
+    );
     const info = await podmanInspect(e, 'localhost/s1:v1');
     assert.equal(summary.images[0]!.imageId, `sha256:${info.Id as string}`);
-    assert.equal(summary.images[0]!.manifestDigest, 'sha256:3b93a98785ed46f9fa9fefd53127c3fa91e1d0314f90c00d8fb9b8d7448ec1ad');
+    assert.equal(
+      summary.images[0]!.manifestDigest,
+      'sha256:3b93a98785ed46f9fa9fefd53127c3fa91e1d0314f90c00d8fb9b8d7448ec1ad',
+    );
     assert.equal(info.Digest, summary.images[0]!.manifestDigest);
   });
 
@@ -244,7 +288,9 @@ describe('install into containers-storage', () => {
     const e = await env(t);
     const src = await makeDirImage(join(e.root, 'src'), { flavour: 'oci' });
     await runTool(['skopeo', 'copy', '-q', `dir:${src.dir}`, `oci-archive:${join(e.images, 'app.tar')}:app`]);
-    const summary = await install(req(e, inputs(e, { 'app.tar': { format: 'oci-archive', name: 'localhost/app:1' } }), storageOptions()));
+    const summary = await install(
+      req(e, inputs(e, { 'app.tar': { format: 'oci-archive', name: 'localhost/app:1' } }), storageOptions()),
+    );
     assert.equal(summary.images[0]!.imageId, src.configDigest);
     assert.equal(summary.images[0]!.manifestDigest, src.manifestDigest);
     const info = await podmanInspect(e, 'localhost/app:1');
@@ -263,7 +309,11 @@ describe('install into containers-storage', () => {
       const img = await addDirImage(e);
       await copyFile(SIGNATURE, join(img.dir, 'signature-1'));
       const summary = await install(
-        req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/signed:latest' } }), storageOptions({ 'remove-signatures': removeSignatures })),
+        req(
+          e,
+          inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/signed:latest' } }),
+          storageOptions({ 'remove-signatures': removeSignatures }),
+        ),
       );
       assert.equal(summary.removeSignatures, removeSignatures);
       const ref = summary.images[0]!.destination;
@@ -284,12 +334,22 @@ describe('install into containers-storage', () => {
     // Plant the block-device marker overlay creates on xfs (a regular file stands in for it).
     await mkdir(join(store(e), 'overlay'), { recursive: true });
     await writeFile(join(store(e), 'overlay', 'backingFsBlockDev'), '');
-    await install(req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/ov:latest' } }), { destination: { type: 'containers-storage' } }));
+    await install(
+      req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/ov:latest' } }), {
+        destination: { type: 'containers-storage' },
+      }),
+    );
     await assert.rejects(stat(join(store(e), 'overlay', 'backingFsBlockDev')), { code: 'ENOENT' });
     const mounts = await readFile('/proc/self/mountinfo', 'utf8');
     assert.ok(!mounts.includes(e.tree), 'nothing may stay mounted inside the tree');
-    const images = JSON.parse(await readFile(join(store(e), 'overlay-images', 'images.json'), 'utf8')) as { id: string; names: string[] }[];
-    assert.deepEqual(images.map((i) => [`sha256:${i.id}`, i.names]), [[img.configDigest, ['localhost/ov:latest']]]);
+    const images = JSON.parse(await readFile(join(store(e), 'overlay-images', 'images.json'), 'utf8')) as {
+      id: string;
+      names: string[];
+    }[];
+    assert.deepEqual(
+      images.map((i) => [`sha256:${i.id}`, i.names]),
+      [[img.configDigest, ['localhost/ov:latest']]],
+    );
   });
 
   it('removes a store it created when skopeo fails (a blob with the wrong content)', async (t) => {
@@ -298,7 +358,12 @@ describe('install into containers-storage', () => {
     const img = await addDirImage(e, { layerSize: 4096 });
     const layer = join(img.dir, img.layers[0]!.digest.slice(7));
     await flipByte(layer);
-    await assertCode(install(req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/bad:latest' } }), storageOptions())), 'TOOL_FAILED');
+    await assertCode(
+      install(
+        req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/bad:latest' } }), storageOptions()),
+      ),
+      'TOOL_FAILED',
+    );
     await assertNothingLeft(e);
   });
 });
@@ -310,8 +375,27 @@ describe('install from a containers-storage input', () => {
       const e = await env(t);
       const src = await makeDirImage(join(e.root, 'src'));
       const hostStore = join(e.images, 'storage');
-      await runTool(['skopeo', 'copy', '-q', `dir:${src.dir}`, `containers-storage:[vfs@${hostStore}+${join(e.root, 'hostrun')}]localhost/host:latest`]);
-      const inp = { images: { path: e.images, data: { archives: { [src.configDigest]: { format: 'containers-storage', name: 'localhost/copied:latest', storage: { driver: 'vfs' } } } } } };
+      await runTool([
+        'skopeo',
+        'copy',
+        '-q',
+        `dir:${src.dir}`,
+        `containers-storage:[vfs@${hostStore}+${join(e.root, 'hostrun')}]localhost/host:latest`,
+      ]);
+      const inp = {
+        images: {
+          path: e.images,
+          data: {
+            archives: {
+              [src.configDigest]: {
+                format: 'containers-storage',
+                name: 'localhost/copied:latest',
+                storage: { driver: 'vfs' },
+              },
+            },
+          },
+        },
+      };
       const options = type === 'oci' ? { destination: { type, path: '/oci' } } : storageOptions();
       const summary = await install(req(e, inp, options));
       const im = summary.images[0]!;
@@ -334,7 +418,9 @@ describe('install into native destinations', () => {
       const e = await env(t);
       const a = await addDirImage(e, { flavour: 'oci' });
       const b = await addDirImage(e, { flavour: 'docker' });
-      const archives: Record<string, { format: string; name: string }> = { [a.configDigest]: { format: 'dir', name: 'localhost/a:latest' } };
+      const archives: Record<string, { format: string; name: string }> = {
+        [a.configDigest]: { format: 'dir', name: 'localhost/a:latest' },
+      };
       if (type !== 'dir') archives[b.configDigest] = { format: 'dir', name: 'localhost/b:latest' };
       const path = type === 'oci-archive' ? '/usr/share/images/all.tar' : `/usr/share/images/${type}`;
       const summary = await install(req(e, inputs(e, archives), { destination: { type, path } }));
@@ -351,7 +437,11 @@ describe('install into native destinations', () => {
         assert.equal(sha(config), im.imageId, `config of ${im.name}`);
         const src = i === 0 ? a : b;
         if (src.mediaType.includes('oci') || type === 'dir') {
-          assert.equal(im.manifestDigest, src.manifestDigest, 'an OCI image (or any image in dir:) keeps its manifest bytes');
+          assert.equal(
+            im.manifestDigest,
+            src.manifestDigest,
+            'an OCI image (or any image in dir:) keeps its manifest bytes',
+          );
           assert.equal(im.imageId, src.configDigest);
         }
         await runTool(['skopeo', 'copy', '-q', im.destination, `dir:${join(e.root, `copy-${i}`)}`]);
@@ -366,10 +456,15 @@ describe('install into native destinations', () => {
     const arm = await addDirImage(e, { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
     const amd = await buildImage({ platform: { architecture: 'amd64', os: 'linux' } });
     await addList(e, [amd, arm]);
-    const inp = { ...(inputs(e, { [arm.configDigest]: { format: 'dir', name: 'localhost/arm:latest' } }) as object), 'manifest-lists': await listInputs(e) };
+    const inp = {
+      ...(inputs(e, { [arm.configDigest]: { format: 'dir', name: 'localhost/arm:latest' } }) as object),
+      'manifest-lists': await listInputs(e),
+    };
     const summary = await install(req(e, inp, { destination: { type: 'oci', path: '/oci' } }));
     assert.equal(summary.images[0]!.manifestDigest, arm.manifestDigest);
-    const inspect = JSON.parse((await runTool(['skopeo', 'inspect', summary.images[0]!.destination])).stdout.toString()) as { Architecture: string };
+    const inspect = JSON.parse(
+      (await runTool(['skopeo', 'inspect', summary.images[0]!.destination])).stdout.toString(),
+    ) as { Architecture: string };
     assert.equal(inspect.Architecture, 'arm64');
   });
 });
@@ -400,17 +495,16 @@ describe('install refuses hostile input', () => {
     const e = await env(t);
     const img = await addDirImage(e);
     const inp = inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/x:latest' } });
-    const err = await assertCode(install(req(e, inp, { destination: { type: 'oci', path: '/o', compress: true } })), 'INVALID_INPUT');
+    const err = await assertCode(
+      install(req(e, inp, { destination: { type: 'oci', path: '/o', compress: true } })),
+      'INVALID_INPUT',
+    );
     assert.match(err.message, /destination\.compress/);
     await assertNothingLeft(e);
   });
 
   const blobCases: [string, (file: string) => Promise<void>, string][] = [
-    [
-      'a blob with the wrong content',
-      flipByte,
-      'DIGEST_MISMATCH',
-    ],
+    ['a blob with the wrong content', flipByte, 'DIGEST_MISMATCH'],
     ['a truncated blob', (f) => truncate(f, 20), 'DIGEST_MISMATCH'],
     ['a missing blob', (f) => unlink(f), 'NOT_FOUND'],
   ];
@@ -421,9 +515,14 @@ describe('install refuses hostile input', () => {
         const good = await addDirImage(e);
         const bad = await addDirImage(e, { layerSize: 4096 });
         await spoil(join(bad.dir, bad.layers[0]!.digest.slice(7)));
-        const archives: Record<string, { format: string; name: string }> = { [bad.configDigest]: { format: 'dir', name: 'localhost/bad:latest' } };
+        const archives: Record<string, { format: string; name: string }> = {
+          [bad.configDigest]: { format: 'dir', name: 'localhost/bad:latest' },
+        };
         if (type !== 'dir') archives[good.configDigest] = { format: 'dir', name: 'localhost/good:latest' };
-        await assertCode(install(req(e, inputs(e, archives), { destination: { type, path: `/usr/share/${type}/x` } })), code);
+        await assertCode(
+          install(req(e, inputs(e, archives), { destination: { type, path: `/usr/share/${type}/x` } })),
+          code,
+        );
         await assertNothingLeft(e);
       });
     }
@@ -443,7 +542,10 @@ describe('install refuses hostile input', () => {
           [`blobs/sha256/${img.manifestDigest.slice(7)}`, img.manifest],
           ...img.layers.map((l): [string, Buffer] => [`blobs/sha256/${l.digest.slice(7)}`, l.bytes]),
         ];
-        const index = { schemaVersion: 2, manifests: [{ mediaType: img.mediaType, digest: img.manifestDigest, size: img.manifest.length }] };
+        const index = {
+          schemaVersion: 2,
+          manifests: [{ mediaType: img.mediaType, digest: img.manifestDigest, size: img.manifest.length }],
+        };
         await writeTar(join(e.images, 'evil.tar'), [
           ['oci-layout', '{"imageLayoutVersion":"1.0.0"}'],
           ['index.json', JSON.stringify(index)],
@@ -451,7 +553,10 @@ describe('install refuses hostile input', () => {
           [entry, 'gotcha'],
         ]);
         const options = type === 'oci' ? { destination: { type, path: '/oci' } } : storageOptions();
-        await assertCode(install(req(e, inputs(e, { 'evil.tar': { format: 'oci-archive', name: 'localhost/evil:latest' } }), options)), 'UNSAFE_PATH');
+        await assertCode(
+          install(req(e, inputs(e, { 'evil.tar': { format: 'oci-archive', name: 'localhost/evil:latest' } }), options)),
+          'UNSAFE_PATH',
+        );
         await assert.rejects(stat(join(e.images, '..', 'escaped')), { code: 'ENOENT' });
         await assert.rejects(stat(join(e.tmpdir, '..', 'escaped')), { code: 'ENOENT' });
         await assert.rejects(stat('/tmp/ocikit-escaped-absolute'), { code: 'ENOENT' });
@@ -466,7 +571,14 @@ describe('install refuses hostile input', () => {
     const ac = new AbortController();
     ac.abort();
     await assertCode(
-      install(req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/x:latest' } }), { destination: { type: 'oci', path: '/o' } }, { signal: ac.signal })),
+      install(
+        req(
+          e,
+          inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/x:latest' } }),
+          { destination: { type: 'oci', path: '/o' } },
+          { signal: ac.signal },
+        ),
+      ),
       'INTERRUPTED',
     );
     await assertNothingLeft(e);
@@ -476,7 +588,14 @@ describe('install refuses hostile input', () => {
     const e = await env(t);
     const img = await addDirImage(e);
     await assertCode(
-      install(req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/x:latest' } }), { destination: { type: 'oci', path: '/o' } }, { tree: join(e.root, 'nope') })),
+      install(
+        req(
+          e,
+          inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/x:latest' } }),
+          { destination: { type: 'oci', path: '/o' } },
+          { tree: join(e.root, 'nope') },
+        ),
+      ),
       'NOT_FOUND',
     );
   });

@@ -42,7 +42,10 @@ async function hashTree(dir: string, rel = ''): Promise<Record<string, string>> 
   for (const ent of await readdir(join(dir, rel), { withFileTypes: true })) {
     const r = join(rel, ent.name);
     if (ent.isDirectory()) Object.assign(out, await hashTree(dir, r));
-    else out[r] = createHash('sha256').update(await readFile(join(dir, r))).digest('hex');
+    else
+      out[r] = createHash('sha256')
+        .update(await readFile(join(dir, r)))
+        .digest('hex');
   }
   return out;
 }
@@ -82,10 +85,13 @@ describe('make-sample.mjs', () => {
     const out = join(await tempDir(t), 'sample');
     const images = await makeSample(out);
     for (const i of images) {
-      const ref = i.format === 'dir' ? `dir:${join(out, 'images', i.key)}` : `oci-archive:${join(out, 'images', i.key)}`;
+      const ref =
+        i.format === 'dir' ? `dir:${join(out, 'images', i.key)}` : `oci-archive:${join(out, 'images', i.key)}`;
       const raw = (await runTool(['skopeo', 'inspect', '--raw', ref])).stdout;
       assert.equal(`sha256:${createHash('sha256').update(raw).digest('hex')}`, i.manifestDigest, ref);
-      const info = JSON.parse((await runTool(['skopeo', 'inspect', ref])).stdout.toString()) as { Architecture: string };
+      const info = JSON.parse((await runTool(['skopeo', 'inspect', ref])).stdout.toString()) as {
+        Architecture: string;
+      };
       assert.equal(info.Architecture, i.platform.architecture);
     }
   });
@@ -108,13 +114,33 @@ describe('sample.mjs (npm run sample)', () => {
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /Installed 4 images into containers-storage at .*\(driver vfs\)/);
     assert.ok(r.stdout.includes(`The tree is ${join(work, 'tree')}`));
-    const sample = JSON.parse(await readFile(join(work, 'sample', 'inputs.json'), 'utf8')) as { images: { data: { archives: Record<string, { name: string }> } } };
+    const sample = JSON.parse(await readFile(join(work, 'sample', 'inputs.json'), 'utf8')) as {
+      images: { data: { archives: Record<string, { name: string }> } };
+    };
     const names = Object.values(sample.images.data.archives).map((a) => a.name);
-    const podman = ['podman', '--root', join(work, 'tree/var/lib/containers/storage'), '--runroot', join(work, 'run'), '--storage-driver', 'vfs'];
-    const inspected = JSON.parse((await runTool([...podman, 'image', 'inspect', ...names])).stdout.toString()) as { RepoTags: string[]; Architecture: string }[];
+    const podman = [
+      'podman',
+      '--root',
+      join(work, 'tree/var/lib/containers/storage'),
+      '--runroot',
+      join(work, 'run'),
+      '--storage-driver',
+      'vfs',
+    ];
+    const inspected = JSON.parse((await runTool([...podman, 'image', 'inspect', ...names])).stdout.toString()) as {
+      RepoTags: string[];
+      Architecture: string;
+    }[];
     assert.deepEqual(inspected.map((i) => i.RepoTags[0]).sort(), [...names].sort());
-    assert.deepEqual(inspected.map((i) => i.Architecture).sort(), [HOST_ARCH, HOST_ARCH, HOST_ARCH, HOST_ARCH === 'arm64' ? 'amd64' : 'arm64'].sort());
-    assert.deepEqual(await readdir(root).then((d) => d.filter((x) => x.startsWith('ocikit-'))), [], 'no temporary file left');
+    assert.deepEqual(
+      inspected.map((i) => i.Architecture).sort(),
+      [HOST_ARCH, HOST_ARCH, HOST_ARCH, HOST_ARCH === 'arm64' ? 'amd64' : 'arm64'].sort(),
+    );
+    assert.deepEqual(
+      await readdir(root).then((d) => d.filter((x) => x.startsWith('ocikit-'))),
+      [],
+      'no temporary file left',
+    );
   });
 
   it('installs into an oci layout with --dest oci', async (t) => {
@@ -124,9 +150,15 @@ describe('sample.mjs (npm run sample)', () => {
     const r = await node([join(SCRIPTS, 'sample.mjs'), '--dest', 'oci', '--workdir', work], { TMPDIR: root });
     assert.equal(r.status, 0, r.stderr + r.stdout);
     assert.match(r.stdout, /Installed 4 images into oci at /);
-    const index = JSON.parse(await readFile(join(work, 'tree/usr/share/containers/oci/index.json'), 'utf8')) as { manifests: unknown[] };
+    const index = JSON.parse(await readFile(join(work, 'tree/usr/share/containers/oci/index.json'), 'utf8')) as {
+      manifests: unknown[];
+    };
     assert.equal(index.manifests.length, 4);
-    await runTool(['skopeo', 'inspect', `oci:${join(work, 'tree/usr/share/containers/oci')}:localhost/ocikit-sample/foreign:latest`]);
+    await runTool([
+      'skopeo',
+      'inspect',
+      `oci:${join(work, 'tree/usr/share/containers/oci')}:localhost/ocikit-sample/foreign:latest`,
+    ]);
   });
 
   it('refuses an unknown --dest', async () => {

@@ -20,10 +20,15 @@ import { needTool } from '../helpers/tools.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const conv = (obj: unknown) => convertConfigToOci(Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj))).toString('utf8');
+const conv = (obj: unknown) =>
+  convertConfigToOci(Buffer.from(typeof obj === 'string' ? obj : JSON.stringify(obj))).toString('utf8');
 
 /** Writes a Docker v2s2 `dir:` image with the given raw config bytes and one gzip layer. */
-async function dockerDirWithConfig(dir: string, config: Buffer, layerType = 'application/vnd.docker.image.rootfs.diff.tar.gzip') {
+async function dockerDirWithConfig(
+  dir: string,
+  config: Buffer,
+  layerType = 'application/vnd.docker.image.rootfs.diff.tar.gzip',
+) {
   const raw = await makeTar({ 'a.txt': 'hello' });
   const layer = layerType.endsWith('gzip') ? gzipSync(raw) : raw;
   const manifest = Buffer.from(
@@ -58,7 +63,7 @@ const TRICKY_CONFIG = {
     WorkingDir: '/srv',
     Entrypoint: null,
     OnBuild: null,
-    Labels: { zeta: '1', Alpha: '2', 'é': '3', '\u{1F600}': 'emoji', '\uE000': 'pua', a: 'x<y>&z' },
+    Labels: { zeta: '1', Alpha: '2', é: '3', '\u{1F600}': 'emoji', '\uE000': 'pua', a: 'x<y>&z' },
     StopSignal: 'SIGTERM',
   },
   container: 'deadbeef',
@@ -105,32 +110,63 @@ describe('parseGoTime / formatGoTime', () => {
   for (const [input, want] of cases) {
     it(`round-trips ${input} to ${want}`, () => assert.equal(formatGoTime(parseGoTime(input, 't')), want));
   }
-  for (const bad of ['2023-02-29T00:00:00Z', '2023-13-01T00:00:00Z', '2023-01-01 00:00:00Z', '2023-01-01T00:00:00z', '2023-01-01T24:00:00Z', 'yesterday']) {
-    it(`refuses ${bad} as Go does`, () => assert.throws(() => parseGoTime(bad, 't'), (e: unknown) => isOcikitError(e, 'INVALID_INPUT')));
+  for (const bad of [
+    '2023-02-29T00:00:00Z',
+    '2023-13-01T00:00:00Z',
+    '2023-01-01 00:00:00Z',
+    '2023-01-01T00:00:00z',
+    '2023-01-01T24:00:00Z',
+    'yesterday',
+  ]) {
+    it(`refuses ${bad} as Go does`, () =>
+      assert.throws(
+        () => parseGoTime(bad, 't'),
+        (e: unknown) => isOcikitError(e, 'INVALID_INPUT'),
+      ));
   }
 });
 
 describe('convertConfigToOci', () => {
   it('drops Docker-only fields and writes image-spec field order', () => {
-    const out = conv({ os: 'linux', architecture: 'arm64', docker_version: '1', container_config: {}, rootfs: { diff_ids: [], type: 'layers' } });
+    const out = conv({
+      os: 'linux',
+      architecture: 'arm64',
+      docker_version: '1',
+      container_config: {},
+      rootfs: { diff_ids: [], type: 'layers' },
+    });
     assert.equal(out, '{"architecture":"arm64","os":"linux","config":{},"rootfs":{"type":"layers","diff_ids":[]}}');
   });
   it('keeps a missing diff_ids as null and always writes config', () => {
     assert.equal(conv({}), '{"architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null}}');
   });
   it('matches keys case-insensitively, the last one winning', () => {
-    assert.equal(conv({ OS: 'linux', Architecture: 'x', architecture: 'amd64', ROOTFS: { TYPE: 'layers' } }).slice(0, 40), '{"architecture":"amd64","os":"linux","co');
+    assert.equal(
+      conv({ OS: 'linux', Architecture: 'x', architecture: 'amd64', ROOTFS: { TYPE: 'layers' } }).slice(0, 40),
+      '{"architecture":"amd64","os":"linux","co',
+    );
   });
   it('folds KELVIN SIGN and LONG S like Go', () => {
-    assert.match(conv({ 'o\u017f': 'linux', config: { 'Wor\u212aingDir': '/w' } }), /"os":"linux","config":\{"WorkingDir":"\/w"\}/);
+    assert.match(
+      conv({ 'o\u017f': 'linux', config: { 'Wor\u212aingDir': '/w' } }),
+      /"os":"linux","config":\{"WorkingDir":"\/w"\}/,
+    );
   });
   it('sorts map keys by UTF-8 bytes and writes empty structs for ports and volumes', () => {
-    const out = conv({ config: { Labels: { b: '1', '\uE000': 'p', '\u{1F600}': 'e', A: '2' }, ExposedPorts: { '80/tcp': { x: 1 } } } });
-    assert.match(out, /"config":\{"ExposedPorts":\{"80\/tcp":\{\}\},"Labels":\{"A":"2","b":"1","\uE000":"p","\u{1F600}":"e"\}\}/u);
+    const out = conv({
+      config: { Labels: { b: '1', '\uE000': 'p', '\u{1F600}': 'e', A: '2' }, ExposedPorts: { '80/tcp': { x: 1 } } },
+    });
+    assert.match(
+      out,
+      /"config":\{"ExposedPorts":\{"80\/tcp":\{\}\},"Labels":\{"A":"2","b":"1","\uE000":"p","\u{1F600}":"e"\}\}/u,
+    );
   });
   it('omits empty omitempty fields but keeps non-empty ones', () => {
     const out = conv({ variant: '', author: 'me', 'os.features': [], history: [{ empty_layer: false }, null] });
-    assert.equal(out, '{"author":"me","architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null},"history":[{},{}]}');
+    assert.equal(
+      out,
+      '{"author":"me","architecture":"","os":"","config":{},"rootfs":{"type":"","diff_ids":null},"history":[{},{}]}',
+    );
   });
   it('turns null elements of string slices into empty strings', () => {
     assert.match(conv({ config: { Env: ['A=1', null] } }), /"Env":\["A=1",""\]/);
@@ -146,7 +182,11 @@ describe('convertConfigToOci', () => {
     ['a byte order mark', '\ufeff{}'],
   ];
   for (const [what, input] of typeErrors) {
-    it(`fails like Go on ${what}`, () => assert.throws(() => conv(input), (e: unknown) => isOcikitError(e, 'INVALID_INPUT')));
+    it(`fails like Go on ${what}`, () =>
+      assert.throws(
+        () => conv(input),
+        (e: unknown) => isOcikitError(e, 'INVALID_INPUT'),
+      ));
   }
 });
 
@@ -155,7 +195,10 @@ describe('ociLayerMediaType', () => {
     ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.oci.image.layer.v1.tar+gzip'],
     ['application/vnd.docker.image.rootfs.diff.tar', 'application/vnd.oci.image.layer.v1.tar'],
     ['application/vnd.docker.image.rootfs.foreign.diff.tar', 'application/vnd.oci.image.layer.nondistributable.v1.tar'],
-    ['application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip'],
+    [
+      'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+      'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip',
+    ],
     ['application/vnd.oci.image.layer.v1.tar+zstd', undefined],
   ];
   for (const [from, to] of table) it(`maps ${from}`, () => assert.equal(ociLayerMediaType(from), to));
@@ -172,18 +215,26 @@ describe('convertDockerToOci', () => {
       }),
     );
     const parsed = parseManifest(m, 'test') as ImageManifest;
-    assert.throws(() => convertDockerToOci(parsed, Buffer.from('{}')), (e: unknown) => isOcikitError(e, 'UNSUPPORTED'));
+    assert.throws(
+      () => convertDockerToOci(parsed, Buffer.from('{}')),
+      (e: unknown) => isOcikitError(e, 'UNSUPPORTED'),
+    );
   });
 
   for (const [label, config] of [
     ['a tricky Docker config', Buffer.from(JSON.stringify(TRICKY_CONFIG))],
-    ['a pretty-printed config with escapes', Buffer.from(JSON.stringify(TRICKY_CONFIG, null, 3).replace('"linux"', '"\\u006cinux"'))],
+    [
+      'a pretty-printed config with escapes',
+      Buffer.from(JSON.stringify(TRICKY_CONFIG, null, 3).replace('"linux"', '"\\u006cinux"')),
+    ],
   ] as const) {
     it(`gives skopeo's exact manifest and config bytes for ${label}`, async (t) => {
       if (!needTool(t, 'skopeo')) return;
       const dir = await tempDir(t);
       const { manifest } = await dockerDirWithConfig(join(dir, 'src'), config);
-      const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], { encoding: 'utf8' });
+      const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], {
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 0, r.stderr);
       const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8'));
       const wantManifest = await readFile(join(dir, 'out', 'blobs', 'sha256', index.manifests[0].digest.slice(7)));

@@ -102,7 +102,10 @@ describe('fixture inventory', () => {
     const files = readdirSync(UPSTREAM, { recursive: true, withFileTypes: true })
       .filter((e) => e.isFile())
       .map((e) => relative(UPSTREAM, join(e.parentPath ?? e.path, e.name)));
-    assert.deepEqual(files.filter((f) => !listed.has(f)), ['README.md']);
+    assert.deepEqual(
+      files.filter((f) => !listed.has(f)),
+      ['README.md'],
+    );
   });
 });
 
@@ -110,20 +113,62 @@ describe('fixture inventory', () => {
 
 describe('manifestDigest', () => {
   const upstreamVectors: [string, string][] = [
-    ['containers-image/internal/manifest/testdata/v2s2.manifest.json', 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'],
-    ['containers-image/internal/manifest/testdata/v2s1.manifest.json', 'sha256:7364fea9d84ee548ab67d4c46c6006289800c98de3fbf8c0a97138dfcc23f000'],
-    ['containers-image/internal/manifest/testdata/v2s1-unsigned.manifest.json', 'sha256:7364fea9d84ee548ab67d4c46c6006289800c98de3fbf8c0a97138dfcc23f000'],
-    ['containers-image/manifest/fixtures/v2s2.manifest.json', 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'],
-    ['containers-image/signature/fixtures/image.manifest.json', 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'],
-    ['containers-image/signature/fixtures/dir-img-valid/manifest.json', 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'],
-    ['containers-image/signature/fixtures/dir-img-cosign-valid/manifest.json', 'sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00'],
-    ['skopeo/cmd/skopeo/fixtures/image.manifest.json', 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'],
-    ['skopeo/integration/fixtures/image.manifest.json', 'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55'],
-    ['skopeo/integration/fixtures/uncompressed-image-s1/manifest.json', 'sha256:3b93a98785ed46f9fa9fefd53127c3fa91e1d0314f90c00d8fb9b8d7448ec1ad'],
-    ['image-spec/backwards-compatibility/docker-manifest-list.json', 'sha256:4ffd0883f25635999f04ea543240a27c9a4341979ff7d46a9774f71512eebb1f'],
-    ['image-spec/backwards-compatibility/docker-v2s2-manifest.json', 'sha256:888206c77cd2811ec47e752ba291e5b7734e3ef137dfd222daadaca39a9f17bc'],
-    ['image-spec/backwards-compatibility/docker-config-1.json', 'sha256:a059ea7356d5b5a9e0f6352bfa463e7bd4721c2ade3ef168603826e0de6fe54b'],
-    ['image-spec/backwards-compatibility/docker-config-2.json', 'sha256:a20665eb1fe2912accb3d5dadaed360430df0d1aa46874875886947d61d3d4ee'],
+    [
+      'containers-image/internal/manifest/testdata/v2s2.manifest.json',
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    ],
+    [
+      'containers-image/internal/manifest/testdata/v2s1.manifest.json',
+      'sha256:7364fea9d84ee548ab67d4c46c6006289800c98de3fbf8c0a97138dfcc23f000',
+    ],
+    [
+      'containers-image/internal/manifest/testdata/v2s1-unsigned.manifest.json',
+      'sha256:7364fea9d84ee548ab67d4c46c6006289800c98de3fbf8c0a97138dfcc23f000',
+    ],
+    [
+      'containers-image/manifest/fixtures/v2s2.manifest.json',
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    ],
+    [
+      'containers-image/signature/fixtures/image.manifest.json',
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    ],
+    [
+      'containers-image/signature/fixtures/dir-img-valid/manifest.json',
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    ],
+    [
+      'containers-image/signature/fixtures/dir-img-cosign-valid/manifest.json',
+      'sha256:634a8f35b5f16dcf4aaa0822adc0b1964bb786fca12f6831de8ddc45e5986a00',
+    ],
+    [
+      'skopeo/cmd/skopeo/fixtures/image.manifest.json',
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    ],
+    [
+      'skopeo/integration/fixtures/image.manifest.json',
+      'sha256:20bf21ed457b390829cdbeec8795a7bea1626991fda603e0d01b4e7f60427e55',
+    ],
+    [
+      'skopeo/integration/fixtures/uncompressed-image-s1/manifest.json',
+      'sha256:3b93a98785ed46f9fa9fefd53127c3fa91e1d0314f90c00d8fb9b8d7448ec1ad',
+    ],
+    [
+      'image-spec/backwards-compatibility/docker-manifest-list.json',
+      'sha256:4ffd0883f25635999f04ea543240a27c9a4341979ff7d46a9774f71512eebb1f',
+    ],
+    [
+      'image-spec/backwards-compatibility/docker-v2s2-manifest.json',
+      'sha256:888206c77cd2811ec47e752ba291e5b7734e3ef137dfd222daadaca39a9f17bc',
+    ],
+    [
+      'image-spec/backwards-compatibility/docker-config-1.json',
+      'sha256:a059ea7356d5b5a9e0f6352bfa463e7bd4721c2ade3ef168603826e0de6fe54b',
+    ],
+    [
+      'image-spec/backwards-compatibility/docker-config-2.json',
+      'sha256:a20665eb1fe2912accb3d5dadaed360430df0d1aa46874875886947d61d3d4ee',
+    ],
   ];
   for (const [file, digest] of upstreamVectors) {
     it(`gives the upstream-stated digest of ${file}`, () => {
@@ -150,7 +195,10 @@ describe('manifestDigest', () => {
   });
 
   it('hashes empty input as the sha256 of nothing', () => {
-    assert.equal(manifestDigest(new Uint8Array(0)), 'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855');
+    assert.equal(
+      manifestDigest(new Uint8Array(0)),
+      'sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    );
   });
 
   it('strips the signatures of a signed schema 1 manifest: the payload is the unsigned twin', () => {
@@ -174,7 +222,11 @@ describe('manifestDigest', () => {
   });
 
   it('names the libtrust failure in the error', () => {
-    throwsCode(() => manifestDigest(Buffer.from('{"schemaVersion":1,"Signatures":[]}')), 'INVALID_MANIFEST', 'missing signature key');
+    throwsCode(
+      () => manifestDigest(Buffer.from('{"schemaVersion":1,"Signatures":[]}')),
+      'INVALID_MANIFEST',
+      'missing signature key',
+    );
   });
 });
 
@@ -192,14 +244,26 @@ describe('guessMediaType', () => {
   const j = (s: string) => Buffer.from(s);
   const cases: [string, Uint8Array, string][] = [
     // Top-level mediaType.
-    ['a recognised mediaType wins over schemaVersion', j(`{"mediaType":"${OCI_INDEX}","schemaVersion":1,"signatures":[]}`), OCI_INDEX],
+    [
+      'a recognised mediaType wins over schemaVersion',
+      j(`{"mediaType":"${OCI_INDEX}","schemaVersion":1,"signatures":[]}`),
+      OCI_INDEX,
+    ],
     ['mediaType key in capitals', j(`{"MEDIATYPE":"${DOCKER_V2S2}"}`), DOCKER_V2S2],
-    ['a folded key after the exact one wins (last wins)', j(`{"mediaType":"${DOCKER_V2S2}","MediaType":"${OCI_MANIFEST}"}`), OCI_MANIFEST],
+    [
+      'a folded key after the exact one wins (last wins)',
+      j(`{"mediaType":"${DOCKER_V2S2}","MediaType":"${OCI_MANIFEST}"}`),
+      OCI_MANIFEST,
+    ],
     ['last duplicate wins (exact keys)', j(`{"mediaType":"${DOCKER_V2S2}","mediaType":"${OCI_INDEX}"}`), OCI_INDEX],
     ['mediaType null keeps the earlier value', j(`{"mediaType":"${DOCKER_V2S2}","mediaType":null}`), DOCKER_V2S2],
     ['mediaType of the wrong type', j(`{"mediaType":5,"schemaVersion":1}`), ''],
     ['mediaType as an escaped string', j(`{"mediaType":"application\\/vnd.oci.image.index.v1+json"}`), OCI_INDEX],
-    ['mediaType with invalid UTF-8 is not an error, just unknown', Buffer.from('{"schemaVersion":1,"mediaType":"\xff"}', 'latin1'), DOCKER_V2S1],
+    [
+      'mediaType with invalid UTF-8 is not an error, just unknown',
+      Buffer.from('{"schemaVersion":1,"mediaType":"\xff"}', 'latin1'),
+      DOCKER_V2S1,
+    ],
     ['a list mediaType only (no manifests)', j(`{"mediaType":"${DOCKER_LIST}"}`), DOCKER_LIST],
     // schemaVersion 1.
     ['schemaVersion 1, no signatures', j('{"schemaVersion":1}'), DOCKER_V2S1],
@@ -233,33 +297,65 @@ describe('guessMediaType', () => {
     ['an unrelated field of any type is ignored', j('{"schemaVersion":1,"x":[1e999,{"y":null}]}'), DOCKER_V2S1],
     ['signatures holding a number that overflows float64', j('{"schemaVersion":1,"signatures":[1e999]}'), ''],
     // schemaVersion 2 without a recognised mediaType.
-    ['config OCI', j('{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"}}'), OCI_MANIFEST],
-    ['config Docker', j('{"schemaVersion":2,"config":{"mediaType":"application/vnd.docker.container.image.v1+json"}}'), DOCKER_V2S2],
-    ['Config / MediaType keys in capitals', j('{"schemaVersion":2,"Config":{"MediaType":"application/vnd.oci.image.config.v1+json"}}'), OCI_MANIFEST],
+    [
+      'config OCI',
+      j('{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"}}'),
+      OCI_MANIFEST,
+    ],
+    [
+      'config Docker',
+      j('{"schemaVersion":2,"config":{"mediaType":"application/vnd.docker.container.image.v1+json"}}'),
+      DOCKER_V2S2,
+    ],
+    [
+      'Config / MediaType keys in capitals',
+      j('{"schemaVersion":2,"Config":{"MediaType":"application/vnd.oci.image.config.v1+json"}}'),
+      OCI_MANIFEST,
+    ],
     ['config that is not an object', j('{"schemaVersion":2,"config":"x"}'), ''],
     ['config.mediaType that is not a string', j('{"schemaVersion":2,"config":{"mediaType":1}}'), ''],
     ['config null, no manifests: artifact fallback', j('{"schemaVersion":2,"config":null}'), OCI_MANIFEST],
     ['nothing else: artifact fallback', j('{"schemaVersion":2}'), OCI_MANIFEST],
-    ['custom config type: artifact', j('{"schemaVersion":2,"config":{"mediaType":"application/x-custom"}}'), OCI_MANIFEST],
+    [
+      'custom config type: artifact',
+      j('{"schemaVersion":2,"config":{"mediaType":"application/x-custom"}}'),
+      OCI_MANIFEST,
+    ],
     ['manifests non-empty, no config: index', j('{"schemaVersion":2,"manifests":[{}]}'), OCI_INDEX],
     ['manifests empty: artifact fallback', j('{"schemaVersion":2,"manifests":[]}'), OCI_MANIFEST],
     ['manifests null: artifact fallback', j('{"schemaVersion":2,"manifests":null}'), OCI_MANIFEST],
-    ['manifests with a custom config type: the config type (upstream FIXME)', j('{"schemaVersion":2,"config":{"mediaType":"application/x-custom"},"manifests":[{}]}'), 'application/x-custom'],
+    [
+      'manifests with a custom config type: the config type (upstream FIXME)',
+      j('{"schemaVersion":2,"config":{"mediaType":"application/x-custom"},"manifests":[{}]}'),
+      'application/x-custom',
+    ],
     ['manifests that is an object', j('{"schemaVersion":2,"manifests":{}}'), ''],
     ['descriptor with a non-integer size', j('{"schemaVersion":2,"manifests":[{"size":1.5}]}'), ''],
     ['descriptor with a string size', j('{"schemaVersion":2,"manifests":[{"size":"1"}]}'), ''],
     ['descriptor with bad base64 data', j('{"schemaVersion":2,"manifests":[{"data":"!!!!"}]}'), ''],
     ['descriptor with unpadded base64 data', j('{"schemaVersion":2,"manifests":[{"data":"YQ"}]}'), ''],
-    ['descriptor with valid base64 data (newlines skipped)', j('{"schemaVersion":2,"manifests":[{"data":"YW\\nJj"}]}'), OCI_INDEX],
+    [
+      'descriptor with valid base64 data (newlines skipped)',
+      j('{"schemaVersion":2,"manifests":[{"data":"YW\\nJj"}]}'),
+      OCI_INDEX,
+    ],
     ['descriptor with data as a byte array', j('{"schemaVersion":2,"manifests":[{"data":[1,255]}]}'), OCI_INDEX],
     ['descriptor with data byte out of range', j('{"schemaVersion":2,"manifests":[{"data":[256]}]}'), ''],
     ['descriptor with urls not an array', j('{"schemaVersion":2,"manifests":[{"urls":"x"}]}'), ''],
     ['descriptor with a non-string annotation', j('{"schemaVersion":2,"manifests":[{"annotations":{"a":1}}]}'), ''],
     ['descriptor with a platform that is a string', j('{"schemaVersion":2,"manifests":[{"platform":"linux"}]}'), ''],
-    ['descriptor with os.features not strings', j('{"schemaVersion":2,"manifests":[{"platform":{"os.features":[1]}}]}'), ''],
+    [
+      'descriptor with os.features not strings',
+      j('{"schemaVersion":2,"manifests":[{"platform":{"os.features":[1]}}]}'),
+      '',
+    ],
     ['descriptor that is null', j('{"schemaVersion":2,"manifests":[null]}'), OCI_INDEX],
     ['descriptor with unknown fields of any type', j('{"schemaVersion":2,"manifests":[{"x":[true]}]}'), OCI_INDEX],
-    ['a descriptor error is ignored when config decides first', j('{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"},"manifests":{}}'), OCI_MANIFEST],
+    [
+      'a descriptor error is ignored when config decides first',
+      j('{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json"},"manifests":{}}'),
+      OCI_MANIFEST,
+    ],
   ];
   for (const [name, bytes, expected] of cases) {
     it(`${name} → ${expected === '' ? '""' : expected}`, () => {
@@ -326,7 +422,10 @@ describe('parseManifest', () => {
     assert.ok(m.raw.equals(bytes));
     const doc = JSON.parse(bytes.toString('utf8'));
     assert.deepEqual({ ...m.config }, doc.config);
-    assert.deepEqual(m.layers.map((l) => ({ ...l })), doc.layers);
+    assert.deepEqual(
+      m.layers.map((l) => ({ ...l })),
+      doc.layers,
+    );
   });
 
   it('parses an OCI manifest with annotations', () => {
@@ -347,14 +446,23 @@ describe('parseManifest', () => {
     assert.equal(m.manifests.length, 1);
     const d = m.manifests[0]!;
     assert.deepEqual(d.urls, ['https://some.example/manifest']);
-    assert.deepEqual({ ...d.platform }, { architecture: 'a', os: 'b', 'os.version': 'c', 'os.features': ['d'], variant: 'e' });
+    assert.deepEqual(
+      { ...d.platform },
+      { architecture: 'a', os: 'b', 'os.version': 'c', 'os.features': ['d'], variant: 'e' },
+    );
   });
 
   it('parses an OCI index without mediaType', () => {
-    const m = parseManifest(read('containers-image/internal/manifest/testdata/ociv1nomime.image.index.json'), 'index') as ManifestList;
+    const m = parseManifest(
+      read('containers-image/internal/manifest/testdata/ociv1nomime.image.index.json'),
+      'index',
+    ) as ManifestList;
     assert.equal(m.kind, 'list');
     assert.equal(m.mediaType, OCI_INDEX);
-    assert.deepEqual(m.manifests.map((d) => d.platform && platformString(d.platform)), ['linux/ppc64le', 'linux/amd64']);
+    assert.deepEqual(
+      m.manifests.map((d) => d.platform && platformString(d.platform)),
+      ['linux/ppc64le', 'linux/amd64'],
+    );
   });
 
   it('parses signed and unsigned schema 1, with the stripped digest', () => {
@@ -368,7 +476,10 @@ describe('parseManifest', () => {
     assert.equal(s.tag, 'latest');
     assert.equal(s.architecture, 'amd64');
     const doc = JSON.parse(SIGNED.toString('utf8'));
-    assert.deepEqual(s.blobSums, doc.fsLayers.map((l: { blobSum: string }) => l.blobSum));
+    assert.deepEqual(
+      s.blobSums,
+      doc.fsLayers.map((l: { blobSum: string }) => l.blobSum),
+    );
   });
 
   it('parses every fixture that has a guessed type, except the known-invalid ones', () => {
@@ -392,7 +503,14 @@ describe('parseManifest', () => {
       const m = parseManifest(bytes, row.path);
       assert.equal(m.mediaType, GUESSED_LABELS[row.guessed], row.path);
       assert.equal(m.digest, row.skopeo.startsWith('sha256:') ? row.skopeo : row.sha256, row.path);
-      assert.equal(m.kind, m.mediaType === DOCKER_LIST || m.mediaType === OCI_INDEX ? 'list' : m.mediaType.includes('v1+') && m.mediaType.includes('docker') ? 'schema1' : 'image');
+      assert.equal(
+        m.kind,
+        m.mediaType === DOCKER_LIST || m.mediaType === OCI_INDEX
+          ? 'list'
+          : m.mediaType.includes('v1+') && m.mediaType.includes('docker')
+            ? 'schema1'
+            : 'image',
+      );
       parsed++;
     }
     assert.ok(parsed > 80, `parsed ${parsed}`);
@@ -408,29 +526,89 @@ describe('parseManifest', () => {
     assert.equal(m.config.size, 1);
   });
 
-  const layer = (fields: string) => `{"mediaType":"${OCI_MANIFEST}","schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:${'b'.repeat(64)}","size":2},"layers":[${fields}]}`;
+  const layer = (fields: string) =>
+    `{"mediaType":"${OCI_MANIFEST}","schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:${'b'.repeat(64)}","size":2},"layers":[${fields}]}`;
   const okLayer = `"mediaType":"application/vnd.oci.image.layer.v1.tar","digest":"sha256:${'a'.repeat(64)}"`;
   const errors: [string, string, string, string?][] = [
     ['invalid JSON', '{', 'INVALID_MANIFEST', 'not valid JSON'],
     ['a top-level array', '[]', 'INVALID_MANIFEST'],
     ['an unknown type', '{"schemaVersion":3}', 'INVALID_MANIFEST', 'not a recognised manifest'],
-    ['the FIXME config-type guess', '{"schemaVersion":2,"config":{"mediaType":"application/x-custom"},"manifests":[{}]}', 'INVALID_MANIFEST', 'application/x-custom'],
-    ['a layer with a sha512 digest', layer(`{"mediaType":"a","digest":"sha512:${'a'.repeat(128)}","size":1}`), 'INVALID_DIGEST', 'layer 0'],
-    ['a layer with an uppercase digest', layer(`{"mediaType":"a","digest":"sha256:${'A'.repeat(64)}","size":1}`), 'INVALID_DIGEST'],
+    [
+      'the FIXME config-type guess',
+      '{"schemaVersion":2,"config":{"mediaType":"application/x-custom"},"manifests":[{}]}',
+      'INVALID_MANIFEST',
+      'application/x-custom',
+    ],
+    [
+      'a layer with a sha512 digest',
+      layer(`{"mediaType":"a","digest":"sha512:${'a'.repeat(128)}","size":1}`),
+      'INVALID_DIGEST',
+      'layer 0',
+    ],
+    [
+      'a layer with an uppercase digest',
+      layer(`{"mediaType":"a","digest":"sha256:${'A'.repeat(64)}","size":1}`),
+      'INVALID_DIGEST',
+    ],
     ['a layer with a negative size', layer(`{${okLayer},"size":-1}`), 'INVALID_MANIFEST', 'size'],
     ['a layer with a size beyond 2^53', layer(`{${okLayer},"size":9007199254740992}`), 'INVALID_MANIFEST', 'size'],
     ['a layer with a fractional size', layer(`{${okLayer},"size":1.5}`), 'INVALID_MANIFEST'],
     ['a layer without size', layer(`{${okLayer}}`), 'INVALID_MANIFEST', 'size'],
-    ['a layer without mediaType', layer(`{"digest":"sha256:${'a'.repeat(64)}","size":1}`), 'INVALID_MANIFEST', 'mediaType'],
-    ['an image manifest without config', `{"mediaType":"${OCI_MANIFEST}","schemaVersion":2,"layers":[]}`, 'INVALID_MANIFEST', 'config'],
-    ['an image manifest with schemaVersion 1', `{"mediaType":"${OCI_MANIFEST}","schemaVersion":1,"config":{}}`, 'INVALID_MANIFEST', 'schemaVersion'],
-    ['an image manifest that also has manifests', `{"mediaType":"${OCI_MANIFEST}","schemaVersion":2,"manifests":[]}`, 'INVALID_MANIFEST', 'manifests'],
-    ['a list that also has layers', `{"mediaType":"${OCI_INDEX}","schemaVersion":2,"manifests":[],"layers":[]}`, 'INVALID_MANIFEST', 'layers'],
-    ['a list entry whose platform has no os', `{"mediaType":"${OCI_INDEX}","schemaVersion":2,"manifests":[{${okLayer},"size":1,"platform":{"architecture":"amd64"}}]}`, 'INVALID_MANIFEST', 'os'],
+    [
+      'a layer without mediaType',
+      layer(`{"digest":"sha256:${'a'.repeat(64)}","size":1}`),
+      'INVALID_MANIFEST',
+      'mediaType',
+    ],
+    [
+      'an image manifest without config',
+      `{"mediaType":"${OCI_MANIFEST}","schemaVersion":2,"layers":[]}`,
+      'INVALID_MANIFEST',
+      'config',
+    ],
+    [
+      'an image manifest with schemaVersion 1',
+      `{"mediaType":"${OCI_MANIFEST}","schemaVersion":1,"config":{}}`,
+      'INVALID_MANIFEST',
+      'schemaVersion',
+    ],
+    [
+      'an image manifest that also has manifests',
+      `{"mediaType":"${OCI_MANIFEST}","schemaVersion":2,"manifests":[]}`,
+      'INVALID_MANIFEST',
+      'manifests',
+    ],
+    [
+      'a list that also has layers',
+      `{"mediaType":"${OCI_INDEX}","schemaVersion":2,"manifests":[],"layers":[]}`,
+      'INVALID_MANIFEST',
+      'layers',
+    ],
+    [
+      'a list entry whose platform has no os',
+      `{"mediaType":"${OCI_INDEX}","schemaVersion":2,"manifests":[{${okLayer},"size":1,"platform":{"architecture":"amd64"}}]}`,
+      'INVALID_MANIFEST',
+      'os',
+    ],
     ['schema 1 without fsLayers', '{"schemaVersion":1,"fsLayers":[],"history":[]}', 'INVALID_MANIFEST', 'fsLayers'],
-    ['schema 1 with fsLayers and history of different lengths', `{"schemaVersion":1,"fsLayers":[{"blobSum":"sha256:${'a'.repeat(64)}"}],"history":[]}`, 'INVALID_MANIFEST', 'history'],
-    ['schema 1 with a bad blobSum', '{"schemaVersion":1,"fsLayers":[{"blobSum":"x"}],"history":[{}]}', 'INVALID_DIGEST', 'blobSum'],
-    ['signed schema 1 whose signatures libtrust rejects', '{"schemaVersion":1,"signatures":{}}', 'INVALID_MANIFEST', 'error unmarshalling signatures'],
+    [
+      'schema 1 with fsLayers and history of different lengths',
+      `{"schemaVersion":1,"fsLayers":[{"blobSum":"sha256:${'a'.repeat(64)}"}],"history":[]}`,
+      'INVALID_MANIFEST',
+      'history',
+    ],
+    [
+      'schema 1 with a bad blobSum',
+      '{"schemaVersion":1,"fsLayers":[{"blobSum":"x"}],"history":[{}]}',
+      'INVALID_DIGEST',
+      'blobSum',
+    ],
+    [
+      'signed schema 1 whose signatures libtrust rejects',
+      '{"schemaVersion":1,"signatures":{}}',
+      'INVALID_MANIFEST',
+      'error unmarshalling signatures',
+    ],
   ];
   for (const [name, text, code, mention] of errors) {
     it(`rejects ${name} with ${code}, naming the manifest`, () => {
@@ -446,7 +624,10 @@ describe('parseManifest', () => {
   });
 
   it('returns frozen data', () => {
-    const m = parseManifest(read('containers-image/internal/manifest/testdata/v2s2.manifest.json'), 'v2s2') as ImageManifest;
+    const m = parseManifest(
+      read('containers-image/internal/manifest/testdata/v2s2.manifest.json'),
+      'v2s2',
+    ) as ImageManifest;
     assert.ok(Object.isFrozen(m) && Object.isFrozen(m.layers) && Object.isFrozen(m.config));
   });
 });
@@ -455,17 +636,27 @@ describe('parseDescriptor', () => {
   const digest = `sha256:${'c'.repeat(64)}`;
   it('accepts plain JSON.parse output and returns frozen data', () => {
     const d = parseDescriptor(
-      { mediaType: 'm', digest, size: 3, urls: ['u'], annotations: { a: 'b' }, platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } },
+      {
+        mediaType: 'm',
+        digest,
+        size: 3,
+        urls: ['u'],
+        annotations: { a: 'b' },
+        platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+      },
       'd',
     );
-    assert.deepEqual({ ...d, platform: { ...d.platform } }, {
-      mediaType: 'm',
-      digest,
-      size: 3,
-      urls: ['u'],
-      annotations: { a: 'b' },
-      platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
-    });
+    assert.deepEqual(
+      { ...d, platform: { ...d.platform } },
+      {
+        mediaType: 'm',
+        digest,
+        size: 3,
+        urls: ['u'],
+        annotations: { a: 'b' },
+        platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+      },
+    );
     assert.ok(Object.isFrozen(d));
   });
   const bad: [string, unknown, string][] = [
@@ -484,7 +675,10 @@ describe('parseDescriptor', () => {
 
 describe('parsePlatform', () => {
   it('keeps os.version and os.features', () => {
-    const p = parsePlatform({ architecture: 'amd64', os: 'windows', 'os.version': '10', 'os.features': ['win32k'] }, 'p');
+    const p = parsePlatform(
+      { architecture: 'amd64', os: 'windows', 'os.version': '10', 'os.features': ['win32k'] },
+      'p',
+    );
     assert.deepEqual({ ...p }, { architecture: 'amd64', os: 'windows', 'os.version': '10', 'os.features': ['win32k'] });
   });
   for (const [name, p] of [

@@ -26,7 +26,12 @@ describe('withContainerSource', () => {
   it('lends a dir image through a symlink, so ":" in the real path is harmless, and removes it after', async (t) => {
     const root = await tempDir(t);
     const img = await makeDirImage(join(root, 'images', 'sha256:with:colons'));
-    const image: ContainerImage = { filepath: img.dir, 'manifest-list': null, data: { format: 'dir', name: 'localhost/a' }, checksum: 'k' };
+    const image: ContainerImage = {
+      filepath: img.dir,
+      'manifest-list': null,
+      data: { format: 'dir', name: 'localhost/a' },
+      checksum: 'k',
+    };
     let seen = '';
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
@@ -53,7 +58,12 @@ describe('withContainerSource', () => {
     const root = await tempDir(t);
     const file = join(root, 'a:b.tar');
     await copyFile(join(UPSTREAM, 'skopeo-observed/archives/oci-archive.tar'), file);
-    const image: ContainerImage = { filepath: file, 'manifest-list': null, data: { format: 'oci-archive', name: 'localhost/o' }, checksum: 'a:b.tar' };
+    const image: ContainerImage = {
+      filepath: file,
+      'manifest-list': null,
+      data: { format: 'oci-archive', name: 'localhost/o' },
+      checksum: 'a:b.tar',
+    };
     await withContainerSource(image, async (src) => {
       assert.match(src.source, /^oci-archive:\/.*\/image$/);
       assert.equal(await readlink(src.source.slice('oci-archive:'.length)), file);
@@ -65,7 +75,9 @@ describe('withContainerSource', () => {
     const imagesPath = join(root, 'images');
     const listsPath = join(root, 'lists');
     await mkdir(listsPath, { recursive: true });
-    const img = await makeDirImage(join(imagesPath, 'tmp'), { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
+    const img = await makeDirImage(join(imagesPath, 'tmp'), {
+      platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+    });
     const key = img.configDigest;
     await import('node:fs/promises').then((fs) => fs.rename(img.dir, join(imagesPath, key)));
     const list = makeList([img]);
@@ -107,13 +119,20 @@ describe('withContainerSource', () => {
 
   it('uses configured host paths', async (t) => {
     const root = await tempDir(t);
-    const src = await openContainerSource(storageImage(root), { storage: '/run/osbuild/containers/storage', emptyGraphroot: '/run/osbuild/containers/storage2', runroot: '/run/x' });
+    const src = await openContainerSource(storageImage(root), {
+      storage: '/run/osbuild/containers/storage',
+      emptyGraphroot: '/run/osbuild/containers/storage2',
+      runroot: '/run/x',
+    });
     try {
       assert.equal(
         src.source,
         `containers-storage:[overlay@/run/osbuild/containers/storage2+/run/x:additionalimagestore=/run/osbuild/containers/storage]${'e'.repeat(64)}`,
       );
-      assert.deepEqual(src.podmanArgs, ['--root=/run/osbuild/containers/storage2', '--imagestore=/run/osbuild/containers/storage']);
+      assert.deepEqual(src.podmanArgs, [
+        '--root=/run/osbuild/containers/storage2',
+        '--imagestore=/run/osbuild/containers/storage',
+      ]);
     } finally {
       await src.close();
     }
@@ -122,27 +141,46 @@ describe('withContainerSource', () => {
   it('builds the plain store spec for other drivers', async (t) => {
     const root = await tempDir(t);
     await withContainerSource(storageImage(root, { driver: 'vfs' }), async (src) => {
-      assert.equal(src.source, `containers-storage:[vfs@${join(root, 'storage')}+/run/containers/storage]${'e'.repeat(64)}`);
+      assert.equal(
+        src.source,
+        `containers-storage:[vfs@${join(root, 'storage')}+/run/containers/storage]${'e'.repeat(64)}`,
+      );
       assert.deepEqual(src.podmanArgs, [`--imagestore=${join(root, 'storage')}`]);
     });
   });
 
   it('refuses an unknown format', async () => {
-    const image = { filepath: '/x', 'manifest-list': null, data: { format: 'docker-archive', name: 'x' }, checksum: 'x' } as unknown as ContainerImage;
-    await assert.rejects(withContainerSource(image, async () => undefined), { code: 'UNSUPPORTED' });
+    const image = {
+      filepath: '/x',
+      'manifest-list': null,
+      data: { format: 'docker-archive', name: 'x' },
+      checksum: 'x',
+    } as unknown as ContainerImage;
+    await assert.rejects(
+      withContainerSource(image, async () => undefined),
+      { code: 'UNSUPPORTED' },
+    );
   });
 
   it('reports a missing temporary directory as NOT_FOUND naming it, not as a raw ENOENT', async (t) => {
     const root = await tempDir(t);
     const img = await makeDirImage(join(root, 'img'));
-    const image: ContainerImage = { filepath: img.dir, 'manifest-list': null, data: { format: 'dir', name: 'localhost/a' }, checksum: 'k' };
+    const image: ContainerImage = {
+      filepath: img.dir,
+      'manifest-list': null,
+      data: { format: 'dir', name: 'localhost/a' },
+      checksum: 'k',
+    };
     const tmp = join(root, 'no-such-tmp');
-    await assert.rejects(withContainerSource(image, async () => undefined, { tmpdir: tmp }), (e: Error & { code: string }) => {
-      assert.equal(e.name, 'OcikitError');
-      assert.equal(e.code, 'NOT_FOUND');
-      assert.ok(e.message.includes(tmp), e.message);
-      return true;
-    });
+    await assert.rejects(
+      withContainerSource(image, async () => undefined, { tmpdir: tmp }),
+      (e: Error & { code: string }) => {
+        assert.equal(e.name, 'OcikitError');
+        assert.equal(e.code, 'NOT_FOUND');
+        assert.ok(e.message.includes(tmp), e.message);
+        return true;
+      },
+    );
   });
 
   it('cleans up when the callback throws', async (t) => {
@@ -150,11 +188,20 @@ describe('withContainerSource', () => {
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
     const img = await makeDirImage(join(root, 'img'));
-    const image: ContainerImage = { filepath: img.dir, 'manifest-list': null, data: { format: 'dir', name: 'localhost/a' }, checksum: 'k' };
+    const image: ContainerImage = {
+      filepath: img.dir,
+      'manifest-list': null,
+      data: { format: 'dir', name: 'localhost/a' },
+      checksum: 'k',
+    };
     await assert.rejects(
-      withContainerSource(image, async () => {
-        throw new Error('boom');
-      }, { tmpdir: tmp }),
+      withContainerSource(
+        image,
+        async () => {
+          throw new Error('boom');
+        },
+        { tmpdir: tmp },
+      ),
       /boom/,
     );
     assert.deepEqual(await readdir(tmp), []);
@@ -165,7 +212,12 @@ describe('withContainerSource', () => {
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
     const img = await makeDirImage(join(root, 'img'));
-    const image: ContainerImage = { filepath: img.dir, 'manifest-list': null, data: { format: 'dir', name: 'localhost/a' }, checksum: 'k' };
+    const image: ContainerImage = {
+      filepath: img.dir,
+      'manifest-list': null,
+      data: { format: 'dir', name: 'localhost/a' },
+      checksum: 'k',
+    };
     {
       await using src = await openContainerSource(image, { tmpdir: tmp });
       assert.equal((await readdir(tmp)).length, 1);
@@ -178,14 +230,24 @@ describe('withContainerSource', () => {
     if (!needTool(t, 'skopeo')) return;
     const root = await tempDir(t);
     const img = await makeDirImage(join(root, 'x:y'));
-    const image: ContainerImage = { filepath: img.dir, 'manifest-list': null, data: { format: 'dir', name: 'localhost/a' }, checksum: 'k' };
+    const image: ContainerImage = {
+      filepath: img.dir,
+      'manifest-list': null,
+      data: { format: 'dir', name: 'localhost/a' },
+      checksum: 'k',
+    };
     await withContainerSource(image, async (src) => {
       const raw = await runTool(['skopeo', 'inspect', '--raw', src.source]);
       assert.deepEqual(raw.stdout, img.manifest);
     });
     const file = join(root, 'arch:ive.tar');
     await copyFile(join(UPSTREAM, 'skopeo-observed/archives/oci-archive.tar'), file);
-    const arch: ContainerImage = { filepath: file, 'manifest-list': null, data: { format: 'oci-archive', name: 'localhost/o' }, checksum: 'arch:ive.tar' };
+    const arch: ContainerImage = {
+      filepath: file,
+      'manifest-list': null,
+      data: { format: 'oci-archive', name: 'localhost/o' },
+      checksum: 'arch:ive.tar',
+    };
     await withContainerSource(arch, async (src) => {
       const out = await runTool(['skopeo', 'inspect', src.source]);
       assert.match(JSON.parse(out.stdout.toString()).Digest, /^sha256:[0-9a-f]{64}$/);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseContainersInput, resolveContainersInput } from '../../src/osbuild/inputs.js';
+import { parseContainersInput } from '../../src/osbuild/inputs.js';
 import { readManifestLists } from '../../src/osbuild/manifest-lists.js';
 import { type GeneratedImage, makeDirImage, makeList } from '../helpers/images.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -40,7 +40,8 @@ const archivesOf = (made: GeneratedImage[], fmt = 'dir') =>
 async function rejects(p: Promise<unknown>, code: string, includes: string[] = []) {
   await assert.rejects(p, (err: Error & { code?: string }) => {
     assert.equal(err.code, code, `code of: ${err.message}`);
-    for (const s of includes) assert.ok(err.message.includes(s), `message ${JSON.stringify(err.message)} should include ${s}`);
+    for (const s of includes)
+      assert.ok(err.message.includes(s), `message ${JSON.stringify(err.message)} should include ${s}`);
     return true;
   });
 }
@@ -152,7 +153,14 @@ describe('parseContainersInput', () => {
       JSON.stringify({
         schemaVersion: 2,
         mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
-        manifests: [{ mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws', digest: stripped, size: manifest.length, platform: { architecture: 'amd64', os: 'linux' } }],
+        manifests: [
+          {
+            mediaType: 'application/vnd.docker.distribution.manifest.v1+prettyjws',
+            digest: stripped,
+            size: manifest.length,
+            platform: { architecture: 'amd64', os: 'linux' },
+          },
+        ],
       }),
     );
     const { createHash } = await import('node:crypto');
@@ -177,7 +185,9 @@ describe('parseContainersInput', () => {
   it('resolves oci-archive images by plain file name', async (t) => {
     const root = await tempDir(t);
     await writeFile(join(root, 'hello.img'), await readFile(join(FIX, 'skopeo-observed/archives/oci-archive.tar')));
-    const r = await parseContainersInput({ images: { path: root, data: { archives: { 'hello.img': { format: 'oci-archive', name: 'localhost/h' } } } } });
+    const r = await parseContainersInput({
+      images: { path: root, data: { archives: { 'hello.img': { format: 'oci-archive', name: 'localhost/h' } } } },
+    });
     assert.equal(r['hello.img']!.filepath, join(root, 'hello.img'));
     assert.equal(r['hello.img']!['manifest-list'], null);
   });
@@ -198,7 +208,12 @@ describe('parseContainersInput', () => {
   for (const [format, key, code] of hostileKeys) {
     it(`refuses the ${format} key ${JSON.stringify(key)} (${code})`, async (t) => {
       const root = await tempDir(t);
-      await rejects(parseContainersInput({ images: { path: root, data: { archives: { [key]: { format, name: 'localhost/x' } } } } }), code);
+      await rejects(
+        parseContainersInput({
+          images: { path: root, data: { archives: { [key]: { format, name: 'localhost/x' } } } },
+        }),
+        code,
+      );
     });
   }
 
@@ -221,7 +236,10 @@ describe('parseContainersInput', () => {
     await writeFile(join(root, 'outside.json'), made[0]!.manifest);
     await rm(join(dir, 'manifest.json'));
     await symlink(join(root, 'outside.json'), join(dir, 'manifest.json'));
-    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'UNSAFE_PATH');
+    await rejects(
+      parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }),
+      'UNSAFE_PATH',
+    );
   });
 
   it('accepts a manifest.json symlink that stays inside the image', async (t) => {
@@ -240,38 +258,51 @@ describe('parseContainersInput', () => {
     const { imagesPath, made } = await layout(root, [{}]);
     await rm(join(made[0]!.dir, 'manifest.json'));
     await mkdir(join(made[0]!.dir, 'manifest.json'));
-    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'INVALID_INPUT');
+    await rejects(
+      parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }),
+      'INVALID_INPUT',
+    );
   });
 
   it('refuses a manifest over 4 MiB', async (t) => {
     const root = await tempDir(t);
     const { imagesPath, made } = await layout(root, [{}]);
     await writeFile(join(made[0]!.dir, 'manifest.json'), Buffer.alloc(4 * 1024 * 1024 + 1, 0x20));
-    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'MANIFEST_TOO_LARGE');
+    await rejects(
+      parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }),
+      'MANIFEST_TOO_LARGE',
+    );
   });
 
   it('refuses malformed manifest JSON, naming the key and path', async (t) => {
     const root = await tempDir(t);
     const { imagesPath, made } = await layout(root, [{}]);
     await writeFile(join(made[0]!.dir, 'manifest.json'), '{"schemaVersion": 2,');
-    await rejects(parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }), 'INVALID_MANIFEST', [
-      made[0]!.configDigest,
-    ]);
+    await rejects(
+      parseContainersInput({ images: { path: imagesPath, data: { archives: archivesOf(made) } } }),
+      'INVALID_MANIFEST',
+      [made[0]!.configDigest],
+    );
   });
 
   it('names the key and path of a missing image', async (t) => {
     const root = await tempDir(t);
     const key = `sha256:${'c'.repeat(64)}`;
-    await rejects(parseContainersInput({ images: { path: root, data: { archives: { [key]: { format: 'dir', name: 'localhost/x' } } } } }), 'NOT_FOUND', [
-      key,
-      join(root, key),
-    ]);
+    await rejects(
+      parseContainersInput({
+        images: { path: root, data: { archives: { [key]: { format: 'dir', name: 'localhost/x' } } } },
+      }),
+      'NOT_FOUND',
+      [key, join(root, key)],
+    );
   });
 
   it('names the key of an unknown format', async (t) => {
     const root = await tempDir(t);
     await rejects(
-      parseContainersInput({ images: { path: root, data: { archives: { 'x.tar': { format: 'docker-archive', name: 'localhost/x' } } } } }),
+      parseContainersInput({
+        images: { path: root, data: { archives: { 'x.tar': { format: 'docker-archive', name: 'localhost/x' } } } },
+      }),
       'INVALID_INPUT',
       ['x.tar', 'docker-archive'],
     );
@@ -283,7 +314,10 @@ describe('parseContainersInput', () => {
     ['images without path', { images: { data: { archives: {} } } }],
     ['archives not an object', { images: { path: '/x', data: { archives: [] } } }],
     ['archive without name', { images: { path: '/x', data: { archives: { a: { format: 'oci-archive' } } } } }],
-    ['lists without files', { images: { path: '/x', data: { archives: {} } }, 'manifest-lists': { path: '/x', data: {} } }],
+    [
+      'lists without files',
+      { images: { path: '/x', data: { archives: {} } }, 'manifest-lists': { path: '/x', data: {} } },
+    ],
   ];
   for (const [label, inputs] of badShapes) {
     it(`refuses inputs with ${label}`, async () => {
@@ -310,7 +344,10 @@ describe('readManifestLists', () => {
     const list = makeList(made);
     const wrong = `sha256:${'d'.repeat(64)}`;
     await writeFile(join(listsPath, wrong), list.bytes);
-    await rejects(readManifestLists({ path: listsPath, data: { files: { [wrong]: {} } } }), 'DIGEST_MISMATCH', [wrong, list.digest]);
+    await rejects(readManifestLists({ path: listsPath, data: { files: { [wrong]: {} } } }), 'DIGEST_MISMATCH', [
+      wrong,
+      list.digest,
+    ]);
   });
 
   it('refuses a file that is not a manifest list', async (t) => {
@@ -318,6 +355,9 @@ describe('readManifestLists', () => {
     const { listsPath, made } = await layout(root, [{}]);
     const m = made[0]!;
     await writeFile(join(listsPath, m.manifestDigest), m.manifest);
-    await rejects(readManifestLists({ path: listsPath, data: { files: { [m.manifestDigest]: {} } } }), 'INVALID_MANIFEST');
+    await rejects(
+      readManifestLists({ path: listsPath, data: { files: { [m.manifestDigest]: {} } } }),
+      'INVALID_MANIFEST',
+    );
   });
 });

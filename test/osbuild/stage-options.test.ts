@@ -27,20 +27,52 @@ describe('parseInstallOptions', () => {
     ['dir without path', { destination: { type: 'dir' } }, 'destination.path'],
     ['oci-archive without path', { destination: { type: 'oci-archive' } }, 'destination.path'],
     ['misspelt os-archive', { destination: { type: 'os-archive', path: '/x' } }, 'destination.type'],
-    ['remove-signatures not a boolean', { destination: { type: 'dir', path: '/x' }, 'remove-signatures': 'YesPlease' }, 'remove-signatures'],
+    [
+      'remove-signatures not a boolean',
+      { destination: { type: 'dir', path: '/x' }, 'remove-signatures': 'YesPlease' },
+      'remove-signatures',
+    ],
     ['unknown top-level key', { destination: { type: 'dir', path: '/x' }, extra: 1 }, 'extra'],
-    ['remove-signatures inside destination', { destination: { type: 'dir', path: '/x', 'remove-signatures': true } }, 'destination.remove-signatures'],
+    [
+      'remove-signatures inside destination',
+      { destination: { type: 'dir', path: '/x', 'remove-signatures': true } },
+      'destination.remove-signatures',
+    ],
     ['path on containers-storage', { destination: { type: 'containers-storage', path: '/x' } }, 'destination.path'],
-    ['storage-path on oci', { destination: { type: 'oci', path: '/x', 'storage-path': '/y' } }, 'destination.storage-path'],
+    [
+      'storage-path on oci',
+      { destination: { type: 'oci', path: '/x', 'storage-path': '/y' } },
+      'destination.storage-path',
+    ],
     ['path not a string', { destination: { type: 'oci', path: 7 } }, 'destination.path'],
     ['empty path', { destination: { type: 'oci', path: '' } }, 'destination.path'],
     ['path naming the tree root', { destination: { type: 'oci-archive', path: '/./' } }, 'destination.path'],
     ['NUL in path', { destination: { type: 'dir', path: '/a\0b' } }, 'destination.path'],
-    ['storage-path not a string', { destination: { type: 'containers-storage', 'storage-path': ['x'] } }, 'destination.storage-path'],
-    ['storage-driver not a name', { destination: { type: 'containers-storage', 'storage-driver': 'vfs@/x' } }, 'destination.storage-driver'],
-    ['storage-driver not a string', { destination: { type: 'containers-storage', 'storage-driver': 1 } }, 'destination.storage-driver'],
-    ['storage-driver null', { destination: { type: 'containers-storage', 'storage-driver': null } }, 'destination.storage-driver'],
-    ['storage-path null', { destination: { type: 'containers-storage', 'storage-path': null } }, 'destination.storage-path'],
+    [
+      'storage-path not a string',
+      { destination: { type: 'containers-storage', 'storage-path': ['x'] } },
+      'destination.storage-path',
+    ],
+    [
+      'storage-driver not a name',
+      { destination: { type: 'containers-storage', 'storage-driver': 'vfs@/x' } },
+      'destination.storage-driver',
+    ],
+    [
+      'storage-driver not a string',
+      { destination: { type: 'containers-storage', 'storage-driver': 1 } },
+      'destination.storage-driver',
+    ],
+    [
+      'storage-driver null',
+      { destination: { type: 'containers-storage', 'storage-driver': null } },
+      'destination.storage-driver',
+    ],
+    [
+      'storage-path null',
+      { destination: { type: 'containers-storage', 'storage-path': null } },
+      'destination.storage-path',
+    ],
     ['destination not an object', { destination: 'oci:/x' }, 'destination'],
     ['type not a string', { destination: { type: ['oci'], path: '/x' } }, 'destination.type'],
   ];
@@ -57,26 +89,63 @@ describe('parseInstallOptions', () => {
   });
 
   it('reports every problem in one error', () => {
-    const { fields } = fails({ destination: { type: 'oci', path: 3, bogus: true }, 'remove-signatures': 'no', more: 1 });
+    const { fields } = fails({
+      destination: { type: 'oci', path: 3, bogus: true },
+      'remove-signatures': 'no',
+      more: 1,
+    });
     assert.deepEqual([...fields].sort(), ['destination.bogus', 'destination.path', 'more', 'remove-signatures']);
   });
 
   // The valid cases of upstream's schema test, with what they turn into.
   const valid: [string, unknown, unknown][] = [
-    ['oci with a path', { destination: { type: 'oci', path: '/some/path' } }, { destination: { type: 'oci', path: '/some/path' }, removeSignatures: false }],
-    ['oci-archive with a path', { destination: { type: 'oci-archive', path: '/some/path' } }, { destination: { type: 'oci-archive', path: '/some/path' }, removeSignatures: false }],
-    ['dir with remove-signatures', { destination: { type: 'dir', path: '/some/path' }, 'remove-signatures': true }, { destination: { type: 'dir', path: '/some/path' }, removeSignatures: true }],
+    [
+      'oci with a path',
+      { destination: { type: 'oci', path: '/some/path' } },
+      { destination: { type: 'oci', path: '/some/path' }, removeSignatures: false },
+    ],
+    [
+      'oci-archive with a path',
+      { destination: { type: 'oci-archive', path: '/some/path' } },
+      { destination: { type: 'oci-archive', path: '/some/path' }, removeSignatures: false },
+    ],
+    [
+      'dir with remove-signatures',
+      { destination: { type: 'dir', path: '/some/path' }, 'remove-signatures': true },
+      { destination: { type: 'dir', path: '/some/path' }, removeSignatures: true },
+    ],
     [
       'containers-storage with defaults',
       { destination: { type: 'containers-storage' } },
-      { destination: { type: 'containers-storage', storagePath: '/var/lib/containers/storage', storageDriver: 'overlay' }, removeSignatures: false },
+      {
+        destination: {
+          type: 'containers-storage',
+          storagePath: '/var/lib/containers/storage',
+          storageDriver: 'overlay',
+        },
+        removeSignatures: false,
+      },
     ],
     [
       'containers-storage with path and driver',
-      { destination: { type: 'containers-storage', 'storage-path': '/usr/share/containers/storage', 'storage-driver': 'vfs' }, 'remove-signatures': false },
-      { destination: { type: 'containers-storage', storagePath: '/usr/share/containers/storage', storageDriver: 'vfs' }, removeSignatures: false },
+      {
+        destination: {
+          type: 'containers-storage',
+          'storage-path': '/usr/share/containers/storage',
+          'storage-driver': 'vfs',
+        },
+        'remove-signatures': false,
+      },
+      {
+        destination: { type: 'containers-storage', storagePath: '/usr/share/containers/storage', storageDriver: 'vfs' },
+        removeSignatures: false,
+      },
     ],
-    ['a relative path', { destination: { type: 'dir', path: 'srv/img' } }, { destination: { type: 'dir', path: 'srv/img' }, removeSignatures: false }],
+    [
+      'a relative path',
+      { destination: { type: 'dir', path: 'srv/img' } },
+      { destination: { type: 'dir', path: 'srv/img' }, removeSignatures: false },
+    ],
   ];
   for (const [title, options, expected] of valid) {
     it(`accepts ${title}`, () => {

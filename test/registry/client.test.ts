@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import type { Digest } from '../../src/model/digest.js';
 import { MANIFEST_ACCEPT } from '../../src/model/media-types.js';
-import { closeRegistryClient, createRegistryClient, downloadBlob, getManifest, type RegistryClient } from '../../src/registry/client.js';
+import {
+  closeRegistryClient,
+  createRegistryClient,
+  downloadBlob,
+  getManifest,
+  type RegistryClient,
+} from '../../src/registry/client.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
@@ -17,19 +23,32 @@ type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 async function serve(t: TestContext, handler: Handler): Promise<{ host: string; origin: string; server: Server }> {
   const server = createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => { server.closeAllConnections(); server.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+  );
   const port = (server.address() as AddressInfo).port;
   return { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, server };
 }
 
 function client(t: TestContext, opts: Parameters<typeof createRegistryClient>[0] = {}): RegistryClient {
-  const c = createRegistryClient({ retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 }, env: {}, home: '/nonexistent', ...opts });
+  const c = createRegistryClient({
+    retry: { attempts: 3, baseDelayMs: 1, maxDelayMs: 5 },
+    env: {},
+    home: '/nonexistent',
+    ...opts,
+  });
   t.after(() => closeRegistryClient(c));
   return c;
 }
 
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
-const MANIFEST = Buffer.from('{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}');
+const MANIFEST = Buffer.from(
+  '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{},"layers":[]}',
+);
 const BLOB = randomBytes(300_000);
 const BLOB_DIGEST = sha(BLOB);
 
@@ -66,7 +85,10 @@ describe('getManifest', () => {
       }
       res.end(MANIFEST);
     });
-    await writeFile(authFile, JSON.stringify({ auths: { [host]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }));
+    await writeFile(
+      authFile,
+      JSON.stringify({ auths: { [host]: { auth: Buffer.from('alice:s3cret').toString('base64') } } }),
+    );
     const c = client(t, { authFile });
     const loc = { host, path: 'ns/repo', tlsVerify: false };
     assert.deepEqual((await getManifest(c, loc, sha(MANIFEST))).bytes, MANIFEST);
@@ -81,11 +103,37 @@ describe('getManifest', () => {
     const dir = await tempDir(t);
     const key = join(dir, 'key.pem');
     const cert = join(dir, 'cert.pem');
-    const gen = spawnSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1'], { stdio: 'ignore' });
+    const gen = spawnSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+      ],
+      { stdio: 'ignore' },
+    );
     if (gen.status !== 0) assert.fail('openssl could not make a self-signed certificate');
-    const tokens = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (_req, res) => res.end('{"token":"SELF"}'));
+    const tokens = createHttpsServer({ key: await readFile(key), cert: await readFile(cert) }, (_req, res) =>
+      res.end('{"token":"SELF"}'),
+    );
     await new Promise<void>((r) => tokens.listen(0, '127.0.0.1', () => r()));
-    t.after(() => new Promise<void>((r) => { tokens.closeAllConnections(); tokens.close(() => r()); }));
+    t.after(
+      () =>
+        new Promise<void>((r) => {
+          tokens.closeAllConnections();
+          tokens.close(() => r());
+        }),
+    );
     const realm = `https://127.0.0.1:${(tokens.address() as AddressInfo).port}/token`;
     const { host } = await serve(t, (req, res) => {
       if (req.headers.authorization !== 'Bearer SELF') {
@@ -95,7 +143,10 @@ describe('getManifest', () => {
       }
       res.end(MANIFEST);
     });
-    assert.deepEqual((await getManifest(client(t), { host, path: 'a/b', tlsVerify: false }, sha(MANIFEST))).bytes, MANIFEST);
+    assert.deepEqual(
+      (await getManifest(client(t), { host, path: 'a/b', tlsVerify: false }, sha(MANIFEST))).bytes,
+      MANIFEST,
+    );
   });
 
   it('gets a token anonymously when there are no credentials, reading "token"', async (t) => {
@@ -127,8 +178,14 @@ describe('getManifest', () => {
       }
       res.end(req.url === '/v2/' ? '{}' : MANIFEST);
     });
-    await writeFile(authFile, JSON.stringify({ auths: { [host]: { auth: Buffer.from('bob:pw').toString('base64') } } }));
-    assert.deepEqual((await getManifest(client(t, { authFile }), { host, path: 'x', tlsVerify: false }, 'latest')).bytes, MANIFEST);
+    await writeFile(
+      authFile,
+      JSON.stringify({ auths: { [host]: { auth: Buffer.from('bob:pw').toString('base64') } } }),
+    );
+    assert.deepEqual(
+      (await getManifest(client(t, { authFile }), { host, path: 'x', tlsVerify: false }, 'latest')).bytes,
+      MANIFEST,
+    );
   });
 
   it('reports a refused token as REGISTRY', async (t) => {
@@ -185,16 +242,23 @@ describe('getManifest', () => {
       res.statusCode = 404;
       res.end('{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}');
     });
-    await assert.rejects(getManifest(client(t), { host, path: 'x', tlsVerify: false }, 'latest'), (e: Error & { code: string }) => {
-      assert.equal(e.code, 'NOT_FOUND');
-      assert.match(e.message, /MANIFEST_UNKNOWN/);
-      return true;
-    });
+    await assert.rejects(
+      getManifest(client(t), { host, path: 'x', tlsVerify: false }, 'latest'),
+      (e: Error & { code: string }) => {
+        assert.equal(e.code, 'NOT_FOUND');
+        assert.match(e.message, /MANIFEST_UNKNOWN/);
+        return true;
+      },
+    );
   });
 
   it('refuses a manifest over 4 MiB', async (t) => {
-    const { host } = await serve(t, (req, res) => res.end(req.url === '/v2/' ? '{}' : Buffer.alloc(4 * 1024 * 1024 + 1, 32)));
-    await assert.rejects(getManifest(client(t), { host, path: 'x', tlsVerify: false }, 'latest'), { code: 'MANIFEST_TOO_LARGE' });
+    const { host } = await serve(t, (req, res) =>
+      res.end(req.url === '/v2/' ? '{}' : Buffer.alloc(4 * 1024 * 1024 + 1, 32)),
+    );
+    await assert.rejects(getManifest(client(t), { host, path: 'x', tlsVerify: false }, 'latest'), {
+      code: 'MANIFEST_TOO_LARGE',
+    });
   });
 
   it('does not fall back to plain HTTP when TLS is verified', async (t) => {
@@ -225,7 +289,12 @@ describe('downloadBlob', () => {
     });
     await writeFile(authFile, JSON.stringify({ auths: { [host]: { auth: Buffer.from('u:p').toString('base64') } } }));
     const file = join(dir, 'blob');
-    await downloadBlob(client(t, { authFile }), { host, path: 'x', tlsVerify: false }, { digest: BLOB_DIGEST, size: BLOB.length }, file);
+    await downloadBlob(
+      client(t, { authFile }),
+      { host, path: 'x', tlsVerify: false },
+      { digest: BLOB_DIGEST, size: BLOB.length },
+      file,
+    );
     assert.deepEqual(await readFile(file), BLOB);
     assert.equal(storageAuth, undefined);
   });
@@ -253,7 +322,13 @@ describe('downloadBlob', () => {
       const dir = await tempDir(t);
       const file = join(dir, 'blob');
       let counted = 0;
-      await downloadBlob(client(t), { host, path: 'x', tlsVerify: false }, { digest: BLOB_DIGEST, size: BLOB.length }, file, { onBytes: (n) => (counted += n) });
+      await downloadBlob(
+        client(t),
+        { host, path: 'x', tlsVerify: false },
+        { digest: BLOB_DIGEST, size: BLOB.length },
+        file,
+        { onBytes: (n) => (counted += n) },
+      );
       assert.deepEqual(await readFile(file), BLOB);
       assert.equal(seen.length, 2);
       assert.match(seen[1] ?? '', /^bytes=\d+-$/);
@@ -272,7 +347,12 @@ describe('downloadBlob', () => {
       const { host } = await serve(t, (req, res) => res.end(req.url === '/v2/' ? '{}' : body));
       const dir = await tempDir(t);
       await assert.rejects(
-        downloadBlob(client(t), { host, path: 'x', tlsVerify: false }, { digest: BLOB_DIGEST, size: BLOB.length }, join(dir, 'blob')),
+        downloadBlob(
+          client(t),
+          { host, path: 'x', tlsVerify: false },
+          { digest: BLOB_DIGEST, size: BLOB.length },
+          join(dir, 'blob'),
+        ),
         { code: 'DIGEST_MISMATCH' },
       );
     });
@@ -285,7 +365,12 @@ describe('downloadBlob', () => {
     });
     const dir = await tempDir(t);
     await assert.rejects(
-      downloadBlob(client(t), { host, path: 'x', tlsVerify: false }, { digest: BLOB_DIGEST, size: BLOB.length }, join(dir, 'blob')),
+      downloadBlob(
+        client(t),
+        { host, path: 'x', tlsVerify: false },
+        { digest: BLOB_DIGEST, size: BLOB.length },
+        join(dir, 'blob'),
+      ),
       { code: 'NOT_FOUND' },
     );
   });
@@ -298,7 +383,12 @@ describe('downloadBlob', () => {
     });
     const dir = await tempDir(t);
     await assert.rejects(
-      downloadBlob(client(t), { host, path: 'x', tlsVerify: false }, { digest: BLOB_DIGEST, size: BLOB.length }, join(dir, 'blob')),
+      downloadBlob(
+        client(t),
+        { host, path: 'x', tlsVerify: false },
+        { digest: BLOB_DIGEST, size: BLOB.length },
+        join(dir, 'blob'),
+      ),
       { code: 'REGISTRY' },
     );
   });
@@ -313,7 +403,13 @@ describe('downloadBlob', () => {
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
     await assert.rejects(
-      downloadBlob(client(t), { host, path: 'x', tlsVerify: false }, { digest: BLOB_DIGEST, size: BLOB.length }, join(dir, 'blob'), { signal: ac.signal }),
+      downloadBlob(
+        client(t),
+        { host, path: 'x', tlsVerify: false },
+        { digest: BLOB_DIGEST, size: BLOB.length },
+        join(dir, 'blob'),
+        { signal: ac.signal },
+      ),
       { code: 'INTERRUPTED' },
     );
   });

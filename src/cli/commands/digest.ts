@@ -2,7 +2,7 @@
  * `ocikit digest FILE`: print a manifest's digest exactly as `skopeo manifest-digest FILE` does
  * (`sha256:<hex>` and a newline; signed schema 1 manifests have their signatures stripped first).
  */
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { MAX_MANIFEST_SIZE, manifestDigest } from '../../model/manifest.js';
@@ -13,9 +13,14 @@ import { type Command, parse, println } from '../command.js';
  * more than one byte past the limit (pipes and devices included).
  * @throws OcikitError `NOT_FOUND`, `IO`; `MANIFEST_TOO_LARGE` over the limit.
  */
-export async function readManifestArg(file: string, cwd: string, what: string, limit = MAX_MANIFEST_SIZE): Promise<Buffer> {
+export async function readManifestArg(
+  file: string,
+  cwd: string,
+  what: string,
+  limit = MAX_MANIFEST_SIZE,
+): Promise<Buffer> {
   const p = path.resolve(cwd, file);
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(p, 'r');
   } catch (err) {
@@ -23,7 +28,11 @@ export async function readManifestArg(file: string, cwd: string, what: string, l
   }
   try {
     const st = await handle.stat();
-    const tooLarge = (n: string) => new OcikitError('MANIFEST_TOO_LARGE', `${what} ${file} is ${n} bytes, more than the ${limit}-byte manifest limit`);
+    const tooLarge = (n: string) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `${what} ${file} is ${n} bytes, more than the ${limit}-byte manifest limit`,
+      );
     if (st.isFile() && st.size > limit) throw tooLarge(String(st.size));
     // Read at most limit + 1 bytes: a pipe or device (/dev/zero) has no size to check first.
     const buf = Buffer.allocUnsafe(limit + 1);
@@ -58,7 +67,7 @@ Exit status: 0 success, 1 unreadable file or invalid signed manifest, 2 usage er
     const { positionals } = parse('digest', args, {}, { min: 1, max: 1, names: 'FILE' });
     const file = positionals[0]!;
     const bytes = await readManifestArg(file, ctx.cwd, 'manifest file');
-    let digest;
+    let digest: string;
     try {
       digest = manifestDigest(bytes);
     } catch (err) {

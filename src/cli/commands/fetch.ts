@@ -89,7 +89,8 @@ export const command: Command = {
     let jobs = DEFAULT_JOBS;
     if (values.jobs !== undefined) {
       jobs = Number(values.jobs);
-      if (!/^[1-9][0-9]*$/.test(values.jobs) || jobs > 64) throw new OcikitError('USAGE', `fetch: --jobs ${JSON.stringify(values.jobs)} is not a number from 1 to 64`);
+      if (!/^[1-9][0-9]*$/.test(values.jobs) || jobs > 64)
+        throw new OcikitError('USAGE', `fetch: --jobs ${JSON.stringify(values.jobs)} is not a number from 1 to 64`);
     }
     const sources = await readJsonArg(values.sources, ctx.cwd, 'sources file');
     const drawer = ctx.stderr.isTTY ? progressDrawer(ctx) : undefined;

@@ -19,7 +19,9 @@ import { createProgressRenderer } from '../progress.js';
 export function formatSummary(s: InstallSummary): string {
   const d = s.destination;
   const where =
-    d.type === 'containers-storage' ? `containers-storage at ${d.location} (driver ${d.storageDriver})` : `${d.type} at ${d.location}`;
+    d.type === 'containers-storage'
+      ? `containers-storage at ${d.location} (driver ${d.storageDriver})`
+      : `${d.type} at ${d.location}`;
   const lines = [`Installed ${s.images.length} image${s.images.length === 1 ? '' : 's'} into ${where}:`];
   for (const i of s.images) {
     lines.push(`  ${i.name}`);
@@ -71,10 +73,14 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
       { min: 0, max: 0, names: 'no positional arguments' },
     );
     for (const flag of ['inputs', 'options', 'tree'] as const) {
-      if (values[flag] === undefined || values[flag] === '') throw new OcikitError('USAGE', `install: --${flag} is required`);
+      if (values[flag] === undefined || values[flag] === '')
+        throw new OcikitError('USAGE', `install: --${flag} is required`);
     }
     const inputsFile = values.inputs as string;
-    const inputs = rebasePaths(await readJsonArg(inputsFile, ctx.cwd, 'inputs file'), path.dirname(path.resolve(ctx.cwd, inputsFile)));
+    const inputs = rebasePaths(
+      await readJsonArg(inputsFile, ctx.cwd, 'inputs file'),
+      path.dirname(path.resolve(ctx.cwd, inputsFile)),
+    );
     const options = await readJsonArg(values.options as string, ctx.cwd, 'options file');
     const progress = createProgressRenderer(ctx.stderr);
     let summary: InstallSummary;

@@ -16,14 +16,22 @@ appears complete or not at all. Copying OUT_DIR with skopeo keeps the list diges
 Options:
   --json   print {dir, listDigest, imageDigest, linked, symlinked} as JSON`,
   async run(args, ctx) {
-    const { values, positionals } = parse('merge', args, { json: { type: 'boolean' } }, { min: 3, max: 3, names: 'LIST IMAGE_DIR OUT_DIR' });
+    const { values, positionals } = parse(
+      'merge',
+      args,
+      { json: { type: 'boolean' } },
+      { min: 3, max: 3, names: 'LIST IMAGE_DIR OUT_DIR' },
+    );
     const [list, image, out] = positionals.map((p) => path.resolve(ctx.cwd, p)) as [string, string, string];
     const r = await mergeManifest(list, image, out);
     if (values.json) {
       const { entry: _entry, ...rest } = r;
       println(ctx.stdout, JSON.stringify(rest, null, 2));
     } else {
-      println(ctx.stdout, `${r.dir}: list ${r.listDigest}, image ${r.imageDigest} (${r.linked} linked, ${r.symlinked} symlinked)`);
+      println(
+        ctx.stdout,
+        `${r.dir}: list ${r.listDigest}, image ${r.imageDigest} (${r.linked} linked, ${r.symlinked} symlinked)`,
+      );
     }
     return 0;
   },

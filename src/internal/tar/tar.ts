@@ -27,7 +27,7 @@ import { constants as fsc, createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { Readable, Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import tar from 'tar-stream';
 import { OcikitError, fromSystemError } from '../../errors.js';
@@ -66,7 +66,11 @@ function octal(buf: Buffer, offset: number, width: number, value: number, what: 
 
 function text(buf: Buffer, offset: number, width: number, value: string, what: string): void {
   const bytes = Buffer.from(value, 'utf8');
-  if (bytes.length > width) throw new OcikitError('UNSUPPORTED', `tar header field ${what} ${JSON.stringify(value)} is longer than ${width} bytes`);
+  if (bytes.length > width)
+    throw new OcikitError(
+      'UNSUPPORTED',
+      `tar header field ${what} ${JSON.stringify(value)} is longer than ${width} bytes`,
+    );
   bytes.copy(buf, offset);
 }
 
@@ -111,10 +115,13 @@ export function tarPadding(size: number): Buffer {
  * @throws OcikitError `UNSAFE_PATH` for an absolute name, a `..` segment or a NUL byte.
  */
 export function safeEntrySegments(name: string): string[] {
-  if (name.includes('\0')) throw new OcikitError('UNSAFE_PATH', `archive entry ${JSON.stringify(name)} contains a NUL byte`);
-  if (name.startsWith('/')) throw new OcikitError('UNSAFE_PATH', `archive entry ${JSON.stringify(name)} is an absolute path`);
+  if (name.includes('\0'))
+    throw new OcikitError('UNSAFE_PATH', `archive entry ${JSON.stringify(name)} contains a NUL byte`);
+  if (name.startsWith('/'))
+    throw new OcikitError('UNSAFE_PATH', `archive entry ${JSON.stringify(name)} is an absolute path`);
   const parts = name.split('/').filter((p) => p !== '' && p !== '.');
-  if (parts.includes('..')) throw new OcikitError('UNSAFE_PATH', `archive entry ${JSON.stringify(name)} contains a ".." segment`);
+  if (parts.includes('..'))
+    throw new OcikitError('UNSAFE_PATH', `archive entry ${JSON.stringify(name)} contains a ".." segment`);
   return parts;
 }
 
@@ -154,7 +161,10 @@ export interface ExtractOptions {
 export async function extractTarSafely(file: string, dest: string, opts: ExtractOptions = {}): Promise<void> {
   const compression = await detectCompression(file);
   if (compression !== 'none' && compression !== 'gzip') {
-    throw new OcikitError('UNSUPPORTED', `archive ${file} is ${compression}-compressed; only plain and gzip-compressed tar archives are supported`);
+    throw new OcikitError(
+      'UNSUPPORTED',
+      `archive ${file} is ${compression}-compressed; only plain and gzip-compressed tar archives are supported`,
+    );
   }
   const root = path.resolve(dest);
   const dirs = new Set<string>(['']);
@@ -186,7 +196,11 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
       await ensureDir(segs);
       return;
     }
-    if (segs.length === 0) throw new OcikitError('UNSAFE_PATH', `archive ${file}: entry ${JSON.stringify(header.name)} of type ${type} names the root`);
+    if (segs.length === 0)
+      throw new OcikitError(
+        'UNSAFE_PATH',
+        `archive ${file}: entry ${JSON.stringify(header.name)} of type ${type} names the root`,
+      );
     await ensureDir(segs.slice(0, -1));
     if (dirs.has(rel)) throw new OcikitError('UNSAFE_PATH', `archive ${file}: ${rel} replaces a directory`);
     switch (type) {
@@ -206,7 +220,10 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
       case 'link': {
         const target = safeEntrySegments(header.linkname ?? '').join('/');
         if (!files.has(target) || symlinks.has(target)) {
-          throw new OcikitError('UNSAFE_PATH', `archive ${file}: hard link ${rel} -> ${JSON.stringify(header.linkname)} does not name an earlier regular file of the archive`);
+          throw new OcikitError(
+            'UNSAFE_PATH',
+            `archive ${file}: hard link ${rel} -> ${JSON.stringify(header.linkname)} does not name an earlier regular file of the archive`,
+          );
         }
         if (files.has(rel)) await fs.unlink(abs);
         await fs.link(path.join(root, ...target.split('/')), abs);
@@ -218,8 +235,16 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
         const link = header.linkname ?? '';
         const resolved = path.resolve(path.dirname(abs), link);
         const relTarget = path.relative(root, resolved);
-        if (link.startsWith('/') || relTarget === '..' || relTarget.startsWith(`..${path.sep}`) || path.isAbsolute(relTarget)) {
-          throw new OcikitError('UNSAFE_PATH', `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} points out of the archive`);
+        if (
+          link.startsWith('/') ||
+          relTarget === '..' ||
+          relTarget.startsWith(`..${path.sep}`) ||
+          path.isAbsolute(relTarget)
+        ) {
+          throw new OcikitError(
+            'UNSAFE_PATH',
+            `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} points out of the archive`,
+          );
         }
         if (files.has(rel)) await fs.unlink(abs);
         await fs.symlink(link, abs);
@@ -228,7 +253,10 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
         return;
       }
       default:
-        throw new OcikitError('UNSAFE_PATH', `archive ${file}: entry ${rel} has type ${type}, which an image archive never needs`);
+        throw new OcikitError(
+          'UNSAFE_PATH',
+          `archive ${file}: entry ${rel} has type ${type}, which an image archive never needs`,
+        );
     }
   };
 
@@ -254,9 +282,13 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
   } catch (err) {
     if (err instanceof OcikitError) throw err;
     const e = err as NodeJS.ErrnoException;
-    if (e?.name === 'AbortError') throw new OcikitError('INTERRUPTED', `extracting ${file} was interrupted`, { cause: err });
-    if (typeof e?.code === 'string' && e.code.startsWith('E') && e.code !== 'ERR_STREAM_PREMATURE_CLOSE') throw fromSystemError(err, 'extracting archive', file);
-    throw new OcikitError('INVALID_INPUT', `archive ${file} is not a valid tar archive: ${e?.message ?? String(err)}`, { cause: err });
+    if (e?.name === 'AbortError')
+      throw new OcikitError('INTERRUPTED', `extracting ${file} was interrupted`, { cause: err });
+    if (typeof e?.code === 'string' && e.code.startsWith('E') && e.code !== 'ERR_STREAM_PREMATURE_CLOSE')
+      throw fromSystemError(err, 'extracting archive', file);
+    throw new OcikitError('INVALID_INPUT', `archive ${file} is not a valid tar archive: ${e?.message ?? String(err)}`, {
+      cause: err,
+    });
   }
   await checkSymlinksInside(file, root, symlinks);
 }
@@ -290,11 +322,18 @@ async function checkSymlinksInside(file: string, root: string, symlinks: Readonl
           probe = probe.slice(0, cut);
           continue;
         }
-        throw new OcikitError('UNSAFE_PATH', `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} cannot be resolved (${code ?? String(err)})`, { cause: err });
+        throw new OcikitError(
+          'UNSAFE_PATH',
+          `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} cannot be resolved (${code ?? String(err)})`,
+          { cause: err },
+        );
       }
       const back = path.relative(realRoot, real);
       if (back === '..' || back.startsWith(`..${path.sep}`) || path.isAbsolute(back)) {
-        throw new OcikitError('UNSAFE_PATH', `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} leads out of the archive (to ${real})`);
+        throw new OcikitError(
+          'UNSAFE_PATH',
+          `archive ${file}: symlink ${rel} -> ${JSON.stringify(link)} leads out of the archive (to ${real})`,
+        );
       }
       break;
     }

@@ -76,6 +76,8 @@ export function storedName(name: string): string {
 export async function storedImageId(root: string, name: string): Promise<string | undefined> {
   const records = (await storeImages(root)) ?? [];
   const want = storedName(name);
-  const ids = new Set(records.filter((r) => recordNames(r).includes(want) && typeof r.id === 'string').map((r) => r.id as string));
+  const ids = new Set(
+    records.filter((r) => recordNames(r).includes(want) && typeof r.id === 'string').map((r) => r.id as string),
+  );
   return ids.size === 1 ? [...ids][0] : undefined;
 }

@@ -27,7 +27,8 @@ export interface StoreSpec {
 const DRIVER_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 function checkPath(p: string, what: string): void {
-  if (!p.startsWith('/')) throw new OcikitError('INVALID_INPUT', `${what} ${JSON.stringify(p)} must be an absolute path`);
+  if (!p.startsWith('/'))
+    throw new OcikitError('INVALID_INPUT', `${what} ${JSON.stringify(p)} must be an absolute path`);
   const bad = [...p].find((c) => ']@:+,\0'.includes(c) || c === '\n');
   if (bad !== undefined) {
     throw new OcikitError(
@@ -47,7 +48,8 @@ export function formatStoreSpec(spec: StoreSpec): string {
   checkPath(spec.graphroot, 'graph root');
   let s = spec.graphroot;
   if (spec.driver !== undefined) {
-    if (!DRIVER_RE.test(spec.driver)) throw new OcikitError('INVALID_INPUT', `storage driver ${JSON.stringify(spec.driver)} is not a driver name`);
+    if (!DRIVER_RE.test(spec.driver))
+      throw new OcikitError('INVALID_INPUT', `storage driver ${JSON.stringify(spec.driver)} is not a driver name`);
     s = `${spec.driver}@${s}`;
   }
   if (spec.runroot !== undefined) {
@@ -72,7 +74,8 @@ export function formatStoreSpec(spec: StoreSpec): string {
  * @throws as {@link formatStoreSpec}; `INVALID_INPUT` for an empty image.
  */
 export function containersStorageRef(spec: StoreSpec, image: string): string {
-  if (!image || /[\s\0]/.test(image)) throw new OcikitError('INVALID_INPUT', `image ${JSON.stringify(image)} is not usable in a reference`);
+  if (!image || /[\s\0]/.test(image))
+    throw new OcikitError('INVALID_INPUT', `image ${JSON.stringify(image)} is not usable in a reference`);
   return `containers-storage:${formatStoreSpec(spec)}${image}`;
 }
 
@@ -88,7 +91,8 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
  */
 export function parseContainersStorageRef(ref: string): { spec: StoreSpec | null; image: string } {
   const prefix = 'containers-storage:';
-  if (!ref.startsWith(prefix)) throw new OcikitError('INVALID_INPUT', `${JSON.stringify(ref)} is not a containers-storage reference`);
+  if (!ref.startsWith(prefix))
+    throw new OcikitError('INVALID_INPUT', `${JSON.stringify(ref)} is not a containers-storage reference`);
   let rest = ref.slice(prefix.length);
   if (!rest.startsWith('[')) return { spec: null, image: rest };
   const close = rest.indexOf(']');

@@ -42,18 +42,31 @@ export interface MergeResult {
  *   `UNSUPPORTED` (a subdirectory in the image), `IO`.
  */
 export async function mergeManifest(listFile: string, imageDir: string, outDir: string): Promise<MergeResult> {
-  const listBytes = await readFileInside(path.dirname(path.resolve(listFile)), path.resolve(listFile), 'manifest list', MAX_MANIFEST_SIZE, (size) =>
-    new OcikitError('MANIFEST_TOO_LARGE', `manifest list ${listFile} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`),
+  const listBytes = await readFileInside(
+    path.dirname(path.resolve(listFile)),
+    path.resolve(listFile),
+    'manifest list',
+    MAX_MANIFEST_SIZE,
+    (size) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `manifest list ${listFile} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`,
+      ),
   );
   const list = parseManifest(listBytes, `manifest list ${listFile}`);
   if (list.kind !== 'list') throw new OcikitError('INVALID_MANIFEST', `${listFile} is not a manifest list`);
   const image = await readDirManifest(imageDir, imageDir);
-  if (image.kind === 'list') throw new OcikitError('INVALID_MANIFEST', `${imageDir}/manifest.json is a manifest list already, not an image`);
+  if (image.kind === 'list')
+    throw new OcikitError('INVALID_MANIFEST', `${imageDir}/manifest.json is a manifest list already, not an image`);
   const entry = findEntry(list, image.digest);
   if (!entry) {
-    throw new OcikitError('LIST_MISMATCH', `manifest list ${listFile} (${list.digest}) does not contain image ${image.digest} of ${imageDir}`, {
-      expected: image.digest,
-    });
+    throw new OcikitError(
+      'LIST_MISMATCH',
+      `manifest list ${listFile} (${list.digest}) does not contain image ${image.digest} of ${imageDir}`,
+      {
+        expected: image.digest,
+      },
+    );
   }
   const target = path.resolve(outDir);
   if (await exists(target)) throw new OcikitError('EXISTS', `merge target ${outDir} exists already`);
@@ -74,7 +87,8 @@ export async function mergeManifest(listFile: string, imageDir: string, outDir: 
         file = await fs.realpath(src).catch((err) => {
           throw fromSystemError(err, `image file ${ent.name}`, src);
         });
-        if (!isInside(realImage, file)) throw new OcikitError('UNSAFE_PATH', `${src} is a symlink out of the image (${file})`);
+        if (!isInside(realImage, file))
+          throw new OcikitError('UNSAFE_PATH', `${src} is a symlink out of the image (${file})`);
       } else if (ent.isDirectory()) {
         throw new OcikitError('UNSUPPORTED', `${src} is a directory; a dir: image is flat`);
       } else if (!ent.isFile()) {
@@ -90,7 +104,8 @@ export async function mergeManifest(listFile: string, imageDir: string, outDir: 
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') throw new OcikitError('EXISTS', `merge target ${outDir} exists already`, { cause: err });
+    if (code === 'ENOTEMPTY' || code === 'EEXIST')
+      throw new OcikitError('EXISTS', `merge target ${outDir} exists already`, { cause: err });
     throw fromSystemError(err, 'merging into', outDir);
   } finally {
     untrackTemp(tmp);

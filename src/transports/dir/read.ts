@@ -1,22 +1,9 @@
-/**
- * The `dir:` transport of containers/image (formats.md §2): one image per directory, blobs named
- * by the bare hex of their sha256 digest, the top-level manifest in `manifest.json` (an image or a
- * list), instance manifests of a list in `<hex>.manifest.json`, and a `version` file holding
- * exactly `Directory Transport Version: 1.1\n`.
- *
- * This module knows the names and reads such a directory as an {@link ImageReader}. Writing is
- * done by the install writer (`install-native.ts`) and the fetch cache with the path helpers here.
- * As in c/image, `version` is optional for reading, and an instance manifest read from
- * `<hex>.manifest.json` must have the manifest digest `<hex>` names.
- */
-import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { digestHex, parseDigest, type Digest } from '../../model/digest.js';
 import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
-import { MAX_MANIFEST_SIZE, manifestDigest, parseManifest, type Descriptor, type ImageManifest, type ParsedManifest } from '../../model/manifest.js';
+import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor, type ParsedManifest } from '../../model/manifest.js';
 import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader, type InstanceChoice } from '../reader.js';
 
 /** The exact content of a `dir:` image's `version` file (33 bytes), as skopeo 1.9.3 writes it. */
@@ -43,13 +30,15 @@ export function dirVersionPath(dir: string): string {
 }
 
 async function readManifestFile(dir: string, file: string): Promise<Buffer> {
-  return readFileInside(dir, file, 'dir: manifest', MAX_MANIFEST_SIZE, (size) =>
-    new OcikitError('MANIFEST_TOO_LARGE', `manifest ${file} is ${size} bytes, more than ${MAX_MANIFEST_SIZE}`),
+  return readFileInside(
+    dir,
+    file,
+    'dir: manifest',
+    MAX_MANIFEST_SIZE,
+    (size) =>
+      new OcikitError('MANIFEST_TOO_LARGE', `manifest ${file} is ${size} bytes, more than ${MAX_MANIFEST_SIZE}`),
   );
 }
-
-
-
 
 /**
  * Opens the `dir:` image at `dir`. When `manifest.json` is a list, the instance chosen by
@@ -61,7 +50,9 @@ async function readManifestFile(dir: string, file: string): Promise<Buffer> {
 export async function openDirImage(dir: string, opts: InstanceChoice = {}): Promise<ImageReader> {
   const what = `dir:${dir}`;
   const top = parseManifest(await readManifestFile(dir, dirManifestPath(dir)), `${what} manifest.json`);
-  const manifest = await resolveImageManifest(top, opts, what, (d) => readManifestFile(dir, dirInstanceManifestPath(dir, d)));
+  const manifest = await resolveImageManifest(top, opts, what, (d) =>
+    readManifestFile(dir, dirInstanceManifestPath(dir, d)),
+  );
   const openBlob = (desc: Descriptor) => openRegularFileStream(dirBlobPath(dir, desc.digest), `${what} blob`);
   const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
   return {
@@ -72,7 +63,11 @@ export async function openDirImage(dir: string, opts: InstanceChoice = {}): Prom
     blobPath: (desc) => dirBlobPath(dir, desc.digest),
     // A plain image's signatures are `signature-N`; an instance read out of a list has its own,
     // `<hex>.signature-N` (the top-level ones sign the list).
-    signatures: () => readDirSignatures(dir, top.kind === 'list' || top.digest !== manifest.digest ? `${digestHex(manifest.digest)}.` : ''),
+    signatures: () =>
+      readDirSignatures(
+        dir,
+        top.kind === 'list' || top.digest !== manifest.digest ? `${digestHex(manifest.digest)}.` : '',
+      ),
     close: async () => {},
   };
 }
@@ -109,8 +104,16 @@ export async function readDirManifest(key: string, dir: string): Promise<ParsedM
     throw fromSystemError(err, what, dir);
   }
   const file = path.join(dir, 'manifest.json');
-  const bytes = await readFileInside(dir, file, `${what} manifest`, MAX_MANIFEST_SIZE, (size) =>
-    new OcikitError('MANIFEST_TOO_LARGE', `${what}: ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte manifest limit`),
+  const bytes = await readFileInside(
+    dir,
+    file,
+    `${what} manifest`,
+    MAX_MANIFEST_SIZE,
+    (size) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `${what}: ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte manifest limit`,
+      ),
   );
   return parseManifest(bytes, `${what} (${file})`);
 }

@@ -33,7 +33,11 @@ async function defaultTmp(): Promise<string | undefined> {
  * @throws OcikitError `UNSAFE_PATH` (hostile archive entry), `UNSUPPORTED`, `INVALID_INPUT`,
  *   `NOT_FOUND`, `DIGEST_MISMATCH`, `INVALID_MANIFEST`, `IO`, `INTERRUPTED`; and whatever `fn` throws.
  */
-export async function withOciArchive<T>(file: string, fn: (reader: ImageReader) => Promise<T>, opts: OciArchiveOptions = {}): Promise<T> {
+export async function withOciArchive<T>(
+  file: string,
+  fn: (reader: ImageReader) => Promise<T>,
+  opts: OciArchiveOptions = {},
+): Promise<T> {
   if (!path.isAbsolute(file)) file = path.resolve(file);
   const parent = opts.tmpdir ?? (await defaultTmp());
   return withTempDir(
@@ -46,7 +50,9 @@ export async function withOciArchive<T>(file: string, fn: (reader: ImageReader) 
         reader = await openOciLayout(dir, opts, label);
       } catch (err) {
         if (err instanceof OcikitError && err.code === 'NOT_FOUND' && err.message.includes('index.json')) {
-          throw new OcikitError('INVALID_INPUT', `${label}: the archive holds no OCI layout (no index.json)`, { cause: err });
+          throw new OcikitError('INVALID_INPUT', `${label}: the archive holds no OCI layout (no index.json)`, {
+            cause: err,
+          });
         }
         throw err;
       }

@@ -80,8 +80,13 @@ export function parseIndexJson(bytes: Uint8Array, what: string): IndexEntry[] {
   }
   return manifests.map((m: unknown, i): IndexEntry => {
     const d = m as { mediaType?: unknown; digest?: unknown; size?: unknown; annotations?: unknown } | null;
-    if (typeof d !== 'object' || d === null) throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}] is not an object`);
-    if (!isDigest(d.digest)) throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}].digest ${JSON.stringify(d.digest)} is not a sha256 digest`);
+    if (typeof d !== 'object' || d === null)
+      throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}] is not an object`);
+    if (!isDigest(d.digest))
+      throw new OcikitError(
+        'INVALID_INPUT',
+        `${what}: manifests[${i}].digest ${JSON.stringify(d.digest)} is not a sha256 digest`,
+      );
     if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
       throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}].size ${JSON.stringify(d.size)} is not a size`);
     }
@@ -89,7 +94,12 @@ export function parseIndexJson(bytes: Uint8Array, what: string): IndexEntry[] {
     if (typeof d.annotations === 'object' && d.annotations !== null) {
       for (const [k, v] of Object.entries(d.annotations)) if (typeof v === 'string') annotations[k] = v;
     }
-    return { mediaType: typeof d.mediaType === 'string' ? d.mediaType : '', digest: d.digest, size: d.size, annotations };
+    return {
+      mediaType: typeof d.mediaType === 'string' ? d.mediaType : '',
+      digest: d.digest,
+      size: d.size,
+      annotations,
+    };
   });
 }
 
@@ -105,35 +115,56 @@ export function resolveIndexEntry(entries: readonly IndexEntry[], opts: OciLayou
   if (opts.index !== undefined) {
     const e = entries[opts.index];
     if (!Number.isSafeInteger(opts.index) || opts.index < 0 || e === undefined) {
-      throw new OcikitError('NOT_FOUND', `${what}: index ${opts.index} is too large, only ${entries.length} entries available`);
+      throw new OcikitError(
+        'NOT_FOUND',
+        `${what}: index ${opts.index} is too large, only ${entries.length} entries available`,
+      );
     }
     return e;
   }
   if (opts.ref === undefined || opts.ref === '') {
     if (entries.length === 1) return entries[0]!;
     if (entries.length === 0) throw new OcikitError('NOT_FOUND', `${what}: index.json lists no image`);
-    throw new OcikitError('INVALID_INPUT', `${what}: more than one image in the layout (${entries.length}); choose one by reference name`);
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `${what}: more than one image in the layout (${entries.length}); choose one by reference name`,
+    );
   }
   const named = entries.filter((e) => e.annotations[REF_NAME_ANNOTATION] === opts.ref);
   const hit = named.find((e) => RESOLVABLE.has(e.mediaType));
   if (hit) return hit;
   if (named.length > 0) {
-    throw new OcikitError('UNSUPPORTED', `${what}: reference ${JSON.stringify(opts.ref)} matches unsupported manifest media types (${named.map((e) => e.mediaType).join(', ')})`);
+    throw new OcikitError(
+      'UNSUPPORTED',
+      `${what}: reference ${JSON.stringify(opts.ref)} matches unsupported manifest media types (${named.map((e) => e.mediaType).join(', ')})`,
+    );
   }
   throw new OcikitError('NOT_FOUND', `${what}: no descriptor found for reference ${JSON.stringify(opts.ref)}`);
 }
 
 async function readManifestBlob(dir: string, digest: Digest, size: number | undefined, what: string): Promise<Buffer> {
   const file = ociBlobPath(dir, digest);
-  const bytes = await readFileInside(dir, file, `${what} manifest`, MAX_MANIFEST_SIZE, (n) =>
-    new OcikitError('MANIFEST_TOO_LARGE', `${what}: manifest ${digest} is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`),
+  const bytes = await readFileInside(
+    dir,
+    file,
+    `${what} manifest`,
+    MAX_MANIFEST_SIZE,
+    (n) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `${what}: manifest ${digest} is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`,
+      ),
   );
   const actual = sha256(bytes);
   if (actual !== digest || (size !== undefined && bytes.length !== size)) {
-    throw new OcikitError('DIGEST_MISMATCH', `${what}: manifest blob ${digest} (${size ?? '?'} bytes) has digest ${actual} and ${bytes.length} bytes`, {
-      expected: digest,
-      actual,
-    });
+    throw new OcikitError(
+      'DIGEST_MISMATCH',
+      `${what}: manifest blob ${digest} (${size ?? '?'} bytes) has digest ${actual} and ${bytes.length} bytes`,
+      {
+        expected: digest,
+        actual,
+      },
+    );
   }
   return bytes;
 }
@@ -146,13 +177,21 @@ async function readManifestBlob(dir: string, digest: Digest, size: number | unde
  */
 export async function openOciLayout(dir: string, opts: OciLayoutOptions = {}, label?: string): Promise<ImageReader> {
   const what = label ?? `oci:${dir}${opts.ref ? `:${opts.ref}` : ''}`;
-  const indexBytes = await readFileInside(dir, path.join(dir, 'index.json'), `${what} index.json`, MAX_MANIFEST_SIZE, (n) =>
-    new OcikitError('MANIFEST_TOO_LARGE', `${what}: index.json is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`),
+  const indexBytes = await readFileInside(
+    dir,
+    path.join(dir, 'index.json'),
+    `${what} index.json`,
+    MAX_MANIFEST_SIZE,
+    (n) => new OcikitError('MANIFEST_TOO_LARGE', `${what}: index.json is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`),
   );
   const entry = resolveIndexEntry(parseIndexJson(indexBytes, `${what} index.json`), opts, what);
-  const top = parseManifest(await readManifestBlob(dir, entry.digest, entry.size, what), `${what} manifest ${entry.digest}`);
+  const top = parseManifest(
+    await readManifestBlob(dir, entry.digest, entry.size, what),
+    `${what} manifest ${entry.digest}`,
+  );
   const manifest = await resolveImageManifest(top, opts, what, (d) => readManifestBlob(dir, d, undefined, what));
-  const openBlob = (desc: Descriptor): Promise<Readable> => openRegularFileStream(ociBlobPath(dir, desc.digest), `${what} blob`);
+  const openBlob = (desc: Descriptor): Promise<Readable> =>
+    openRegularFileStream(ociBlobPath(dir, desc.digest), `${what} blob`);
   const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
   return {
     source: what,

@@ -1,12 +1,22 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { containersStorageRef, formatStoreSpec, parseContainersStorageRef } from '../../../src/transports/containers-storage/reference.js';
+import {
+  containersStorageRef,
+  formatStoreSpec,
+  parseContainersStorageRef,
+} from '../../../src/transports/containers-storage/reference.js';
 
 describe('formatStoreSpec', () => {
   const cases: [Parameters<typeof formatStoreSpec>[0], string][] = [
-    [{ driver: 'vfs', graphroot: '/t/var/lib/containers/storage', runroot: '/run/containers/storage' }, '[vfs@/t/var/lib/containers/storage+/run/containers/storage]'],
+    [
+      { driver: 'vfs', graphroot: '/t/var/lib/containers/storage', runroot: '/run/containers/storage' },
+      '[vfs@/t/var/lib/containers/storage+/run/containers/storage]',
+    ],
     [{ graphroot: '/g' }, '[/g]'],
-    [{ driver: 'overlay', graphroot: '/g', runroot: '/r', options: ['additionalimagestore=/s'] }, '[overlay@/g+/r:additionalimagestore=/s]'],
+    [
+      { driver: 'overlay', graphroot: '/g', runroot: '/r', options: ['additionalimagestore=/s'] },
+      '[overlay@/g+/r:additionalimagestore=/s]',
+    ],
   ];
   for (const [spec, want] of cases) {
     it(`formats ${want} and parses it back`, () => {
@@ -18,7 +28,9 @@ describe('formatStoreSpec', () => {
   for (const ch of [']', '@', ':', '+', ',']) {
     it(`refuses a path holding ${JSON.stringify(ch)}`, () => {
       assert.throws(() => formatStoreSpec({ driver: 'vfs', graphroot: `/a${ch}b` }), { code: 'UNSAFE_PATH' });
-      assert.throws(() => formatStoreSpec({ driver: 'vfs', graphroot: '/a', runroot: `/r${ch}` }), { code: 'UNSAFE_PATH' });
+      assert.throws(() => formatStoreSpec({ driver: 'vfs', graphroot: '/a', runroot: `/r${ch}` }), {
+        code: 'UNSAFE_PATH',
+      });
     });
   }
 
@@ -31,7 +43,10 @@ describe('formatStoreSpec', () => {
 
 describe('containersStorageRef', () => {
   it('appends the image', () => {
-    assert.equal(containersStorageRef({ driver: 'vfs', graphroot: '/g' }, 'localhost/a:b'), 'containers-storage:[vfs@/g]localhost/a:b');
+    assert.equal(
+      containersStorageRef({ driver: 'vfs', graphroot: '/g' }, 'localhost/a:b'),
+      'containers-storage:[vfs@/g]localhost/a:b',
+    );
   });
   it('refuses an empty or spaced image', () => {
     assert.throws(() => containersStorageRef({ graphroot: '/g' }, ''), { code: 'INVALID_INPUT' });
@@ -42,7 +57,10 @@ describe('containersStorageRef', () => {
 describe('parseContainersStorageRef', () => {
   it('splits at the first ], @, : and + as containers/image does', () => {
     const r = parseContainersStorageRef('containers-storage:[d@/g+/r:a=/x,b=/y]name@sha256:abc');
-    assert.deepEqual(r, { spec: { driver: 'd', graphroot: '/g', runroot: '/r', options: ['a=/x', 'b=/y'] }, image: 'name@sha256:abc' });
+    assert.deepEqual(r, {
+      spec: { driver: 'd', graphroot: '/g', runroot: '/r', options: ['a=/x', 'b=/y'] },
+      image: 'name@sha256:abc',
+    });
   });
   it('takes a reference without a spec', () => {
     assert.deepEqual(parseContainersStorageRef('containers-storage:localhost/x'), { spec: null, image: 'localhost/x' });

@@ -36,7 +36,14 @@ describe('mergeManifest', () => {
     assert.deepEqual(await readFile(join(out, `${img.manifestDigest.slice(7)}.manifest.json`)), img.manifest);
     assert.equal(r.listDigest, list.digest);
     assert.equal(r.imageDigest, img.manifestDigest);
-    assert.deepEqual((await readdir(out)).sort(), [...(await readdir(img.dir)).filter((n) => n !== 'manifest.json'), 'manifest.json', `${img.manifestDigest.slice(7)}.manifest.json`].sort());
+    assert.deepEqual(
+      (await readdir(out)).sort(),
+      [
+        ...(await readdir(img.dir)).filter((n) => n !== 'manifest.json'),
+        'manifest.json',
+        `${img.manifestDigest.slice(7)}.manifest.json`,
+      ].sort(),
+    );
   });
 
   it('hard-links every other file instead of copying it', async (t) => {
@@ -98,7 +105,9 @@ describe('mergeManifest', () => {
 
   it('refuses a list file that is not a list', async (t) => {
     const { root, img } = await setup(t);
-    await assert.rejects(mergeManifest(join(img.dir, 'manifest.json'), img.dir, join(root, 'merged')), { code: 'INVALID_MANIFEST' });
+    await assert.rejects(mergeManifest(join(img.dir, 'manifest.json'), img.dir, join(root, 'merged')), {
+      code: 'INVALID_MANIFEST',
+    });
   });
 
   it('refuses a symlink that leads out of the image', async (t) => {
@@ -116,11 +125,31 @@ describe('mergeManifest', () => {
     await mergeManifest(listFile, img.dir, merged);
     const store = join(root, 'store');
     const run = join(root, 'run');
-    await runTool(['skopeo', 'copy', '--quiet', `dir:${merged}`, `containers-storage:[vfs@${store}+${run}]localhost/merge-test:latest`]);
-    const out = await runTool(['podman', '--root', store, '--runroot', run, '--storage-driver', 'vfs', 'image', 'inspect', 'localhost/merge-test:latest']);
+    await runTool([
+      'skopeo',
+      'copy',
+      '--quiet',
+      `dir:${merged}`,
+      `containers-storage:[vfs@${store}+${run}]localhost/merge-test:latest`,
+    ]);
+    const out = await runTool([
+      'podman',
+      '--root',
+      store,
+      '--runroot',
+      run,
+      '--storage-driver',
+      'vfs',
+      'image',
+      'inspect',
+      'localhost/merge-test:latest',
+    ]);
     const [info] = JSON.parse(out.stdout.toString()) as [{ Id: string; Digest: string; RepoDigests: string[] }];
     assert.ok(info.RepoDigests.includes(`localhost/merge-test@${list.digest}`), JSON.stringify(info.RepoDigests));
-    assert.ok(info.RepoDigests.includes(`localhost/merge-test@${img.manifestDigest}`), JSON.stringify(info.RepoDigests));
+    assert.ok(
+      info.RepoDigests.includes(`localhost/merge-test@${img.manifestDigest}`),
+      JSON.stringify(info.RepoDigests),
+    );
     assert.equal(`sha256:${info.Id}`, img.configDigest);
   });
 });

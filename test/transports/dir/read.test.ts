@@ -23,8 +23,11 @@ async function readAll(s: Readable): Promise<Buffer> {
 /** A merged list dir (osbuild style): list in manifest.json, instances as <hex>.manifest.json. */
 async function mergedListDir(dir: string) {
   const amd = await makeDirImage(dir, { platform: { architecture: 'amd64', os: 'linux' } });
-  const arm = await makeDirImage(join(dir, '..', 'arm-tmp'), { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
-  for (const f of [arm.configDigest, ...arm.layers.map((l) => l.digest)]) await rename(join(arm.dir, f.slice(7)), join(dir, f.slice(7)));
+  const arm = await makeDirImage(join(dir, '..', 'arm-tmp'), {
+    platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+  });
+  for (const f of [arm.configDigest, ...arm.layers.map((l) => l.digest)])
+    await rename(join(arm.dir, f.slice(7)), join(dir, f.slice(7)));
   await writeFile(dirInstanceManifestPath(dir, arm.manifestDigest as Digest), arm.manifest);
   await rename(join(dir, 'manifest.json'), dirInstanceManifestPath(dir, amd.manifestDigest as Digest));
   const list = makeList([amd, arm]);
@@ -41,12 +44,15 @@ describe('DIR_VERSION', () => {
 
 describe('dirBlobPath', () => {
   it('names a blob by bare hex', () => assert.equal(dirBlobPath('/x', `sha256:${HEX}` as Digest), `/x/${HEX}`));
-  it('refuses a non-digest', () => assert.throws(() => dirBlobPath('/x', 'sha256:../../etc' as Digest), code('INVALID_DIGEST')));
+  it('refuses a non-digest', () =>
+    assert.throws(() => dirBlobPath('/x', 'sha256:../../etc' as Digest), code('INVALID_DIGEST')));
 });
 
 describe('dirInstanceManifestPath', () => {
-  it('names an instance <hex>.manifest.json', () => assert.equal(dirInstanceManifestPath('/x', `sha256:${HEX}` as Digest), `/x/${HEX}.manifest.json`));
-  it('refuses a non-digest', () => assert.throws(() => dirInstanceManifestPath('/x', 'md5:1' as Digest), code('INVALID_DIGEST')));
+  it('names an instance <hex>.manifest.json', () =>
+    assert.equal(dirInstanceManifestPath('/x', `sha256:${HEX}` as Digest), `/x/${HEX}.manifest.json`));
+  it('refuses a non-digest', () =>
+    assert.throws(() => dirInstanceManifestPath('/x', 'md5:1' as Digest), code('INVALID_DIGEST')));
 });
 
 describe('openDirImage', () => {
@@ -81,13 +87,19 @@ describe('openDirImage', () => {
     const dir = await tempDir(t);
     const { arm, amd } = await mergedListDir(join(dir, 'm'));
     await writeFile(dirInstanceManifestPath(join(dir, 'm'), arm.manifestDigest as Digest), amd.manifest);
-    await assert.rejects(openDirImage(join(dir, 'm'), { instance: arm.manifestDigest as Digest }), code('DIGEST_MISMATCH'));
+    await assert.rejects(
+      openDirImage(join(dir, 'm'), { instance: arm.manifestDigest as Digest }),
+      code('DIGEST_MISMATCH'),
+    );
   });
 
   it('fails when the list has no instance for the platform', async (t) => {
     const dir = await tempDir(t);
     await mergedListDir(join(dir, 'm'));
-    await assert.rejects(openDirImage(join(dir, 'm'), { platform: { architecture: 's390x', os: 'linux' } }), code('NOT_FOUND'));
+    await assert.rejects(
+      openDirImage(join(dir, 'm'), { platform: { architecture: 's390x', os: 'linux' } }),
+      code('NOT_FOUND'),
+    );
   });
 
   it('fails on a config that does not match its digest', async (t) => {
@@ -120,7 +132,12 @@ describe('openDirImage', () => {
   it('refuses a schema 1 manifest as UNSUPPORTED', async (t) => {
     const dir = await tempDir(t);
     await mkdir(join(dir, 's1'));
-    const s1 = await readFile(new URL('../../../../test/fixtures/upstream/containers-image/manifest/fixtures/v2s1-unsigned.manifest.json', import.meta.url));
+    const s1 = await readFile(
+      new URL(
+        '../../../../test/fixtures/upstream/containers-image/manifest/fixtures/v2s1-unsigned.manifest.json',
+        import.meta.url,
+      ),
+    );
     await writeFile(join(dir, 's1', 'manifest.json'), s1);
     await assert.rejects(openDirImage(join(dir, 's1')), code('UNSUPPORTED'));
   });
@@ -133,10 +150,30 @@ describe('chooseInstance', () => {
         schemaVersion: 2,
         mediaType: 'application/vnd.oci.image.index.v1+json',
         manifests: [
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'1'.repeat(64)}`, size: 1, platform: { architecture: 'arm', os: 'linux', variant: 'v6' } },
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'2'.repeat(64)}`, size: 1, platform: { architecture: 'arm', os: 'linux', variant: 'v7' } },
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'3'.repeat(64)}`, size: 1, platform: { architecture: 'arm64', os: 'linux' } },
-          { mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${'4'.repeat(64)}`, size: 1, platform: { architecture: 'amd64', os: 'linux' } },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: `sha256:${'1'.repeat(64)}`,
+            size: 1,
+            platform: { architecture: 'arm', os: 'linux', variant: 'v6' },
+          },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: `sha256:${'2'.repeat(64)}`,
+            size: 1,
+            platform: { architecture: 'arm', os: 'linux', variant: 'v7' },
+          },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: `sha256:${'3'.repeat(64)}`,
+            size: 1,
+            platform: { architecture: 'arm64', os: 'linux' },
+          },
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: `sha256:${'4'.repeat(64)}`,
+            size: 1,
+            platform: { architecture: 'amd64', os: 'linux' },
+          },
         ],
       }),
     ),
@@ -149,21 +186,36 @@ describe('chooseInstance', () => {
     ['amd64', { architecture: 'amd64', os: 'linux' }, '4'],
   ];
   for (const [label, platform, want] of table) {
-    it(`picks ${label}`, () => assert.equal(chooseInstance(list, { platform }, 'l').digest, `sha256:${want.repeat(64)}`));
+    it(`picks ${label}`, () =>
+      assert.equal(chooseInstance(list, { platform }, 'l').digest, `sha256:${want.repeat(64)}`));
   }
   it('defaults to the host platform', () => {
     // Built around the host, so it checks something on every architecture (it used to pass
     // silently on any host but amd64).
     const host = hostPlatform();
     const other = host.architecture === 's390x' ? 'ppc64le' : 's390x';
-    const entry = (digit: string, platform: object) => ({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${digit.repeat(64)}`, size: 1, platform });
+    const entry = (digit: string, platform: object) => ({
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      digest: `sha256:${digit.repeat(64)}`,
+      size: 1,
+      platform,
+    });
     const around = parseManifest(
-      Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [entry('5', { architecture: other, os: 'linux' }), entry('6', host)] })),
+      Buffer.from(
+        JSON.stringify({
+          schemaVersion: 2,
+          mediaType: 'application/vnd.oci.image.index.v1+json',
+          manifests: [entry('5', { architecture: other, os: 'linux' }), entry('6', host)],
+        }),
+      ),
       'list',
     ) as ManifestList;
     assert.equal(chooseInstance(around, {}, 'l').digest, `sha256:${'6'.repeat(64)}`);
   });
   it('fails for an unknown instance digest', () => {
-    assert.throws(() => chooseInstance(list, { instance: `sha256:${'9'.repeat(64)}` as Digest }, 'l'), code('NOT_FOUND'));
+    assert.throws(
+      () => chooseInstance(list, { instance: `sha256:${'9'.repeat(64)}` as Digest }, 'l'),
+      code('NOT_FOUND'),
+    );
   });
 });

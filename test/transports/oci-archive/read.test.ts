@@ -10,10 +10,17 @@ import { isOcikitError } from '../../../src/errors.js';
 import { tempDir } from '../../helpers/tmp.js';
 
 const code = (c: string) => (e: unknown) => isOcikitError(e, c as never);
-const ARCHIVES = fileURLToPath(new URL('../../../../test/fixtures/upstream/skopeo-observed/archives/', import.meta.url));
+const ARCHIVES = fileURLToPath(
+  new URL('../../../../test/fixtures/upstream/skopeo-observed/archives/', import.meta.url),
+);
 const SKOPEO_DIGEST = 'sha256:769cbe45eb0457a8e090a7a763a535a119f3ed511403ee8172b3834581533367';
 
-type Entry = { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo'; body?: string; linkname?: string };
+type Entry = {
+  name: string;
+  type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'fifo';
+  body?: string;
+  linkname?: string;
+};
 
 async function makeArchive(file: string, entries: readonly Entry[]): Promise<void> {
   const pack = tar.pack();
@@ -24,7 +31,13 @@ async function makeArchive(file: string, entries: readonly Entry[]): Promise<voi
   const done = new Promise<void>((res) => pack.on('end', () => res()));
   for (const e of entries) {
     const body = e.body ?? '';
-    const header = { name: e.name, type: e.type ?? 'file', size: e.type && e.type !== 'file' ? 0 : body.length, linkname: e.linkname ?? '', mode: 0o644 } as const;
+    const header = {
+      name: e.name,
+      type: e.type ?? 'file',
+      size: e.type && e.type !== 'file' ? 0 : body.length,
+      linkname: e.linkname ?? '',
+      mode: 0o644,
+    } as const;
     if (e.type && e.type !== 'file') pack.entry(header);
     else pack.entry(header, body);
   }
@@ -46,7 +59,13 @@ describe('withOciArchive', () => {
   it('removes the extraction when the callback throws', async (t) => {
     const tmp = await tempDir(t);
     await assert.rejects(
-      withOciArchive(join(ARCHIVES, 'oci-archive.tar'), async () => { throw new Error('boom'); }, { tmpdir: tmp }),
+      withOciArchive(
+        join(ARCHIVES, 'oci-archive.tar'),
+        async () => {
+          throw new Error('boom');
+        },
+        { tmpdir: tmp },
+      ),
       /boom/,
     );
     assert.deepEqual(await readdir(tmp), []);
@@ -54,18 +73,24 @@ describe('withOciArchive', () => {
 
   it('reports a missing extraction directory as NOT_FOUND naming it, not as a raw ENOENT', async (t) => {
     const tmp = join(await tempDir(t), 'no-such-tmp');
-    await assert.rejects(withOciArchive(join(ARCHIVES, 'oci-archive.tar'), async () => 0, { tmpdir: tmp }), (e: Error & { code: string }) => {
-      assert.equal(e.name, 'OcikitError');
-      assert.equal(e.code, 'NOT_FOUND');
-      assert.ok(e.message.includes(tmp), e.message);
-      return true;
-    });
+    await assert.rejects(
+      withOciArchive(join(ARCHIVES, 'oci-archive.tar'), async () => 0, { tmpdir: tmp }),
+      (e: Error & { code: string }) => {
+        assert.equal(e.name, 'OcikitError');
+        assert.equal(e.code, 'NOT_FOUND');
+        assert.ok(e.message.includes(tmp), e.message);
+        return true;
+      },
+    );
   });
 
   it('refuses a tar without index.json as INVALID_INPUT', async (t) => {
     const dir = await tempDir(t);
     await makeArchive(join(dir, 'a.tar'), [{ name: 'hello.txt', body: 'hi' }]);
-    await assert.rejects(withOciArchive(join(dir, 'a.tar'), async () => 0, { tmpdir: dir }), code('INVALID_INPUT'));
+    await assert.rejects(
+      withOciArchive(join(dir, 'a.tar'), async () => 0, { tmpdir: dir }),
+      code('INVALID_INPUT'),
+    );
   });
 
   const hostile: [string, Entry[]][] = [
@@ -74,14 +99,48 @@ describe('withOciArchive', () => {
     ['an absolute entry', [{ name: '/tmp/ocikit-escape.txt', body: 'x' }]],
     ['a symlink out', [{ name: 'blobs', type: 'symlink', linkname: '/etc' }]],
     ['a relative symlink out', [{ name: 'x', type: 'symlink', linkname: '../../x' }]],
-    ['a write through a symlink', [{ name: 'd', type: 'symlink', linkname: '.' }, { name: 'd/f', body: 'x' }]],
+    [
+      'a write through a symlink',
+      [
+        { name: 'd', type: 'symlink', linkname: '.' },
+        { name: 'd/f', body: 'x' },
+      ],
+    ],
     ['a hard link out', [{ name: 'h', type: 'link', linkname: '/etc/passwd' }]],
     // Each link is inside by itself; together they climb out (d/l is the root, so d/l/.. is its parent).
-    ['a symlink out through another symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '..' }, { name: 'x', type: 'symlink', linkname: 'd/l/..' }]],
-    ['a dangling symlink out through another symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '..' }, { name: 'x', type: 'symlink', linkname: 'd/l/../no-such-dir/f' }]],
-    ['a symlink out through a later symlink', [{ name: 'd/', type: 'directory' }, { name: 'x', type: 'symlink', linkname: 'd/l/..' }, { name: 'd/l', type: 'symlink', linkname: '..' }]],
+    [
+      'a symlink out through another symlink',
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/l', type: 'symlink', linkname: '..' },
+        { name: 'x', type: 'symlink', linkname: 'd/l/..' },
+      ],
+    ],
+    [
+      'a dangling symlink out through another symlink',
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/l', type: 'symlink', linkname: '..' },
+        { name: 'x', type: 'symlink', linkname: 'd/l/../no-such-dir/f' },
+      ],
+    ],
+    [
+      'a symlink out through a later symlink',
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'x', type: 'symlink', linkname: 'd/l/..' },
+        { name: 'd/l', type: 'symlink', linkname: '..' },
+      ],
+    ],
     // link(2) copies the symlink d/l -> .. to the root, where ".." is the parent of the extraction.
-    ['a hard link to a symlink', [{ name: 'd/', type: 'directory' }, { name: 'd/l', type: 'symlink', linkname: '..' }, { name: 'l', type: 'link', linkname: 'd/l' }]],
+    [
+      'a hard link to a symlink',
+      [
+        { name: 'd/', type: 'directory' },
+        { name: 'd/l', type: 'symlink', linkname: '..' },
+        { name: 'l', type: 'link', linkname: 'd/l' },
+      ],
+    ],
     ['a device file', [{ name: 'dev', type: 'character-device' }]],
     ['a fifo', [{ name: 'fifo', type: 'fifo' }]],
   ];
@@ -91,7 +150,10 @@ describe('withOciArchive', () => {
       const tmp = join(dir, 'tmp');
       await mkdir(tmp);
       await makeArchive(join(dir, 'a.tar'), [{ name: 'index.json', body: '{}' }, ...entries]);
-      await assert.rejects(withOciArchive(join(dir, 'a.tar'), async () => 0, { tmpdir: tmp }), code('UNSAFE_PATH'));
+      await assert.rejects(
+        withOciArchive(join(dir, 'a.tar'), async () => 0, { tmpdir: tmp }),
+        code('UNSAFE_PATH'),
+      );
       assert.deepEqual(await readdir(tmp), []);
       assert.deepEqual((await readdir(dir)).sort(), ['a.tar', 'tmp']);
     });
@@ -100,7 +162,10 @@ describe('withOciArchive', () => {
   it('refuses a bzip2 archive as UNSUPPORTED', async (t) => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 'a.tar.bz2'), Buffer.from('BZh91AY&SY'));
-    await assert.rejects(withOciArchive(join(dir, 'a.tar.bz2'), async () => 0, { tmpdir: dir }), code('UNSUPPORTED'));
+    await assert.rejects(
+      withOciArchive(join(dir, 'a.tar.bz2'), async () => 0, { tmpdir: dir }),
+      code('UNSUPPORTED'),
+    );
   });
 });
 
@@ -137,11 +202,12 @@ describe('safeEntrySegments', () => {
     ['a/./b', ['a', 'b']],
   ];
   for (const [n, want] of ok) it(`normalises ${n}`, () => assert.deepEqual(safeEntrySegments(n), want));
-  for (const n of ['/abs', '../x', 'a/../../b', 'a\0b']) it(`refuses ${JSON.stringify(n)}`, () => assert.throws(() => safeEntrySegments(n), code('UNSAFE_PATH')));
+  for (const n of ['/abs', '../x', 'a/../../b', 'a\0b'])
+    it(`refuses ${JSON.stringify(n)}`, () => assert.throws(() => safeEntrySegments(n), code('UNSAFE_PATH')));
 });
 
 describe('ustarHeader', () => {
-  it("reproduces the header skopeo 1.9.3 wrote for index.json", async () => {
+  it('reproduces the header skopeo 1.9.3 wrote for index.json', async () => {
     const tarBytes = await readFile(join(ARCHIVES, 'oci-archive.tar'));
     const at = tarBytes.indexOf(Buffer.from('index.json\0'));
     const theirs = tarBytes.subarray(at, at + 512);
@@ -155,5 +221,9 @@ describe('ustarHeader', () => {
     const mtime = parseInt(theirs.subarray(136, 147).toString('latin1'), 8);
     assert.deepEqual(ustarHeader({ name: 'blobs/', type: 'dir', size: 0, mode: 0o755, mtime }), theirs);
   });
-  it('refuses a name longer than 100 bytes', () => assert.throws(() => ustarHeader({ name: 'x'.repeat(101), type: 'file', size: 0, mode: 0o644, mtime: 0 }), code('UNSUPPORTED')));
+  it('refuses a name longer than 100 bytes', () =>
+    assert.throws(
+      () => ustarHeader({ name: 'x'.repeat(101), type: 'file', size: 0, mode: 0o644, mtime: 0 }),
+      code('UNSUPPORTED'),
+    ));
 });

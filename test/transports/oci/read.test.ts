@@ -22,17 +22,29 @@ const entriesOf = async (dir: string) => parseIndexJson(await readFile(join(dir,
 
 describe('OCI_LAYOUT_FILE', () => {
   it('is what skopeo 1.9.3 writes', async () => {
-    assert.equal(OCI_LAYOUT_FILE, (await readFile(join(observed('oci-two-refs'), 'oci-layout'), 'utf8')));
+    assert.equal(OCI_LAYOUT_FILE, await readFile(join(observed('oci-two-refs'), 'oci-layout'), 'utf8'));
   });
 });
 
 describe('ociBlobPath', () => {
-  it('is blobs/sha256/<hex>', () => assert.equal(ociBlobPath('/l', `sha256:${'b'.repeat(64)}` as Digest), `/l/blobs/sha256/${'b'.repeat(64)}`));
-  it('refuses a non-digest', () => assert.throws(() => ociBlobPath('/l', 'sha256:../x' as Digest), code('INVALID_DIGEST')));
+  it('is blobs/sha256/<hex>', () =>
+    assert.equal(ociBlobPath('/l', `sha256:${'b'.repeat(64)}` as Digest), `/l/blobs/sha256/${'b'.repeat(64)}`));
+  it('refuses a non-digest', () =>
+    assert.throws(() => ociBlobPath('/l', 'sha256:../x' as Digest), code('INVALID_DIGEST')));
 });
 
 describe('isValidOciRef', () => {
-  const valid = ['latest', 'v1.0', 'r.tar', 'foo/bar:1', 'localhost/foo:latest', 'registry.example.com:5000/ns/img:v1', 'a--b', 'a_b', 'localhost/x@sha256:abc'];
+  const valid = [
+    'latest',
+    'v1.0',
+    'r.tar',
+    'foo/bar:1',
+    'localhost/foo:latest',
+    'registry.example.com:5000/ns/img:v1',
+    'a--b',
+    'a_b',
+    'localhost/x@sha256:abc',
+  ];
   const invalid = ['', '/abs', 'a/', 'a//b', '-x', 'x-', 'a__b', 'a b', 'ü', 'a:-b'];
   for (const r of valid) it(`accepts ${r}`, () => assert.equal(isValidOciRef(r), true));
   for (const r of invalid) it(`refuses ${JSON.stringify(r)}`, () => assert.equal(isValidOciRef(r), false));
@@ -48,13 +60,19 @@ describe('resolveIndexEntry', () => {
     const entries = await entriesOf(layoutFixture('two_images_manifest'));
     assert.throws(() => resolveIndexEntry(entries, {}, 'x'), code('INVALID_INPUT'));
   });
-  it('reports an empty index as NOT_FOUND', () => assert.throws(() => resolveIndexEntry([], {}, 'x'), code('NOT_FOUND')));
+  it('reports an empty index as NOT_FOUND', () =>
+    assert.throws(() => resolveIndexEntry([], {}, 'x'), code('NOT_FOUND')));
   it('resolves @0 and refuses an index out of range', async () => {
     const entries = await entriesOf(layoutFixture('two_images_manifest'));
     assert.match(resolveIndexEntry(entries, { index: 0 }, 'x').digest, /^sha256:e692418e/);
     assert.throws(() => resolveIndexEntry(entries, { index: 6 }, 'x'), code('NOT_FOUND'));
   });
-  for (const [ref, i] of [['a', 0], ['b', 1], ['c', 2], ['d', 3]] as const) {
+  for (const [ref, i] of [
+    ['a', 0],
+    ['b', 1],
+    ['c', 2],
+    ['d', 3],
+  ] as const) {
     it(`resolves name ${ref} to entry ${i} (name_lookups/)`, async () => {
       const entries = await entriesOf(layoutFixture('name_lookups'));
       assert.equal(resolveIndexEntry(entries, { ref }, 'x'), entries[i]);
@@ -71,11 +89,18 @@ describe('resolveIndexEntry', () => {
 });
 
 describe('parseIndexJson', () => {
-  it('refuses a document without manifests', () => assert.throws(() => parseIndexJson(Buffer.from('{"schemaVersion":2}'), 'x'), code('INVALID_INPUT')));
+  it('refuses a document without manifests', () =>
+    assert.throws(() => parseIndexJson(Buffer.from('{"schemaVersion":2}'), 'x'), code('INVALID_INPUT')));
   it('refuses a bad digest', () =>
-    assert.throws(() => parseIndexJson(Buffer.from('{"manifests":[{"digest":"sha256:../../x","size":1}]}'), 'x'), code('INVALID_INPUT')));
+    assert.throws(
+      () => parseIndexJson(Buffer.from('{"manifests":[{"digest":"sha256:../../x","size":1}]}'), 'x'),
+      code('INVALID_INPUT'),
+    ));
   it('keeps unknown media types', () => {
-    const e = parseIndexJson(Buffer.from(`{"manifests":[{"mediaType":"x/y","digest":"sha256:${'c'.repeat(64)}","size":1}]}`), 'x');
+    const e = parseIndexJson(
+      Buffer.from(`{"manifests":[{"mediaType":"x/y","digest":"sha256:${'c'.repeat(64)}","size":1}]}`),
+      'x',
+    );
     assert.equal(e[0]?.mediaType, 'x/y');
   });
 });
