@@ -20,7 +20,7 @@ if (!src) {
 }
 const ri = process.argv.indexOf('--runs');
 const RUNS = ri > 0 ? Number(process.argv[ri + 1]) : 5;
-const { DigestingStream } = await import('../dist/src/model/digest.js');
+const { DigestingStream } = await import('../dist/src/model/verify.js');
 const blobs = (await fs.readdir(src)).filter((f) => /^[0-9a-f]{64}$/.test(f));
 const CHUNK = 4 << 20;
 

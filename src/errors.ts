@@ -105,3 +105,16 @@ export function fromSystemError(err: unknown, what: string, path: string): Ociki
   }
   return new OcikitError('IO', `${what}: ${path}: ${reason}`, { cause: err });
 }
+
+/**
+ * The one `INTERRUPTED` error: `what` was stopped by `signal` (SIGINT, SIGTERM, an abort). The
+ * signal's reason is kept as `cause`.
+ */
+export function interrupted(what: string, signal?: AbortSignal): OcikitError {
+  return new OcikitError('INTERRUPTED', `${what}: interrupted`, { cause: signal?.reason });
+}
+
+/** Throws {@link interrupted} when `signal` has been aborted; otherwise does nothing. */
+export function throwIfInterrupted(signal: AbortSignal | undefined, what: string): void {
+  if (signal?.aborted) throw interrupted(what, signal);
+}

@@ -3,15 +3,8 @@
  * internal modules (src/internal/) are not part of the API.
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
-export {
-  type Digest,
-  type BlobExpectation,
-  isDigest,
-  parseDigest,
-  digestHex,
-  sha256,
-  DigestingStream,
-} from './model/digest.js';
+export { type Digest, isDigest, parseDigest, digestHex, sha256 } from './model/digest.js';
+export { type BlobExpectation, DigestingStream, Verifier, verifyBytes } from './model/verify.js';
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,

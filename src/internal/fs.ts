@@ -3,10 +3,9 @@
  *
  * Paths that come from untrusted input (osbuild keys, stage options) are resolved here and only
  * here, with two checks: lexically (no absolute escape, no `..` segment) and on disk (the deepest
- * existing ancestor, symlinks resolved, must still lie under the root). Writes that must appear
- * complete or not at all go to a temporary name in the same directory and are renamed into place.
+ * existing ancestor, symlinks resolved, must still lie under the root). Publishing finished
+ * work (temporary siblings, fsync, link or rename) is in `publish.ts`.
  */
-import { randomBytes } from 'node:crypto';
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -78,40 +77,6 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
       if (parent === probe) return joined;
       probe = parent;
     }
-  }
-}
-
-/** A random suffix for temporary names. */
-export function tempSuffix(): string {
-  return randomBytes(6).toString('hex');
-}
-
-/** A temporary sibling name for `target`: same directory, hidden, unique. */
-export function tempSibling(target: string, tag = 'tmp'): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.${tag}-${tempSuffix()}`);
-}
-
-/**
- * Writes `data` to `target` atomically: a temporary sibling is written, fsynced and renamed over
- * `target`. Readers see the old content or the new, never a part.
- */
-export async function writeFileAtomic(target: string, data: Uint8Array | string, mode = 0o644): Promise<void> {
-  const tmp = tempSibling(target);
-  trackTemp(tmp);
-  try {
-    const fh = await fs.open(tmp, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL, mode);
-    try {
-      await fh.writeFile(data);
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-    await fs.rename(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { force: true });
-    throw fromSystemError(err, 'writing', target);
-  } finally {
-    untrackTemp(tmp);
   }
 }
 
@@ -226,4 +191,27 @@ export async function openRegularFileStream(file: string, what: string): Promise
     throw fromSystemError(err, what, file);
   }
   return fh.createReadStream({ highWaterMark: BLOB_READ_CHUNK });
+}
+
+/**
+ * Creates `file`, which must not exist (O_EXCL, never following a symlink), and lets `fill` write
+ * it; the handle is closed afterwards whatever happens.
+ * @throws OcikitError `IO` (EEXIST among others), `NOT_FOUND` (no parent); and what `fill` throws.
+ */
+export async function writeNewFile(
+  file: string,
+  fill: (fh: fs.FileHandle) => Promise<unknown>,
+  mode = 0o644,
+): Promise<void> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, mode);
+  } catch (err) {
+    throw fromSystemError(err, 'writing', file);
+  }
+  try {
+    await fill(fh);
+  } finally {
+    await fh.close();
+  }
 }

@@ -11,7 +11,8 @@
  */
 import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
-import { DigestingStream, type Digest } from '../model/digest.js';
+import type { Digest } from '../model/digest.js';
+import { DigestingStream } from '../model/verify.js';
 import {
   manifestDigest,
   parseManifest,

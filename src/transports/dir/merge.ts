@@ -15,7 +15,8 @@ import * as path from 'node:path';
 import { digestHex } from '../../model/digest.js';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { trackTemp, untrackTemp } from '../../internal/cleanup.js';
-import { exists, isInside, readFileInside, tempSibling } from '../../internal/fs.js';
+import { exists, isInside, readFileInside } from '../../internal/fs.js';
+import { tempSibling } from '../../internal/publish.js';
 import { readDirManifest } from './read.js';
 import { MAX_MANIFEST_SIZE, type Descriptor, type ManifestList, parseManifest } from '../../model/manifest.js';
 

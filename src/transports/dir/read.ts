@@ -1,3 +1,14 @@
+/**
+ * The `dir:` transport of containers/image (`directory/directory_transport.go`): one image per
+ * directory, blobs named by the bare hex of their sha256 digest, the top-level manifest in
+ * `manifest.json` (an image or a list), instance manifests of a list in `<hex>.manifest.json`,
+ * signatures in `signature-N`, and a `version` file holding exactly
+ * `Directory Transport Version: 1.1\n`.
+ *
+ * This module reads such a directory as an {@link ImageReader}; `write.ts` beside it writes one.
+ * As in containers/image (`directory/directory_src.go`), `version` is optional for reading, and an
+ * instance manifest read from `<hex>.manifest.json` must have the manifest digest `<hex>` names.
+ */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError } from '../../errors.js';
