@@ -1,10 +1,12 @@
 /**
  * ocikit's public API. Everything a library user needs is re-exported here and nothing else;
- * internal modules (src/internal/) are not part of the API.
+ * internal modules (src/internal/) are not part of the API. Every type a public signature names
+ * is exported too (TypeDoc's `notExported` validation, `npm run docs`, checks it).
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
 export { type Digest, isDigest, parseDigest, digestHex, sha256 } from './model/digest.js';
 export { type BlobExpectation, DigestingStream, Verifier, verifyBytes } from './model/verify.js';
+/** Every media type string ocikit knows (Docker distribution and OCI image specs), and what kind of object each names. */
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
@@ -66,6 +68,8 @@ export {
 export {
   type Destination,
   type DestinationType,
+  type StorageDestination,
+  type PathDestination,
   type InstallOptions,
   DESTINATION_TYPES,
   parseInstallOptions,
@@ -77,13 +81,22 @@ export {
   type InstallSummary,
   install,
 } from './install/install.js';
-export { type InstallItem, type NativeDestination, type InstalledImage, installNative } from './install/to-layout.js';
-export { type ImageReader, chooseInstance, hostPlatform } from './transports/reader.js';
+export {
+  type InstallItem,
+  type NativeDestination,
+  type InstalledImage,
+  type InstallNativeOptions,
+  installNative,
+} from './install/to-layout.js';
+export { type ImageReader, type InstanceChoice, chooseInstance, hostPlatform } from './transports/reader.js';
 export { openDirImage, readDirManifest } from './transports/dir/read.js';
-export { openOciLayout } from './transports/oci/read.js';
-export { withOciArchive } from './transports/oci-archive/read.js';
+export { type OciLayoutOptions, openOciLayout } from './transports/oci/read.js';
+export { type OciArchiveOptions, withOciArchive } from './transports/oci-archive/read.js';
 export {
   type FetchItem,
+  type ImageItem,
+  type ListItem,
+  type LocalItem,
   type FetchItemSummary,
   type FetchOptions,
   type FetchProgress,
@@ -92,3 +105,5 @@ export {
   parseFetchSources,
 } from './fetch/fetch.js';
 export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';
+export type { RetryPolicy } from './registry/client.js';
+export type { SkopeoOptions } from './tools/skopeo.js';

@@ -1,14 +1,18 @@
 /**
- * What every CLI subcommand module provides, and the small helpers they share.
+ * What every CLI subcommand module provides, and the argument helpers they share: strict flag
+ * parsing, reading a JSON or manifest file named on the command line, and rebasing the relative
+ * paths of an inputs file.
  *
  * A subcommand parses its own arguments with {@link parse}, calls the library, and writes to the
  * streams in {@link CliContext}. It returns an exit status or throws; `main` turns thrown errors
  * into one `ocikit: …` line.
  */
 import { createReadStream } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OcikitError, fromSystemError } from '../errors.js';
+import { MAX_MANIFEST_SIZE } from '../model/manifest.js';
 
 /** The process facilities a subcommand may use (injectable for tests). */
 export interface CliContext {
@@ -20,11 +24,9 @@ export interface CliContext {
   readonly signal: AbortSignal;
 }
 
-/** A subcommand. */
+/** A subcommand (its one-line summary for `ocikit --help` is in the table of `main.ts`). */
 export interface Command {
   readonly name: string;
-  /** One line for `ocikit --help`. */
-  readonly summary: string;
   /** The full `--help` text. */
   readonly usage: string;
   run(args: readonly string[], ctx: CliContext): Promise<number>;
@@ -94,4 +96,64 @@ export async function readJsonArg(file: string, cwd: string, what: string): Prom
       cause: err,
     });
   }
+}
+
+/**
+ * Reads a file named on the command line, refusing anything over `limit` bytes without reading
+ * more than one byte past the limit (pipes and devices included).
+ * @throws OcikitError `NOT_FOUND`, `IO`; `MANIFEST_TOO_LARGE` over the limit.
+ */
+export async function readManifestArg(
+  file: string,
+  cwd: string,
+  what: string,
+  limit = MAX_MANIFEST_SIZE,
+): Promise<Buffer> {
+  const p = path.resolve(cwd, file);
+  let handle: FileHandle;
+  try {
+    handle = await open(p, 'r');
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  }
+  try {
+    const st = await handle.stat();
+    const tooLarge = (n: string) =>
+      new OcikitError(
+        'MANIFEST_TOO_LARGE',
+        `${what} ${file} is ${n} bytes, more than the ${limit}-byte manifest limit`,
+      );
+    if (st.isFile() && st.size > limit) throw tooLarge(String(st.size));
+    // Read at most limit + 1 bytes: a pipe or device (/dev/zero) has no size to check first.
+    const buf = Buffer.allocUnsafe(limit + 1);
+    let n = 0;
+    for (;;) {
+      const { bytesRead } = await handle.read(buf, n, buf.length - n, null);
+      if (bytesRead === 0) break;
+      n += bytesRead;
+      if (n > limit) throw tooLarge(`at least ${n}`);
+    }
+    return buf.subarray(0, n);
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  } finally {
+    await handle.close();
+  }
+}
+
+/**
+ * Returns a copy of `inputs` whose relative `images.path` and `manifest-lists.path` are made
+ * absolute against `base`, so an inputs file can travel with its data (the bundled sample does).
+ */
+export function rebasePaths(inputs: unknown, base: string): unknown {
+  if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) return inputs;
+  const out: Record<string, unknown> = { ...(inputs as Record<string, unknown>) };
+  for (const k of ['images', 'manifest-lists']) {
+    const v = out[k];
+    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
+      const p = (v as { path?: unknown }).path;
+      if (typeof p === 'string' && p !== '' && !path.isAbsolute(p)) out[k] = { ...v, path: path.resolve(base, p) };
+    }
+  }
+  return out;
 }

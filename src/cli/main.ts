@@ -9,24 +9,39 @@ import { OcikitError, isOcikitError } from '../errors.js';
 import { removeTrackedSync } from '../internal/cleanup.js';
 import { type CliContext, type Command, println } from './command.js';
 
-const COMMANDS: Record<string, () => Promise<{ command: Command }>> = {
-  digest: () => import('./commands/digest.js'),
-  'is-manifest-list': () => import('./commands/is-manifest-list.js'),
-  inputs: () => import('./commands/inputs.js'),
-  merge: () => import('./commands/merge.js'),
-  'storage-conf': () => import('./commands/storage-conf.js'),
-  install: () => import('./commands/install.js'),
-  fetch: () => import('./commands/fetch.js'),
-};
-
-const SUMMARIES: Record<string, string> = {
-  digest: 'print the manifest digest of a file (as skopeo manifest-digest)',
-  'is-manifest-list': 'print true when a JSON file is a manifest list',
-  inputs: "resolve an osbuild stage's container inputs to JSON",
-  merge: 'merge a manifest list into a dir: image, as a new linked directory',
-  'storage-conf': "print the host's containers storage configuration",
-  install: 'install the images of container inputs into a tree',
-  fetch: 'fetch images and manifest lists from registries into a verified cache',
+/**
+ * Every subcommand: its one line for `ocikit --help` and how to load it. The summary lives here,
+ * not in the command module, so that `--help` loads no subcommand.
+ */
+const COMMANDS: Record<string, { readonly summary: string; readonly load: () => Promise<{ command: Command }> }> = {
+  digest: {
+    summary: 'print the manifest digest of a file (as skopeo manifest-digest)',
+    load: () => import('./commands/digest.js'),
+  },
+  'is-manifest-list': {
+    summary: 'print true when a JSON file is a manifest list',
+    load: () => import('./commands/is-manifest-list.js'),
+  },
+  inputs: {
+    summary: "resolve an osbuild stage's container inputs to JSON",
+    load: () => import('./commands/inputs.js'),
+  },
+  merge: {
+    summary: 'merge a manifest list into a dir: image, as a new linked directory',
+    load: () => import('./commands/merge.js'),
+  },
+  'storage-conf': {
+    summary: "print the host's containers storage configuration",
+    load: () => import('./commands/storage-conf.js'),
+  },
+  install: {
+    summary: 'install the images of container inputs into a tree',
+    load: () => import('./commands/install.js'),
+  },
+  fetch: {
+    summary: 'fetch images and manifest lists from registries into a verified cache',
+    load: () => import('./commands/fetch.js'),
+  },
 };
 
 const USAGE = `Usage: ocikit [--debug] <command> [options]
@@ -34,8 +49,8 @@ const USAGE = `Usage: ocikit [--debug] <command> [options]
 Take container images into OS image builds.
 
 Commands:
-${Object.entries(SUMMARIES)
-  .map(([k, v]) => `  ${k.padEnd(18)}${v}`)
+${Object.entries(COMMANDS)
+  .map(([k, v]) => `  ${k.padEnd(18)}${v.summary}`)
   .join('\n')}
 
 Run 'ocikit <command> --help' for a command's options.
@@ -70,10 +85,10 @@ export async function main(argv: readonly string[], ctx: CliContext): Promise<nu
     println(ctx.stdout, USAGE);
     return 0;
   }
-  const load = COMMANDS[name];
-  if (!load) return usageError(ctx, `unknown command ${JSON.stringify(name)} (see 'ocikit --help')`);
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!entry) return usageError(ctx, `unknown command ${JSON.stringify(name)} (see 'ocikit --help')`);
   try {
-    const { command } = await load();
+    const { command } = await entry.load();
     if (args.includes('--help') || args.includes('-h')) {
       println(ctx.stdout, command.usage);
       return 0;

@@ -1,5 +1,9 @@
 /**
- * The terminal progress display of `ocikit install`: one line per image being copied, redrawn in
+ * The terminal progress displays of the CLI, drawn on stderr only when it is a terminal (`isTTY`);
+ * on anything else a renderer writes nothing, so logs and pipes stay clean. Both use only `\r`,
+ * erase-line and cursor-up escapes, and share one byte formatter and one line-width rule.
+ *
+ * `ocikit install` ({@link createProgressRenderer}): one line per image being copied, redrawn in
  * place (at most ten times a second on events, every half second while nothing is reported), and a
  * final line per finished image.
  *
@@ -8,9 +12,11 @@
  * - skopeo copies (containers-storage) report no byte counts: the line is indeterminate — elapsed
  *   time and the latest line skopeo wrote to stderr, if any (nothing is parsed from it).
  *
- * Only when the stream is a terminal (`isTTY`); on anything else the renderer writes nothing, so
- * logs and pipes stay clean. Uses only `\r`, erase-line and cursor-up escapes.
+ * `ocikit fetch` ({@link createFetchProgressRenderer}): one status line for the whole run (items
+ * done / started, bytes received of the sizes known so far, percent), redrawn at most ten times a
+ * second on byte counts, and a line per finished item above it.
  */
+import type { FetchProgress } from '../fetch/fetch.js';
 import type { InstallProgress } from '../install/install.js';
 
 /** A stream the renderer may draw on. */
@@ -20,10 +26,10 @@ export interface ProgressStream {
   readonly columns?: number | undefined;
 }
 
-/** What {@link createProgressRenderer} returns. */
-export interface ProgressRenderer {
-  /** Feed an install progress event. */
-  readonly onProgress: (event: InstallProgress) => void;
+/** What {@link createProgressRenderer} and {@link createFetchProgressRenderer} return. */
+export interface ProgressRenderer<E = InstallProgress> {
+  /** Feed a progress event. */
+  readonly onProgress: (event: E) => void;
   /** Erases the lines of images still in flight (after an error or interrupt). Idempotent. */
   finish(): void;
 }
@@ -95,9 +101,14 @@ function doneLine(a: Active, now: number): string {
   return `${head}  ${formatBytes(a.bytes)} in ${formatDuration(elapsed)}${rate}`;
 }
 
-function fit(text: string, columns: number | undefined): string {
+/** The characters a line may use without wrapping: one less than the terminal's width. */
+function lineWidth(columns: number | undefined): number {
   // A pseudo-terminal may report 0 columns: then assume the classic 80.
-  const max = (columns !== undefined && columns >= 20 ? columns : 80) - 1;
+  return (columns !== undefined && columns >= 20 ? columns : 80) - 1;
+}
+
+function fit(text: string, columns: number | undefined): string {
+  const max = lineWidth(columns);
   return text.length > max ? `${text.slice(0, Math.max(0, max - 1))}…` : text;
 }
 
@@ -165,6 +176,53 @@ export function createProgressRenderer(stream: ProgressStream, opts: RendererOpt
       setTimer();
       const s = erase();
       if (s) stream.write(s);
+    },
+  };
+}
+
+/**
+ * Creates the `ocikit fetch` renderer drawing on `stream`; a no-op when `stream` is not a
+ * terminal. Only `now` and `interval` of `opts` apply (the status line moves only on events).
+ */
+export function createFetchProgressRenderer(
+  stream: ProgressStream,
+  opts: RendererOptions = {},
+): ProgressRenderer<FetchProgress> {
+  if (!stream.isTTY) return { onProgress: () => undefined, finish: () => undefined };
+  const now = opts.now ?? Date.now;
+  const interval = opts.interval ?? 100;
+  let total = 0;
+  let received = 0;
+  let items = 0;
+  let done = 0;
+  let drawn = false;
+  let lastDraw = -Infinity;
+  const draw = (force: boolean): void => {
+    const t = now();
+    if (!force && t - lastDraw < interval) return;
+    lastDraw = t;
+    drawn = true;
+    const max = lineWidth(stream.columns);
+    const pct = total > 0 ? ` ${Math.min(100, Math.floor((received / total) * 100))}%` : '';
+    const of = total > 0 ? ` of ${formatBytes(total)}` : '';
+    const line = `fetch: ${done}/${items} items, ${formatBytes(received)}${of}${pct}`;
+    stream.write(`\r${line.slice(0, max).padEnd(Math.min(max, 60))}`);
+  };
+  return {
+    onProgress(e) {
+      if (e.type === 'start') items++;
+      else if (e.type === 'size') total += e.bytes;
+      else if (e.type === 'bytes') received += e.bytes;
+      else {
+        if (e.item.kind === 'local') items++;
+        done++;
+        stream.write(`\r\x1b[K${e.item.status} ${e.item.kind} ${e.item.name || e.item.id} ${e.item.id}\n`);
+      }
+      draw(e.type !== 'bytes');
+    },
+    finish() {
+      if (drawn) stream.write('\r\x1b[K');
+      drawn = false;
     },
   };
 }

@@ -87,6 +87,24 @@ describe('ocikit (main)', () => {
     }
   });
 
+  it('lists every command once, with its summary, in a fixed order', async () => {
+    const r = await cli(['--help']);
+    const listed = r.out
+      .split('\n')
+      .filter((l) => /^ {2}[a-z-]+ {2,}\S/.test(l))
+      .map((l) => l.trim().split(/\s+/)[0]);
+    assert.deepEqual(listed, ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch']);
+    assert.match(r.out, /^ {2}digest {12}print the manifest digest of a file \(as skopeo manifest-digest\)$/m);
+  });
+
+  it('treats names of Object.prototype members as unknown commands', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const r = await cli([name]);
+      assert.equal(r.status, 2, name);
+      assert.match(r.err, /^ocikit: unknown command /, name);
+    }
+  });
+
   it('reports failures as one ocikit: line without a stack, exit 1', async (t) => {
     const root = await tempDir(t);
     const r = await cli(['inputs', join(root, 'missing.json')]);

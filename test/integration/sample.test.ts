@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { resolveContainersInput } from '../../src/osbuild/inputs.js';
-import { rebasePaths } from '../../src/cli/commands/inputs.js';
+import { rebasePaths } from '../../src/cli/command.js';
 import { runTool } from '../../src/internal/exec.js';
 import { tempDir } from '../helpers/tmp.js';
 import { runNode } from '../helpers/process.js';

@@ -2,58 +2,12 @@
  * `ocikit digest FILE`: print a manifest's digest exactly as `skopeo manifest-digest FILE` does
  * (`sha256:<hex>` and a newline; signed schema 1 manifests have their signatures stripped first).
  */
-import { type FileHandle, open } from 'node:fs/promises';
-import * as path from 'node:path';
-import { OcikitError, fromSystemError } from '../../errors.js';
-import { MAX_MANIFEST_SIZE, manifestDigest } from '../../model/manifest.js';
-import { type Command, parse, println } from '../command.js';
-
-/**
- * Reads a file named on the command line, refusing anything over `limit` bytes without reading
- * more than one byte past the limit (pipes and devices included).
- * @throws OcikitError `NOT_FOUND`, `IO`; `MANIFEST_TOO_LARGE` over the limit.
- */
-export async function readManifestArg(
-  file: string,
-  cwd: string,
-  what: string,
-  limit = MAX_MANIFEST_SIZE,
-): Promise<Buffer> {
-  const p = path.resolve(cwd, file);
-  let handle: FileHandle;
-  try {
-    handle = await open(p, 'r');
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  }
-  try {
-    const st = await handle.stat();
-    const tooLarge = (n: string) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `${what} ${file} is ${n} bytes, more than the ${limit}-byte manifest limit`,
-      );
-    if (st.isFile() && st.size > limit) throw tooLarge(String(st.size));
-    // Read at most limit + 1 bytes: a pipe or device (/dev/zero) has no size to check first.
-    const buf = Buffer.allocUnsafe(limit + 1);
-    let n = 0;
-    for (;;) {
-      const { bytesRead } = await handle.read(buf, n, buf.length - n, null);
-      if (bytesRead === 0) break;
-      n += bytesRead;
-      if (n > limit) throw tooLarge(`at least ${n}`);
-    }
-    return buf.subarray(0, n);
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  } finally {
-    await handle.close();
-  }
-}
+import { OcikitError } from '../../errors.js';
+import { manifestDigest } from '../../model/manifest.js';
+import { type Command, parse, println, readManifestArg } from '../command.js';
 
 export const command: Command = {
   name: 'digest',
-  summary: 'print the manifest digest of a file (as skopeo manifest-digest)',
   usage: `Usage: ocikit digest FILE
 
 Prints the digest of the manifest in FILE as "sha256:<hex>", byte for byte what

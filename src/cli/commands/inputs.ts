@@ -1,11 +1,10 @@
 /** `ocikit inputs INPUTS.json`: resolve a stage's container inputs and print the JSON result. */
 import * as path from 'node:path';
 import { parseContainersInput } from '../../osbuild/inputs.js';
-import { type Command, parse, println, readJsonArg } from '../command.js';
+import { type Command, parse, println, readJsonArg, rebasePaths } from '../command.js';
 
 export const command: Command = {
   name: 'inputs',
-  summary: "resolve an osbuild stage's container inputs to JSON",
   usage: `Usage: ocikit inputs INPUTS.json
 
 Reads the "inputs" object of an osbuild container stage (images, and optionally
@@ -23,20 +22,3 @@ relative to the directory of INPUTS.json.`,
     return 0;
   },
 };
-
-/**
- * Returns a copy of `inputs` whose relative `images.path` and `manifest-lists.path` are made
- * absolute against `base`, so an inputs file can travel with its data (the bundled sample does).
- */
-export function rebasePaths(inputs: unknown, base: string): unknown {
-  if (typeof inputs !== 'object' || inputs === null || Array.isArray(inputs)) return inputs;
-  const out: Record<string, unknown> = { ...(inputs as Record<string, unknown>) };
-  for (const k of ['images', 'manifest-lists']) {
-    const v = out[k];
-    if (typeof v === 'object' && v !== null && !Array.isArray(v)) {
-      const p = (v as { path?: unknown }).path;
-      if (typeof p === 'string' && p !== '' && !path.isAbsolute(p)) out[k] = { ...v, path: path.resolve(base, p) };
-    }
-  }
-  return out;
-}

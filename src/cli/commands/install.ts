@@ -11,8 +11,7 @@
 import * as path from 'node:path';
 import { type InstallSummary, install } from '../../install/install.js';
 import { OcikitError } from '../../errors.js';
-import { type Command, parse, println, readJsonArg } from '../command.js';
-import { rebasePaths } from './inputs.js';
+import { type Command, parse, println, readJsonArg, rebasePaths } from '../command.js';
 import { createProgressRenderer } from '../progress.js';
 
 /** The text summary printed without `--json`. */
@@ -35,7 +34,6 @@ export function formatSummary(s: InstallSummary): string {
 
 export const command: Command = {
   name: 'install',
-  summary: 'install the images of container inputs into a tree',
   usage: `Usage: ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--json]
 
 Copies every image of an osbuild container stage's inputs into TREE, as the

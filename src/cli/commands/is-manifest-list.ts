@@ -4,12 +4,10 @@
  */
 import { OcikitError } from '../../errors.js';
 import { isManifestList } from '../../model/manifest.js';
-import { type Command, parse, println } from '../command.js';
-import { readManifestArg } from './digest.js';
+import { type Command, parse, println, readManifestArg } from '../command.js';
 
 export const command: Command = {
   name: 'is-manifest-list',
-  summary: 'print true when a JSON file is a manifest list',
   usage: `Usage: ocikit is-manifest-list FILE
 
 Prints "true" when the JSON document in FILE is a manifest list by osbuild's rule:

@@ -5,7 +5,6 @@ import { type Command, parse, println } from '../command.js';
 
 export const command: Command = {
   name: 'merge',
-  summary: 'merge a manifest list into a dir: image, as a new linked directory',
   usage: `Usage: ocikit merge [--json] LIST IMAGE_DIR OUT_DIR
 
 Creates OUT_DIR (which must not exist) holding the manifest list LIST as manifest.json and

@@ -35,7 +35,6 @@ Exit status: 0 success, 1 unreadable or invalid configuration, 2 usage error.`;
 /** The `storage-conf` subcommand. */
 export const command: Command = {
   name: 'storage-conf',
-  summary: "print the host's containers storage configuration",
   usage: USAGE,
   async run(args, ctx) {
     const { values } = parse(
