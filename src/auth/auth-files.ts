@@ -1,5 +1,5 @@
 /**
- * Registry credentials and authentication challenges.
+ * Registry credentials from the containers auth files.
  *
  * Credentials come from the containers auth file, looked up as containers/image's
  * `pkg/docker/config` does (containers-auth.json(5)): an explicit file (`authFile`, else
@@ -12,8 +12,8 @@
  * written as URLs (`https://host/v1/`), with `index.docker.io` meaning `docker.io`. An entry's
  * `auth` is base64 of `user:password`. Credential helpers and identity tokens are not supported.
  *
- * Challenges are parsed from `WWW-Authenticate` (RFC 7235: `Scheme k=v, k="quoted", ...`, several
- * challenges in one header allowed).
+ * The `WWW-Authenticate` challenges that ask for credentials are HTTP, not credentials: they are
+ * parsed in registry/transport/challenge.ts.
  */
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -169,76 +169,6 @@ export async function lookupCredentials(
     if (c) return c;
   }
   return undefined;
-}
-
-/** One authentication challenge from a `WWW-Authenticate` header. */
-export interface Challenge {
-  /** The scheme, lowercased (`bearer`, `basic`). */
-  readonly scheme: string;
-  /** Parameters with lowercased names (`realm`, `service`, `scope`, `error`). */
-  readonly params: Readonly<Record<string, string>>;
-}
-
-/**
- * Parses `WWW-Authenticate` header values into challenges. Unparseable trailing text is ignored
- * (a malformed header yields fewer challenges, never an exception).
- */
-export function parseChallenges(header: string | readonly string[] | undefined): Challenge[] {
-  if (header === undefined) return [];
-  const values = typeof header === 'string' ? [header] : header;
-  const out: Challenge[] = [];
-  for (const value of values) {
-    let i = 0;
-    const s = value;
-    const skipWs = () => {
-      while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-    };
-    const token = () => {
-      const m = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/.exec(s.slice(i));
-      if (!m) return '';
-      i += m[0].length;
-      return m[0];
-    };
-    let current: { scheme: string; params: Record<string, string> } | undefined;
-    while (i < s.length) {
-      skipWs();
-      if (s[i] === ',') {
-        i++;
-        continue;
-      }
-      const start = i;
-      const word = token();
-      if (word === '') break;
-      skipWs();
-      if (s[i] === '=' && current) {
-        // A parameter (or a token68 ending in '=' — treated as a parameter with an empty name).
-        i++;
-        skipWs();
-        let val = '';
-        if (s[i] === '"') {
-          i++;
-          while (i < s.length && s[i] !== '"') {
-            if (s[i] === '\\' && i + 1 < s.length) i++;
-            val += s[i];
-            i++;
-          }
-          i++;
-        } else {
-          const m = /^[^,\s]*/.exec(s.slice(i));
-          val = m ? m[0] : '';
-          i += val.length;
-        }
-        current.params[word.toLowerCase()] = val;
-      } else if (s[i] === '=' && !current) {
-        i = start;
-        break;
-      } else {
-        current = { scheme: word.toLowerCase(), params: {} };
-        out.push(current);
-      }
-    }
-  }
-  return out;
 }
 
 /** The `Authorization` value for Basic credentials. */

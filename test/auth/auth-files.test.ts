@@ -7,7 +7,6 @@ import {
   basicAuthorization,
   credentialsFromAuths,
   lookupCredentials,
-  parseChallenges,
 } from '../../src/auth/auth-files.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -141,38 +140,6 @@ describe('lookupCredentials', () => {
     const f = join(home, 'bad.json');
     await writeFile(f, '{not json');
     await assert.rejects(lookupCredentials('quay.io', 'a', { authFile: f }), { code: 'CONFIG' });
-  });
-});
-
-describe('parseChallenges', () => {
-  it('parses a bearer challenge with quoted parameters', () => {
-    assert.deepEqual(
-      parseChallenges(
-        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
-      ),
-      [
-        {
-          scheme: 'bearer',
-          params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
-        },
-      ],
-    );
-  });
-  it('parses several challenges and unquoted values', () => {
-    assert.deepEqual(parseChallenges(['Basic realm="Registry Realm"', 'Bearer realm=https://t/x, service=s']), [
-      { scheme: 'basic', params: { realm: 'Registry Realm' } },
-      { scheme: 'bearer', params: { realm: 'https://t/x', service: 's' } },
-    ]);
-    assert.deepEqual(
-      parseChallenges('Basic realm="a", Bearer realm="b"').map((c) => c.scheme),
-      ['basic', 'bearer'],
-    );
-  });
-  it('unescapes quoted pairs and lowercases names', () => {
-    assert.deepEqual(parseChallenges('BEARER Realm="a\\"b"'), [{ scheme: 'bearer', params: { realm: 'a"b' } }]);
-  });
-  it('returns nothing for an absent header', () => {
-    assert.deepEqual(parseChallenges(undefined), []);
   });
 });
 
