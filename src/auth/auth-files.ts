@@ -16,9 +16,9 @@
  * parsed in registry/transport/challenge.ts.
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { OcikitError } from '../errors.js';
+import { type HostEnv, hostHome, hostPath, hostUid, hostVar, userConfigDir } from '../internal/host-env.js';
 
 /** A user name and password for HTTP Basic authentication (and token requests). */
 export interface Credentials {
@@ -32,43 +32,36 @@ export interface AuthFilePath {
   readonly legacy: boolean;
 }
 
-/** Where to look for credentials. */
-export interface AuthLookupOptions {
+/**
+ * Where to look for credentials: the host (see internal/host-env.ts; `uid` names the primary file
+ * without `XDG_RUNTIME_DIR`, `cwd` resolves a relative explicit file) and an explicit file.
+ */
+export interface AuthLookupOptions extends HostEnv {
   /** An explicit auth file (like skopeo's `--authfile`); only it is read. */
-  readonly authFile?: string;
-  /** The environment to read (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv;
-  /** The home directory (default `$HOME`, else `os.homedir()`). */
-  readonly home?: string;
-  /** The user ID for the default primary path (default `process.getuid()`). */
-  readonly uid?: number;
+  readonly authFile?: string | undefined;
 }
 
 /**
- * The auth files to read, in order.
+ * The auth files to read, in order; a file under a home directory is left out when the host has
+ * none (and neither `XDG_CONFIG_HOME` nor `DOCKER_CONFIG` says where it is).
  */
 export function authFilePaths(opts: AuthLookupOptions = {}): AuthFilePath[] {
-  const env = opts.env ?? process.env;
-  const explicit = opts.authFile ?? (env.REGISTRY_AUTH_FILE || undefined);
-  if (explicit !== undefined) return [{ path: explicit, legacy: false }];
-  const home = opts.home ?? (env.HOME || homedir());
-  const uid = opts.uid ?? process.getuid?.() ?? 0;
-  const out: AuthFilePath[] = [];
-  out.push({
-    path: env.XDG_RUNTIME_DIR
-      ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json')
-      : `/run/containers/${uid}/auth.json`,
-    legacy: false,
-  });
-  out.push({
-    path: path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'),
-    legacy: false,
-  });
-  out.push({
-    path: env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(home, '.docker', 'config.json'),
-    legacy: false,
-  });
-  out.push({ path: path.join(home, '.dockercfg'), legacy: true });
+  const explicit = opts.authFile ?? hostVar(opts, 'REGISTRY_AUTH_FILE');
+  if (explicit !== undefined) return [{ path: hostPath(opts, explicit), legacy: false }];
+  const runtime = hostVar(opts, 'XDG_RUNTIME_DIR');
+  const config = userConfigDir(opts);
+  const docker = hostVar(opts, 'DOCKER_CONFIG');
+  const home = hostHome(opts);
+  const out: AuthFilePath[] = [
+    {
+      path: runtime ? path.join(runtime, 'containers', 'auth.json') : `/run/containers/${hostUid(opts)}/auth.json`,
+      legacy: false,
+    },
+  ];
+  if (config !== undefined) out.push({ path: path.join(config, 'containers', 'auth.json'), legacy: false });
+  if (docker !== undefined) out.push({ path: path.join(docker, 'config.json'), legacy: false });
+  else if (home !== undefined) out.push({ path: path.join(home, '.docker', 'config.json'), legacy: false });
+  if (home !== undefined) out.push({ path: path.join(home, '.dockercfg'), legacy: true });
   return out;
 }
 

@@ -47,6 +47,25 @@ describe('authFilePaths', () => {
       ['/explicit.json'],
     );
   });
+  it('resolves a relative explicit file against cwd', () => {
+    assert.deepEqual(authFilePaths({ authFile: 'auth.json', cwd: '/base' }), [
+      { path: '/base/auth.json', legacy: false },
+    ]);
+    assert.deepEqual(authFilePaths({ env: { REGISTRY_AUTH_FILE: 'r/auth.json' }, cwd: '/base' }), [
+      { path: '/base/r/auth.json', legacy: false },
+    ]);
+  });
+  it('treats empty variables as unset', () => {
+    const paths = authFilePaths({
+      env: { REGISTRY_AUTH_FILE: '', XDG_RUNTIME_DIR: '', XDG_CONFIG_HOME: '', DOCKER_CONFIG: '' },
+      home: '/h',
+      uid: 7,
+    });
+    assert.deepEqual(
+      paths.map((p) => p.path),
+      ['/run/containers/7/auth.json', '/h/.config/containers/auth.json', '/h/.docker/config.json', '/h/.dockercfg'],
+    );
+  });
 });
 
 describe('credentialsFromAuths', () => {
