@@ -1,5 +1,5 @@
 /**
- * Registry credentials and authentication challenges.
+ * Registry credentials from the containers auth files.
  *
  * Credentials come from the containers auth file, looked up as containers/image's
  * `pkg/docker/config` does (containers-auth.json(5)): an explicit file (`authFile`, else
@@ -12,13 +12,13 @@
  * written as URLs (`https://host/v1/`), with `index.docker.io` meaning `docker.io`. An entry's
  * `auth` is base64 of `user:password`. Credential helpers and identity tokens are not supported.
  *
- * Challenges are parsed from `WWW-Authenticate` (RFC 7235: `Scheme k=v, k="quoted", ...`, several
- * challenges in one header allowed).
+ * The `WWW-Authenticate` challenges that ask for credentials are HTTP, not credentials: they are
+ * parsed in registry/transport/challenge.ts.
  */
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
 import * as path from 'node:path';
 import { OcikitError } from '../errors.js';
+import { type HostEnv, hostHome, hostPath, hostUid, hostVar, userConfigDir } from '../internal/host-env.js';
 
 /** A user name and password for HTTP Basic authentication (and token requests). */
 export interface Credentials {
@@ -32,43 +32,36 @@ export interface AuthFilePath {
   readonly legacy: boolean;
 }
 
-/** Where to look for credentials. */
-export interface AuthLookupOptions {
+/**
+ * Where to look for credentials: the host (see internal/host-env.ts; `uid` names the primary file
+ * without `XDG_RUNTIME_DIR`, `cwd` resolves a relative explicit file) and an explicit file.
+ */
+export interface AuthLookupOptions extends HostEnv {
   /** An explicit auth file (like skopeo's `--authfile`); only it is read. */
-  readonly authFile?: string;
-  /** The environment to read (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv;
-  /** The home directory (default `$HOME`, else `os.homedir()`). */
-  readonly home?: string;
-  /** The user ID for the default primary path (default `process.getuid()`). */
-  readonly uid?: number;
+  readonly authFile?: string | undefined;
 }
 
 /**
- * The auth files to read, in order.
+ * The auth files to read, in order; a file under a home directory is left out when the host has
+ * none (and neither `XDG_CONFIG_HOME` nor `DOCKER_CONFIG` says where it is).
  */
 export function authFilePaths(opts: AuthLookupOptions = {}): AuthFilePath[] {
-  const env = opts.env ?? process.env;
-  const explicit = opts.authFile ?? (env.REGISTRY_AUTH_FILE || undefined);
-  if (explicit !== undefined) return [{ path: explicit, legacy: false }];
-  const home = opts.home ?? (env.HOME || homedir());
-  const uid = opts.uid ?? process.getuid?.() ?? 0;
-  const out: AuthFilePath[] = [];
-  out.push({
-    path: env.XDG_RUNTIME_DIR
-      ? path.join(env.XDG_RUNTIME_DIR, 'containers', 'auth.json')
-      : `/run/containers/${uid}/auth.json`,
-    legacy: false,
-  });
-  out.push({
-    path: path.join(env.XDG_CONFIG_HOME || path.join(home, '.config'), 'containers', 'auth.json'),
-    legacy: false,
-  });
-  out.push({
-    path: env.DOCKER_CONFIG ? path.join(env.DOCKER_CONFIG, 'config.json') : path.join(home, '.docker', 'config.json'),
-    legacy: false,
-  });
-  out.push({ path: path.join(home, '.dockercfg'), legacy: true });
+  const explicit = opts.authFile ?? hostVar(opts, 'REGISTRY_AUTH_FILE');
+  if (explicit !== undefined) return [{ path: hostPath(opts, explicit), legacy: false }];
+  const runtime = hostVar(opts, 'XDG_RUNTIME_DIR');
+  const config = userConfigDir(opts);
+  const docker = hostVar(opts, 'DOCKER_CONFIG');
+  const home = hostHome(opts);
+  const out: AuthFilePath[] = [
+    {
+      path: runtime ? path.join(runtime, 'containers', 'auth.json') : `/run/containers/${hostUid(opts)}/auth.json`,
+      legacy: false,
+    },
+  ];
+  if (config !== undefined) out.push({ path: path.join(config, 'containers', 'auth.json'), legacy: false });
+  if (docker !== undefined) out.push({ path: path.join(docker, 'config.json'), legacy: false });
+  else if (home !== undefined) out.push({ path: path.join(home, '.docker', 'config.json'), legacy: false });
+  if (home !== undefined) out.push({ path: path.join(home, '.dockercfg'), legacy: true });
   return out;
 }
 
@@ -169,76 +162,6 @@ export async function lookupCredentials(
     if (c) return c;
   }
   return undefined;
-}
-
-/** One authentication challenge from a `WWW-Authenticate` header. */
-export interface Challenge {
-  /** The scheme, lowercased (`bearer`, `basic`). */
-  readonly scheme: string;
-  /** Parameters with lowercased names (`realm`, `service`, `scope`, `error`). */
-  readonly params: Readonly<Record<string, string>>;
-}
-
-/**
- * Parses `WWW-Authenticate` header values into challenges. Unparseable trailing text is ignored
- * (a malformed header yields fewer challenges, never an exception).
- */
-export function parseChallenges(header: string | readonly string[] | undefined): Challenge[] {
-  if (header === undefined) return [];
-  const values = typeof header === 'string' ? [header] : header;
-  const out: Challenge[] = [];
-  for (const value of values) {
-    let i = 0;
-    const s = value;
-    const skipWs = () => {
-      while (i < s.length && (s[i] === ' ' || s[i] === '\t')) i++;
-    };
-    const token = () => {
-      const m = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+/.exec(s.slice(i));
-      if (!m) return '';
-      i += m[0].length;
-      return m[0];
-    };
-    let current: { scheme: string; params: Record<string, string> } | undefined;
-    while (i < s.length) {
-      skipWs();
-      if (s[i] === ',') {
-        i++;
-        continue;
-      }
-      const start = i;
-      const word = token();
-      if (word === '') break;
-      skipWs();
-      if (s[i] === '=' && current) {
-        // A parameter (or a token68 ending in '=' — treated as a parameter with an empty name).
-        i++;
-        skipWs();
-        let val = '';
-        if (s[i] === '"') {
-          i++;
-          while (i < s.length && s[i] !== '"') {
-            if (s[i] === '\\' && i + 1 < s.length) i++;
-            val += s[i];
-            i++;
-          }
-          i++;
-        } else {
-          const m = /^[^,\s]*/.exec(s.slice(i));
-          val = m ? m[0] : '';
-          i += val.length;
-        }
-        current.params[word.toLowerCase()] = val;
-      } else if (s[i] === '=' && !current) {
-        i = start;
-        break;
-      } else {
-        current = { scheme: word.toLowerCase(), params: {} };
-        out.push(current);
-      }
-    }
-  }
-  return out;
 }
 
 /** The `Authorization` value for Basic credentials. */

@@ -27,10 +27,10 @@
  * that names the key. An imagestore equal to graphroot is an error, as it is upstream.
  */
 import * as path from 'node:path';
-import { homedir } from 'node:os';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { readFileInside } from '../internal/fs.js';
+import { type HostEnv, hostEnvVars, hostPath, hostUid, hostVar, userConfigDir } from '../internal/host-env.js';
 
 /**
  * The storage settings ocikit uses, as read from one `storage.conf` (or the defaults when none
@@ -66,25 +66,23 @@ export const SYSTEM_STORAGE_CONF_PATHS: readonly string[] = Object.freeze([
   '/usr/share/containers/storage.conf',
 ]);
 
-/** Where to look and how to treat a missing file. Every field is optional; the defaults describe this process. */
-export interface StorageConfOptions {
+/**
+ * Where to look and how to treat a missing file. The host fields are internal/host-env.ts's
+ * {@link HostEnv}: `env` supplies `CONTAINERS_STORAGE_CONF`, `XDG_CONFIG_HOME`, `HOME` and the
+ * variables graphroot and runroot expand; `uid` decides whether the per-user file is consulted and
+ * is the value of `$UID`; `home` locates `~/.config`; `cwd` resolves relative file names. Every
+ * field is optional; the defaults describe this process.
+ */
+export interface StorageConfOptions extends HostEnv {
   /** Read exactly this file (relative to `cwd`), ignoring the environment and the usual places. */
-  readonly file?: string;
-  /** The environment: `CONTAINERS_STORAGE_CONF`, `XDG_CONFIG_HOME`, `HOME` and the variables graphroot/runroot expand. Default `process.env`. */
-  readonly env?: NodeJS.ProcessEnv;
-  /** The user id. It decides whether the per-user file is consulted, and it is the value of `$UID`. Default: the process's uid. */
-  readonly uid?: number;
-  /** The home directory for `~/.config`. Default: `env.HOME`, then the account's home directory. */
-  readonly home?: string;
+  readonly file?: string | undefined;
   /** The system files, in order. Default {@link SYSTEM_STORAGE_CONF_PATHS}; tests inject their own. */
-  readonly systemPaths?: readonly string[];
-  /** The directory that relative file names are resolved against. Default `process.cwd()`. */
-  readonly cwd?: string;
+  readonly systemPaths?: readonly string[] | undefined;
   /**
    * When no candidate file exists, return {@link STORAGE_DEFAULTS} with `file: null` instead of
    * throwing. A named file (`file`, `CONTAINERS_STORAGE_CONF`) that is missing is an error even then.
    */
-  readonly missingOk?: boolean;
+  readonly missingOk?: boolean | undefined;
 }
 
 /** The lookup plan: either one named file, or candidates where the first that exists wins. */
@@ -104,20 +102,18 @@ const MAX_CONF_BYTES = 1024 * 1024;
  * @throws never.
  */
 export function storageConfLookup(opts: StorageConfOptions = {}): StorageConfLookup {
-  const env = opts.env ?? process.env;
-  const cwd = opts.cwd ?? process.cwd();
-  if (opts.file !== undefined) return { source: 'file', paths: [path.resolve(cwd, opts.file)] };
+  if (opts.file !== undefined) return { source: 'file', paths: [hostPath(opts, opts.file)] };
   // An empty value is treated as unset (a shell's `CONTAINERS_STORAGE_CONF= cmd`); containers/storage
   // would instead fail on a path of "".
-  const named = env.CONTAINERS_STORAGE_CONF;
-  if (named !== undefined && named !== '') return { source: 'env', paths: [path.resolve(cwd, named)] };
+  const named = hostVar(opts, 'CONTAINERS_STORAGE_CONF');
+  if (named !== undefined) return { source: 'env', paths: [hostPath(opts, named)] };
   const paths: string[] = [];
-  const uid = opts.uid ?? currentUid();
-  if (uid !== 0) {
-    const user = userConfigPath(env, opts.home);
-    if (user !== null) paths.push(user);
+  if (hostUid(opts) !== 0) {
+    // Without a home directory containers/storage fails here; the per-user file is simply skipped.
+    const user = userConfigDir(opts);
+    if (user !== undefined) paths.push(path.join(user, 'containers', 'storage.conf'));
   }
-  paths.push(...(opts.systemPaths ?? SYSTEM_STORAGE_CONF_PATHS).map((p) => path.resolve(cwd, p)));
+  paths.push(...(opts.systemPaths ?? SYSTEM_STORAGE_CONF_PATHS).map((p) => hostPath(opts, p)));
   return { source: 'search', paths };
 }
 
@@ -131,11 +127,9 @@ export function storageConfLookup(opts: StorageConfOptions = {}): StorageConfLoo
  */
 export async function readStorageConf(opts: StorageConfOptions = {}): Promise<StorageConf> {
   const lookup = storageConfLookup(opts);
-  const env = opts.env ?? process.env;
-  const uid = opts.uid ?? currentUid();
   for (const file of lookup.paths) {
     const text = await readConf(file, lookup.source);
-    if (text !== null) return parseStorageConf(text, file, { env, uid });
+    if (text !== null) return parseStorageConf(text, file, opts);
   }
   if (lookup.source === 'search' && opts.missingOk) return defaults(null);
   throw new OcikitError(
@@ -150,13 +144,9 @@ export async function readStorageConf(opts: StorageConfOptions = {}): Promise<St
  * @throws OcikitError `CONFIG` (broken TOML with line and column, a wrong type, a relative path,
  *   imagestore equal to graphroot).
  */
-export function parseStorageConf(
-  text: string,
-  file: string,
-  opts: { readonly env?: NodeJS.ProcessEnv; readonly uid?: number } = {},
-): StorageConf {
-  const env = opts.env ?? process.env;
-  const uid = opts.uid ?? currentUid();
+export function parseStorageConf(text: string, file: string, opts: Pick<HostEnv, 'env' | 'uid'> = {}): StorageConf {
+  const env = hostEnvVars(opts);
+  const uid = hostUid(opts);
   let doc: Record<string, unknown>;
   try {
     doc = parseToml(text) as Record<string, unknown>;
@@ -213,24 +203,6 @@ export function parseStorageConf(
 
 function defaults(file: string | null): StorageConf {
   return Object.freeze({ ...STORAGE_DEFAULTS, imagestore: null, additionalimagestores: Object.freeze([]), file });
-}
-
-function currentUid(): number {
-  return typeof process.getuid === 'function' ? process.getuid() : 0;
-}
-
-function userConfigPath(env: NodeJS.ProcessEnv, home: string | undefined): string | null {
-  const xdg = env.XDG_CONFIG_HOME;
-  if (xdg !== undefined && xdg !== '') return path.join(xdg, 'containers', 'storage.conf');
-  let dir = home ?? env.HOME;
-  if (dir === undefined || dir === '') {
-    try {
-      dir = homedir();
-    } catch {
-      return null; // No home directory: containers/storage fails here; we simply skip the per-user file.
-    }
-  }
-  return dir === '' ? null : path.join(dir, '.config', 'containers', 'storage.conf');
 }
 
 /** Reads `file`, or returns null when a search candidate does not exist. */

@@ -7,7 +7,6 @@ import {
   basicAuthorization,
   credentialsFromAuths,
   lookupCredentials,
-  parseChallenges,
 } from '../../src/auth/auth-files.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -46,6 +45,25 @@ describe('authFilePaths', () => {
     assert.deepEqual(
       authFilePaths({ authFile: '/explicit.json', env: { REGISTRY_AUTH_FILE: '/x/auth.json' } }).map((p) => p.path),
       ['/explicit.json'],
+    );
+  });
+  it('resolves a relative explicit file against cwd', () => {
+    assert.deepEqual(authFilePaths({ authFile: 'auth.json', cwd: '/base' }), [
+      { path: '/base/auth.json', legacy: false },
+    ]);
+    assert.deepEqual(authFilePaths({ env: { REGISTRY_AUTH_FILE: 'r/auth.json' }, cwd: '/base' }), [
+      { path: '/base/r/auth.json', legacy: false },
+    ]);
+  });
+  it('treats empty variables as unset', () => {
+    const paths = authFilePaths({
+      env: { REGISTRY_AUTH_FILE: '', XDG_RUNTIME_DIR: '', XDG_CONFIG_HOME: '', DOCKER_CONFIG: '' },
+      home: '/h',
+      uid: 7,
+    });
+    assert.deepEqual(
+      paths.map((p) => p.path),
+      ['/run/containers/7/auth.json', '/h/.config/containers/auth.json', '/h/.docker/config.json', '/h/.dockercfg'],
     );
   });
 });
@@ -141,38 +159,6 @@ describe('lookupCredentials', () => {
     const f = join(home, 'bad.json');
     await writeFile(f, '{not json');
     await assert.rejects(lookupCredentials('quay.io', 'a', { authFile: f }), { code: 'CONFIG' });
-  });
-});
-
-describe('parseChallenges', () => {
-  it('parses a bearer challenge with quoted parameters', () => {
-    assert.deepEqual(
-      parseChallenges(
-        'Bearer realm="https://auth.example/token",service="registry.example",scope="repository:a/b:pull"',
-      ),
-      [
-        {
-          scheme: 'bearer',
-          params: { realm: 'https://auth.example/token', service: 'registry.example', scope: 'repository:a/b:pull' },
-        },
-      ],
-    );
-  });
-  it('parses several challenges and unquoted values', () => {
-    assert.deepEqual(parseChallenges(['Basic realm="Registry Realm"', 'Bearer realm=https://t/x, service=s']), [
-      { scheme: 'basic', params: { realm: 'Registry Realm' } },
-      { scheme: 'bearer', params: { realm: 'https://t/x', service: 's' } },
-    ]);
-    assert.deepEqual(
-      parseChallenges('Basic realm="a", Bearer realm="b"').map((c) => c.scheme),
-      ['basic', 'bearer'],
-    );
-  });
-  it('unescapes quoted pairs and lowercases names', () => {
-    assert.deepEqual(parseChallenges('BEARER Realm="a\\"b"'), [{ scheme: 'bearer', params: { realm: 'a"b' } }]);
-  });
-  it('returns nothing for an absent header', () => {
-    assert.deepEqual(parseChallenges(undefined), []);
   });
 });
 

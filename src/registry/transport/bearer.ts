@@ -1,0 +1,166 @@
+/**
+ * The authentication flow of the registry client: anonymous access, HTTP Basic with auth-file
+ * credentials, and bearer tokens (the distribution project's token authentication,
+ * `docs/spec/auth/token.md`; containers/image `docker/docker_client.go`; go-containerregistry
+ * `pkg/v1/remote/transport/bearer.go`).
+ *
+ * A request is first authorised from the challenges of the ping. A `Bearer realm=…,service=…`
+ * challenge is answered by a token from the realm for scope `repository:<name>:pull` (sent with
+ * Basic credentials when the auth files have any); the token is read from `token` or
+ * `access_token` and cached per origin, realm, service and scope. A `Basic` challenge is answered
+ * with the credentials themselves. When a request still gets a 401, it is authorised once more
+ * from that 401's own challenges with a fresh token. Credentials are looked up once per domain
+ * and repository.
+ */
+import type { Dispatcher } from 'undici';
+import { OcikitError } from '../../errors.js';
+import {
+  basicAuthorization,
+  lookupCredentials,
+  type AuthLookupOptions,
+  type Credentials,
+} from '../../auth/auth-files.js';
+import { type Challenge, parseChallenges } from './challenge.js';
+import { readBody, registryErrorText, send } from './http.js';
+import { type HostState, type PingClient, hostState } from './ping.js';
+
+/** Where a repository lives. */
+export interface RepositoryLocation {
+  /** The host (and port) serving `/v2/`, e.g. `registry-1.docker.io`, `127.0.0.1:5000`. */
+  readonly host: string;
+  /** The domain credentials are filed under (`docker.io` for Docker Hub); defaults to `host`. */
+  readonly authDomain?: string;
+  /** Repository name, e.g. `library/fedora`. */
+  readonly path: string;
+  /** False: skip certificate checks and allow plain HTTP (default true). */
+  readonly tlsVerify?: boolean;
+}
+
+/** What the auth flow needs from the client: pinging, where credentials are, and its caches. */
+export interface AuthClient extends PingClient {
+  /** Where credentials are looked up. */
+  readonly auth: AuthLookupOptions;
+  /** Bearer tokens by origin, realm, service and scope; a failed fetch is forgotten. */
+  readonly tokens: Map<string, Promise<string>>;
+  /** Credentials by `<domain>/<repository>`. */
+  readonly credentials: Map<string, Promise<Credentials | undefined>>;
+}
+
+function credentialsFor(client: AuthClient, loc: RepositoryLocation): Promise<Credentials | undefined> {
+  const domain = loc.authDomain ?? loc.host;
+  const key = `${domain}/${loc.path}`;
+  let p = client.credentials.get(key);
+  if (!p) {
+    p = lookupCredentials(domain, loc.path, client.auth);
+    client.credentials.set(key, p);
+  }
+  return p;
+}
+
+/**
+ * Fetches a bearer token for `scope` from the challenge's realm. The token server is reached with
+ * the registry's TLS setting (as containers/image does): with `tls-verify: false`, its certificate
+ * is not checked either.
+ */
+async function fetchToken(
+  client: AuthClient,
+  challenge: Challenge,
+  scope: string,
+  creds: Credentials | undefined,
+  verify: boolean,
+  signal?: AbortSignal,
+): Promise<string> {
+  const realm = challenge.params.realm;
+  if (!realm) throw new OcikitError('REGISTRY', 'bearer challenge without a realm');
+  let url: URL;
+  try {
+    url = new URL(realm);
+  } catch (err) {
+    throw new OcikitError('REGISTRY', `bearer realm ${JSON.stringify(realm)} is not a URL`, { cause: err });
+  }
+  if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
+  url.searchParams.append('scope', scope);
+  const extra = challenge.params.scope;
+  if (extra && extra !== scope) url.searchParams.append('scope', extra);
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (creds) headers.authorization = basicAuthorization(creds);
+  const what = `requesting a token from ${url.origin}${url.pathname}`;
+  const res = await send(client, url, verify, what, { headers, signal });
+  if (res.statusCode !== 200) {
+    const text = await registryErrorText(res);
+    throw new OcikitError(
+      'REGISTRY',
+      `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`,
+    );
+  }
+  const body = await readBody(res, 1024 * 1024, () => new OcikitError('REGISTRY', `${what}: token response too large`));
+  let doc: { token?: unknown; access_token?: unknown };
+  try {
+    doc = JSON.parse(body.toString('utf8')) as typeof doc;
+  } catch (err) {
+    throw new OcikitError('REGISTRY', `${what}: the answer is not JSON`, { cause: err });
+  }
+  const token = typeof doc.token === 'string' && doc.token !== '' ? doc.token : doc.access_token;
+  if (typeof token !== 'string' || token === '')
+    throw new OcikitError('REGISTRY', `${what}: the answer holds neither "token" nor "access_token"`);
+  return token;
+}
+
+/** The `Authorization` value answering `challenges`, or undefined for an anonymous request. */
+async function authorization(
+  client: AuthClient,
+  state: HostState,
+  loc: RepositoryLocation,
+  challenges: Challenge[],
+  fresh: boolean,
+  signal?: AbortSignal,
+): Promise<string | undefined> {
+  const bearer = challenges.find((c) => c.scheme === 'bearer');
+  const creds = await credentialsFor(client, loc);
+  if (bearer) {
+    const scope = `repository:${loc.path}:pull`;
+    const key = `${state.origin} ${bearer.params.realm ?? ''} ${bearer.params.service ?? ''} ${scope}`;
+    let p = fresh ? undefined : client.tokens.get(key);
+    if (!p) {
+      p = fetchToken(client, bearer, scope, creds, loc.tlsVerify !== false, signal);
+      client.tokens.set(key, p);
+      p.catch(() => client.tokens.delete(key));
+    }
+    return `Bearer ${await p}`;
+  }
+  if (challenges.some((c) => c.scheme === 'basic') && creds) return basicAuthorization(creds);
+  return undefined;
+}
+
+/**
+ * Sends an authorised GET for `/v2/<path>/<suffix>`: authorises from the ping's challenges, and on
+ * a 401 authorises once more from the 401's own challenges.
+ * @returns the final response, body unread (a 401 that remains is returned, not thrown).
+ * @throws OcikitError `REGISTRY` (ping, token or transport failure), `CONFIG` (a bad auth file),
+ *   `INTERRUPTED`.
+ */
+export async function authedGet(
+  client: AuthClient,
+  loc: RepositoryLocation,
+  suffix: string,
+  what: string,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<Dispatcher.ResponseData> {
+  const state = await hostState(client, loc.host, loc.tlsVerify !== false, signal);
+  const url = new URL(`/v2/${loc.path}/${suffix}`, state.origin);
+  let auth = await authorization(client, state, loc, state.challenges, false, signal);
+  const go = (a: string | undefined) =>
+    send(client, url, state.verify, what, { headers: { ...headers, ...(a ? { authorization: a } : {}) }, signal });
+  let res = await go(auth);
+  if (res.statusCode === 401) {
+    const challenges = parseChallenges(res.headers['www-authenticate']);
+    await res.body.dump().catch(() => undefined);
+    if (challenges.length > 0) {
+      state.challenges = challenges;
+      auth = await authorization(client, state, loc, challenges, true, signal);
+    }
+    res = await go(auth);
+  }
+  return res;
+}

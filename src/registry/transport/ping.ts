@@ -1,0 +1,72 @@
+/**
+ * The registry ping, `GET /v2/` (distribution spec, "Determining support"), once per host: it
+ * finds the origin that works and the authentication challenges the registry sends.
+ *
+ * As containers/image `docker/docker_client.go` does: HTTPS with certificate checks; when TLS
+ * verification is off (skopeo's `--tls-verify=false`), one quick HTTPS try without certificate
+ * checks and then plain HTTP, for a registry that does not speak TLS at all. A 200 and a 401 both
+ * mean "a registry is here"; anything else is an error.
+ */
+import { OcikitError, isOcikitError } from '../../errors.js';
+import { type Challenge, parseChallenges } from './challenge.js';
+import { type HttpClient, registryErrorText, send } from './http.js';
+
+/** What the ping found out about one host. */
+export interface HostState {
+  /** `https://host` or `http://host`. */
+  readonly origin: string;
+  /** Whether certificates are checked on this origin. */
+  readonly verify: boolean;
+  /** Challenges from the ping; replaced by those of a later 401. */
+  challenges: Challenge[];
+}
+
+/** What pinging needs from the client: HTTP, and the cache of pinged hosts. */
+export interface PingClient extends HttpClient {
+  /** Pings by `<verify|insecure> <host>`; a failed ping is forgotten so the next request retries it. */
+  readonly hosts: Map<string, Promise<HostState>>;
+}
+
+/**
+ * Pings `/v2/` of `host` once per client and TLS setting and remembers the working origin and the
+ * challenges.
+ * @throws OcikitError `REGISTRY` (no registry answers, an unexpected status), `INTERRUPTED`.
+ */
+export function hostState(
+  client: PingClient,
+  host: string,
+  tlsVerify: boolean,
+  signal?: AbortSignal,
+): Promise<HostState> {
+  const key = `${tlsVerify ? 'verify' : 'insecure'} ${host}`;
+  let p = client.hosts.get(key);
+  if (!p) {
+    p = ping(client, host, tlsVerify, signal);
+    client.hosts.set(key, p);
+    p.catch(() => client.hosts.delete(key));
+  }
+  return p;
+}
+
+async function ping(client: PingClient, host: string, tlsVerify: boolean, signal?: AbortSignal): Promise<HostState> {
+  const tryOrigin = async (origin: string, verify: boolean, attempts?: number): Promise<HostState> => {
+    const res = await send(client, new URL('/v2/', origin), verify, `pinging registry ${origin}`, {
+      signal,
+      attempts,
+    });
+    const text = res.statusCode === 200 || res.statusCode === 401 ? '' : await registryErrorText(res);
+    if (text === '') await res.body.dump().catch(() => undefined);
+    if (res.statusCode !== 200 && res.statusCode !== 401) {
+      throw new OcikitError('REGISTRY', `pinging registry ${origin}: HTTP ${res.statusCode}${text}`);
+    }
+    return { origin, verify, challenges: parseChallenges(res.headers['www-authenticate']) };
+  };
+  if (tlsVerify) return tryOrigin(`https://${host}`, true);
+  try {
+    // One quick HTTPS try without certificate checks; a plain-HTTP registry fails it at once.
+    return await tryOrigin(`https://${host}`, false, 1);
+  } catch (err) {
+    if (isOcikitError(err, 'INTERRUPTED')) throw err;
+    return tryOrigin(`http://${host}`, false);
+  }
+}
