@@ -82,13 +82,12 @@ export { type ImageReader, chooseInstance, hostPlatform } from './transports/rea
 export { openDirImage, readDirManifest } from './transports/dir/read.js';
 export { openOciLayout } from './transports/oci/read.js';
 export { withOciArchive } from './transports/oci-archive/read.js';
+export { type FetchItem, parseFetchSources } from './osbuild/sources.js';
 export {
-  type FetchItem,
   type FetchItemSummary,
   type FetchOptions,
   type FetchProgress,
   type FetchResult,
   fetch,
-  parseFetchSources,
 } from './fetch/fetch.js';
 export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';
