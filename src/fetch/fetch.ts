@@ -32,7 +32,13 @@ import {
   removeStaging,
 } from '../osbuild/cache.js';
 import { expectManifestList } from '../osbuild/manifest-lists.js';
-import { type FetchItem, type ImageItem, type ListItem, parseFetchSources } from '../osbuild/sources.js';
+import {
+  type FetchItem,
+  type ImageItem,
+  type ListItem,
+  type LocalItem,
+  parseFetchSources,
+} from '../osbuild/sources.js';
 import {
   type RegistryClient,
   type RepositoryLocation,
@@ -44,7 +50,7 @@ import {
 } from '../registry/client.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../transports/reader.js';
-import { type LocalStoreOptions, checkLocalImage } from './local.js';
+import type { LocalStoreOptions } from './local.js';
 
 /** What happened to one item. */
 export interface FetchItemSummary {
@@ -310,13 +316,18 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);
     }
-    for (const item of items) {
-      if (item.kind !== 'local') continue;
-      throwIfInterrupted(controller.signal, 'fetch');
-      await checkLocalImage(item, opts);
-      const s = summaryOf(item, 'verified', 0);
-      results.set(item, s);
-      opts.onProgress?.({ type: 'done', item: s });
+    const localItems = items.filter((i): i is LocalItem => i.kind === 'local');
+    if (localItems.length > 0) {
+      // Loaded only for local items: it brings storage.conf parsing (smol-toml) and skopeo, which
+      // registry-only runs never use (10-20 ms of `ocikit fetch` start-up).
+      const { checkLocalImage } = await import('./local.js');
+      for (const item of localItems) {
+        throwIfInterrupted(controller.signal, 'fetch');
+        await checkLocalImage(item, opts);
+        const s = summaryOf(item, 'verified', 0);
+        results.set(item, s);
+        opts.onProgress?.({ type: 'done', item: s });
+      }
     }
     const summaries = items.map((i) => results.get(i)!);
     return { items: summaries, downloadedBytes: summaries.reduce((a, s) => a + s.bytes, 0) };
