@@ -5,11 +5,11 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { fetch, type FetchOptions } from '../../src/fetch/fetch.js';
 import { cachedImagePath, cachedListPath } from '../../src/osbuild/cache.js';
-import { makeDirImage, makeList, type GeneratedImage } from '../helpers/images.js';
+import { buildImage, makeDirImage, makeList, type GeneratedImage } from '../helpers/images.js';
 import { startProxy } from '../helpers/proxy.js';
 import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -401,6 +401,62 @@ describe('fetch', () => {
     ]);
     const again = await run(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', join(cache, 'c')]);
     assert.equal(again.stdout, '');
+  });
+});
+
+describe('fetch (interruption, a lying registry)', () => {
+  /** A registry that serves one manifest for every manifest request and never answers blob requests. */
+  async function stallingRegistry(t: TestContext, manifest: Buffer) {
+    let blobRequests = 0;
+    const server = createServer((req, res) => {
+      if (req.url === '/v2/') res.end('{}');
+      else if (req.url?.includes('/manifests/')) res.end(manifest);
+      else blobRequests++; // left hanging
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, blobRequests: () => blobRequests };
+  }
+
+  it('stops on abort with INTERRUPTED and leaves no staging directory', async (t) => {
+    const img = await buildImage({ layers: 2 });
+    const reg = await stallingRegistry(t, img.manifest);
+    const cache = await tempDir(t);
+    const controller = new AbortController();
+    const done = fetch(skopeoItem(img, `${reg.host}/x`), cache, { ...FAST, signal: controller.signal });
+    while (reg.blobRequests() === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(new Error('stop'));
+    await assert.rejects(done, { code: 'INTERRUPTED' });
+    assert.deepEqual(await readdir(cache), []);
+  });
+
+  it('refuses to start with INTERRUPTED when the signal is aborted already', async (t) => {
+    const cache = join(await tempDir(t), 'c');
+    const img = await buildImage();
+    await assert.rejects(fetch(skopeoItem(img, '127.0.0.1:9/x'), cache, { ...FAST, signal: AbortSignal.abort() }), {
+      code: 'INTERRUPTED',
+    });
+    await assert.rejects(readdir(cache), { code: 'ENOENT' });
+  });
+
+  it('reports bytes that are no manifest and not the requested ones as DIGEST_MISMATCH', async (t) => {
+    const img = await buildImage();
+    const garbage = Buffer.from('<html>maintenance</html>');
+    const reg = await stallingRegistry(t, garbage);
+    const cache = await tempDir(t);
+    await assert.rejects(fetch(skopeoItem(img, `${reg.host}/x`), cache, FAST), {
+      code: 'DIGEST_MISMATCH',
+      expected: img.manifestDigest,
+      actual: sha(garbage),
+    });
+    // and the same bytes, requested by their own digest, are not a manifest
+    await assert.rejects(
+      fetch(skopeoItem({ configDigest: img.configDigest, manifestDigest: sha(garbage) }, `${reg.host}/x`), cache, FAST),
+      { code: 'INVALID_MANIFEST' },
+    );
   });
 });
 
