@@ -92,17 +92,13 @@ export { type ImageReader, type InstanceChoice, chooseInstance, hostPlatform } f
 export { openDirImage, readDirManifest } from './transports/dir/read.js';
 export { type OciLayoutOptions, openOciLayout } from './transports/oci/read.js';
 export { type OciArchiveOptions, withOciArchive } from './transports/oci-archive/read.js';
+export { type FetchItem, type ImageItem, type ListItem, type LocalItem, parseFetchSources } from './osbuild/sources.js';
 export {
-  type FetchItem,
-  type ImageItem,
-  type ListItem,
-  type LocalItem,
   type FetchItemSummary,
   type FetchOptions,
   type FetchProgress,
   type FetchResult,
   fetch,
-  parseFetchSources,
 } from './fetch/fetch.js';
 export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';
 export type { RetryPolicy } from './registry/client.js';

@@ -10,7 +10,13 @@ import * as path from 'node:path';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError } from '../errors.js';
 import { readFileInside } from '../internal/fs.js';
-import { MAX_MANIFEST_SIZE, type ManifestList, isManifestList, parseManifest } from '../model/manifest.js';
+import {
+  MAX_MANIFEST_SIZE,
+  type ManifestList,
+  type ParsedManifest,
+  isManifestList,
+  parseManifest,
+} from '../model/manifest.js';
 import { isRecord } from '../internal/guards.js';
 
 /** One list file of the input. */
@@ -73,6 +79,42 @@ export async function readManifestLists(input: unknown): Promise<ManifestListMap
   return new ReadOnlyMap(map);
 }
 
+/** Options of {@link expectManifestList}. */
+export interface ListCheckOptions {
+  /** The parse of the bytes, when the caller has it already (they are not parsed again). */
+  readonly parsed?: ParsedManifest | undefined;
+  /**
+   * The error code for a manifest that is not a list: `INVALID_MANIFEST` (default; list files)
+   * or `LIST_MISMATCH` (a fetched list item).
+   */
+  readonly notAList?: 'INVALID_MANIFEST' | 'LIST_MISMATCH' | undefined;
+}
+
+/**
+ * The one check that bytes are a manifest list, for list files and fetched lists alike: osbuild's
+ * `is_manifest_list` (util/containers.py) on the parsed JSON and containers/image's typed parse
+ * (`parseManifest`, the media type guessed from the bytes) must both say so.
+ * @returns the typed list.
+ * @throws OcikitError `opts.notAList`; and what {@link parseManifest} throws
+ *   (`INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `INVALID_DIGEST`).
+ */
+export function expectManifestList(bytes: Uint8Array, what: string, opts: ListCheckOptions = {}): ManifestList {
+  const parsed = opts.parsed ?? parseManifest(bytes, what);
+  let doc: unknown;
+  try {
+    doc = JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8'));
+  } catch {
+    doc = undefined; // parseManifest accepted it, JSON.parse did not: not osbuild's list either
+  }
+  if (parsed.kind !== 'list' || !isManifestList(doc)) {
+    throw new OcikitError(
+      opts.notAList ?? 'INVALID_MANIFEST',
+      `${what} is not a manifest list (it is ${parsed.mediaType})`,
+    );
+  }
+  return parsed;
+}
+
 /**
  * Reads and validates one list file `<dir>/<key>`.
  * @throws as {@link readManifestLists}.
@@ -92,21 +134,7 @@ export async function readListFile(dir: string, key: string): Promise<ListFile> 
         `${what} at ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`,
       ),
   );
-  let doc: unknown;
-  try {
-    doc = JSON.parse(bytes.toString('utf8'));
-  } catch (err) {
-    throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not valid JSON: ${(err as Error).message}`, {
-      cause: err,
-    });
-  }
-  if (!isManifestList(doc)) throw new OcikitError('INVALID_MANIFEST', `${what} at ${file} is not a manifest list`);
-  const parsed = parseManifest(bytes, `${what} at ${file}`);
-  if (parsed.kind !== 'list')
-    throw new OcikitError(
-      'INVALID_MANIFEST',
-      `${what} at ${file} is not a manifest list (${parsed.mediaType || 'unknown type'})`,
-    );
+  const parsed = expectManifestList(bytes, `${what} at ${file}`);
   if (parsed.digest !== digest) {
     throw new OcikitError(
       'DIGEST_MISMATCH',

@@ -5,10 +5,11 @@ import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
-import { cachedImagePath, cachedListPath, fetch, parseFetchSources, type FetchOptions } from '../../src/fetch/fetch.js';
-import { makeDirImage, makeList, type GeneratedImage } from '../helpers/images.js';
+import { fetch, type FetchOptions } from '../../src/fetch/fetch.js';
+import { cachedImagePath, cachedListPath } from '../../src/osbuild/cache.js';
+import { buildImage, makeDirImage, makeList, type GeneratedImage } from '../helpers/images.js';
 import { startProxy } from '../helpers/proxy.js';
 import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -61,121 +62,6 @@ async function sharingImage(base: GeneratedImage, dir: string, label: string): P
   for (const l of base.layers) await writeFile(join(dir, l.digest.slice(7)), l.bytes);
   return { ...base, dir, manifest, manifestDigest: sha(manifest), config, configDigest: sha(config) };
 }
-
-describe('parseFetchSources', () => {
-  const img = { name: 'quay.io/a/b', digest: D('b') };
-  it('reads skopeo, skopeo-index and containers-storage items, with "digests" as an alias of "items"', () => {
-    const items = parseFetchSources({
-      'org.osbuild.skopeo': {
-        digests: {
-          [D('a')]: { image: img },
-          [D('c')]: {
-            image: { ...img, 'containers-transport': 'containers-storage', 'storage-location': '/srv/store' },
-          },
-        },
-      },
-      'org.osbuild.skopeo-index': { items: { [D('d')]: { image: { name: 'quay.io/a/b', 'tls-verify': false } } } },
-      'org.osbuild.containers-storage': { items: { [D('e')]: {} } },
-    });
-    assert.deepEqual(
-      items.map((i) => [i.kind, i.id]),
-      [
-        ['image', D('a')],
-        ['local', D('c')],
-        ['list', D('d')],
-        ['local', D('e')],
-      ],
-    );
-    assert.equal(items[0]!.kind === 'image' && items[0]!.tlsVerify, true);
-    assert.equal(items[1]!.kind === 'local' && items[1]!.storageLocation, '/srv/store');
-  });
-  it('accepts empty item sets', () => {
-    assert.deepEqual(parseFetchSources({ 'org.osbuild.skopeo': { items: {} } }), []);
-  });
-  const bad: [string, unknown, string][] = [
-    ['a non-object', [], 'INVALID_INPUT'],
-    ['an unknown source', { 'org.osbuild.curl': { items: {} } }, 'INVALID_INPUT'],
-    ['an unknown source key', { 'org.osbuild.skopeo': { items: {}, options: {} } }, 'INVALID_INPUT'],
-    ['both items and digests', { 'org.osbuild.skopeo': { items: {}, digests: {} } }, 'INVALID_INPUT'],
-    ['an unanchored key', { 'org.osbuild.skopeo': { items: { [`../${D('a')}`]: { image: img } } } }, 'INVALID_DIGEST'],
-    ['an uppercase key', { 'org.osbuild.skopeo': { items: { [D('A')]: { image: img } } } }, 'INVALID_DIGEST'],
-    [
-      'an unknown item key',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: img, extra: 1 } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'an unknown image key',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, tag: 'x' } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'a missing name',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { digest: D('b') } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'an invalid name',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, name: 'Quay.io/A' } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'a bad digest',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, digest: 'sha256:1' } } } } },
-      'INVALID_DIGEST',
-    ],
-    [
-      'a name with another digest',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, name: `quay.io/a/b@${D('c')}` } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'a non-boolean tls-verify',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'tls-verify': 'no' } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'an unknown transport',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'containers-transport': 'oci' } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'storage-location with the docker transport',
-      { 'org.osbuild.skopeo': { items: { [D('a')]: { image: { ...img, 'storage-location': '/s' } } } } },
-      'INVALID_INPUT',
-    ],
-    [
-      'a relative storage-location',
-      {
-        'org.osbuild.skopeo': {
-          items: {
-            [D('a')]: { image: { ...img, 'containers-transport': 'containers-storage', 'storage-location': 's' } },
-          },
-        },
-      },
-      'INVALID_INPUT',
-    ],
-    [
-      'a list from containers-storage',
-      {
-        'org.osbuild.skopeo-index': {
-          items: { [D('a')]: { image: { name: 'x/y', 'containers-transport': 'containers-storage' } } },
-        },
-      },
-      'UNSUPPORTED',
-    ],
-    [
-      'options on a containers-storage item',
-      { 'org.osbuild.containers-storage': { items: { [D('a')]: { x: 1 } } } },
-      'INVALID_INPUT',
-    ],
-  ];
-  for (const [why, doc, code] of bad) {
-    it(`refuses ${why} with ${code}`, () => {
-      assert.throws(() => parseFetchSources(doc), { code });
-    });
-  }
-});
 
 describe('fetch', () => {
   let reg: TestRegistry | undefined;
@@ -515,6 +401,62 @@ describe('fetch', () => {
     ]);
     const again = await run(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', join(cache, 'c')]);
     assert.equal(again.stdout, '');
+  });
+});
+
+describe('fetch (interruption, a lying registry)', () => {
+  /** A registry that serves one manifest for every manifest request and never answers blob requests. */
+  async function stallingRegistry(t: TestContext, manifest: Buffer) {
+    let blobRequests = 0;
+    const server = createServer((req, res) => {
+      if (req.url === '/v2/') res.end('{}');
+      else if (req.url?.includes('/manifests/')) res.end(manifest);
+      else blobRequests++; // left hanging
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    t.after(() => {
+      server.closeAllConnections();
+      return new Promise<void>((r) => server.close(() => r()));
+    });
+    return { host: `127.0.0.1:${(server.address() as AddressInfo).port}`, blobRequests: () => blobRequests };
+  }
+
+  it('stops on abort with INTERRUPTED and leaves no staging directory', async (t) => {
+    const img = await buildImage({ layers: 2 });
+    const reg = await stallingRegistry(t, img.manifest);
+    const cache = await tempDir(t);
+    const controller = new AbortController();
+    const done = fetch(skopeoItem(img, `${reg.host}/x`), cache, { ...FAST, signal: controller.signal });
+    while (reg.blobRequests() === 0) await new Promise((r) => setTimeout(r, 5));
+    controller.abort(new Error('stop'));
+    await assert.rejects(done, { code: 'INTERRUPTED' });
+    assert.deepEqual(await readdir(cache), []);
+  });
+
+  it('refuses to start with INTERRUPTED when the signal is aborted already', async (t) => {
+    const cache = join(await tempDir(t), 'c');
+    const img = await buildImage();
+    await assert.rejects(fetch(skopeoItem(img, '127.0.0.1:9/x'), cache, { ...FAST, signal: AbortSignal.abort() }), {
+      code: 'INTERRUPTED',
+    });
+    await assert.rejects(readdir(cache), { code: 'ENOENT' });
+  });
+
+  it('reports bytes that are no manifest and not the requested ones as DIGEST_MISMATCH', async (t) => {
+    const img = await buildImage();
+    const garbage = Buffer.from('<html>maintenance</html>');
+    const reg = await stallingRegistry(t, garbage);
+    const cache = await tempDir(t);
+    await assert.rejects(fetch(skopeoItem(img, `${reg.host}/x`), cache, FAST), {
+      code: 'DIGEST_MISMATCH',
+      expected: img.manifestDigest,
+      actual: sha(garbage),
+    });
+    // and the same bytes, requested by their own digest, are not a manifest
+    await assert.rejects(
+      fetch(skopeoItem({ configDigest: img.configDigest, manifestDigest: sha(garbage) }, `${reg.host}/x`), cache, FAST),
+      { code: 'INVALID_MANIFEST' },
+    );
   });
 });
 
