@@ -13,7 +13,8 @@
  */
 import { type Digest, parseDigest, sha256 } from './digest.js';
 import { OcikitError } from '../errors.js';
-import { type GoNode, type GoStruct, type GoType, GoJSONError, T, decodeGo, parseGoJSON } from '../gojson/decode.js';
+import { type GoStruct, type GoType, T, decodeGo } from '../gojson/decode.js';
+import { type GoNode, GoJSONError, parseGoJSON } from '../gojson/parse.js';
 import { prettySignaturePayload } from './schema1.js';
 import {
   DOCKER_CONFIG,
