@@ -8,7 +8,6 @@ export { type BlobExpectation, DigestingStream, Verifier, verifyBytes } from './
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
-  type Platform,
   type Descriptor,
   type ImageManifest,
   type ManifestList,
@@ -20,8 +19,14 @@ export {
   parseManifest,
   parseDescriptor,
   parsePlatform,
-  platformString,
 } from './model/manifest.js';
+export {
+  type Platform,
+  type InstanceChoice,
+  platformString,
+  hostPlatform,
+  chooseInstance,
+} from './model/platform.js';
 export {
   type ListFile,
   type ManifestListMap,
@@ -78,7 +83,7 @@ export {
   install,
 } from './install/install.js';
 export { type InstallItem, type NativeDestination, type InstalledImage, installNative } from './install/to-layout.js';
-export { type ImageReader, chooseInstance, hostPlatform } from './transports/reader.js';
+export type { ImageReader } from './transports/reader.js';
 export { openDirImage, readDirManifest } from './transports/dir/read.js';
 export { openOciLayout } from './transports/oci/read.js';
 export { withOciArchive } from './transports/oci-archive/read.js';

@@ -40,7 +40,7 @@ import {
 } from '../model/manifest.js';
 import { containersStorageRef, type StoreSpec } from '../transports/containers-storage/reference.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
-import { chooseInstance, hostPlatform } from '../transports/reader.js';
+import { chooseInstance, hostPlatform } from '../model/platform.js';
 import { DIR_VERSION, dirBlobPath } from '../transports/dir/read.js';
 import {
   closeRegistryClient,

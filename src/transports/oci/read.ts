@@ -21,7 +21,8 @@ import { digestHex, isDigest, parseDigest, sha256, type Digest } from '../../mod
 import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
 import { DOCKER_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST } from '../../model/media-types.js';
 import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor } from '../../model/manifest.js';
-import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader, type InstanceChoice } from '../reader.js';
+import type { InstanceChoice } from '../../model/platform.js';
+import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader } from '../reader.js';
 
 /**
  * The `oci-layout` file ocikit writes: the form skopeo 1.9.3 (c/image < 5.29) writes, with a
