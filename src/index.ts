@@ -53,6 +53,13 @@ export {
   withContainerSource,
 } from './osbuild/container-source.js';
 export {
+  type ImageReference,
+  type TransportName,
+  TRANSPORTS,
+  formatImageReference,
+  parseImageReference,
+} from './transports/reference.js';
+export {
   type StoreSpec,
   formatStoreSpec,
   containersStorageRef,

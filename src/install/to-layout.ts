@@ -39,7 +39,8 @@ import { TAR_BLOCK, TAR_END, tarPadding, ustarHeader, type TarHeader } from '../
 import { convertDockerToOci } from '../model/convert.js';
 import { goJsonString } from '../gojson/encode.js';
 import { DIR_VERSION } from '../transports/dir/read.js';
-import { OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, isValidOciRef } from '../transports/oci/read.js';
+import { OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from '../transports/oci/read.js';
+import { isValidOciRef } from '../transports/reference.js';
 import type { ImageReader } from '../transports/reader.js';
 
 /** One image to install. */

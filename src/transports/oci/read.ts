@@ -38,14 +38,6 @@ export function ociBlobPath(dir: string, digest: Digest): string {
   return path.join(dir, 'blobs', 'sha256', digestHex(parseDigest(digest, 'blob digest')));
 }
 
-// c/image's oci reference grammar: REF = C(/C)*, C = A(S A)*, A = [A-Za-z0-9]+, S = [-._:@+] | --
-const REF_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
-
-/** True when `ref` is a valid `oci:PATH:REF` / `oci-archive:PATH:REF` reference part. */
-export function isValidOciRef(ref: string): boolean {
-  return REF_RE.test(ref);
-}
-
 /** How to pick the image in a layout. */
 export interface OciLayoutOptions extends InstanceChoice {
   /** The `org.opencontainers.image.ref.name` to look for. */
