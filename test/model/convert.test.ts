@@ -40,6 +40,10 @@ async function dockerDirWithConfig(
   return { manifest, layer };
 }
 
+/** Copies `<dir>/src` (a `dir:` image) to the OCI layout `<dir>/out` with skopeo. */
+const skopeoToOci = (dir: string) =>
+  spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], { encoding: 'utf8' });
+
 /** A Docker config exercising most of the Go encoding rules. */
 const TRICKY_CONFIG = {
   architecture: 'amd64',
@@ -180,9 +184,7 @@ describe('convertDockerToOci', () => {
       if (!needTool(t, 'skopeo')) return;
       const dir = await tempDir(t);
       const { manifest } = await dockerDirWithConfig(join(dir, 'src'), config);
-      const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], {
-        encoding: 'utf8',
-      });
+      const r = skopeoToOci(dir);
       assert.equal(r.status, 0, r.stderr);
       const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8'));
       const wantManifest = await readFile(join(dir, 'out', 'blobs', 'sha256', index.manifests[0].digest.slice(7)));
@@ -210,9 +212,7 @@ describe('convertDockerToOci', () => {
     if (!needTool(t, 'skopeo')) return;
     const dir = await tempDir(t);
     const { manifest } = await dockerDirWithConfig(join(dir, 'src'), GO_CORNERS);
-    const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], {
-      encoding: 'utf8',
-    });
+    const r = skopeoToOci(dir);
     assert.equal(r.status, 0, r.stderr);
     const got = convertDockerToOci(parseManifest(manifest, 'test') as ImageManifest, GO_CORNERS);
     const wantConfig = await readFile(join(dir, 'out', 'blobs', 'sha256', got.configDigest.slice(7)));
@@ -228,9 +228,7 @@ describe('convertDockerToOci', () => {
       const dir = await tempDir(t);
       const bytes = Buffer.from(config);
       const { manifest } = await dockerDirWithConfig(join(dir, 'src'), bytes);
-      const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], {
-        encoding: 'utf8',
-      });
+      const r = skopeoToOci(dir);
       assert.notEqual(r.status, 0, 'skopeo accepted it');
       assert.throws(
         () => convertDockerToOci(parseManifest(manifest, 'test') as ImageManifest, bytes),
