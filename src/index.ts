@@ -10,7 +10,6 @@ export { type BlobExpectation, DigestingStream, Verifier, verifyBytes } from './
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
-  type Platform,
   type Descriptor,
   type ImageManifest,
   type ManifestList,
@@ -22,8 +21,14 @@ export {
   parseManifest,
   parseDescriptor,
   parsePlatform,
-  platformString,
 } from './model/manifest.js';
+export {
+  type Platform,
+  type InstanceChoice,
+  platformString,
+  hostPlatform,
+  chooseInstance,
+} from './model/platform.js';
 export {
   type ListFile,
   type ManifestListMap,
@@ -49,6 +54,13 @@ export {
   openContainerSource,
   withContainerSource,
 } from './osbuild/container-source.js';
+export {
+  type ImageReference,
+  type TransportName,
+  TRANSPORTS,
+  formatImageReference,
+  parseImageReference,
+} from './transports/reference.js';
 export {
   type StoreSpec,
   formatStoreSpec,
@@ -88,7 +100,7 @@ export {
   type InstallNativeOptions,
   installNative,
 } from './install/to-layout.js';
-export { type ImageReader, type InstanceChoice, chooseInstance, hostPlatform } from './transports/reader.js';
+export type { ImageReader } from './transports/reader.js';
 export { openDirImage, readDirManifest } from './transports/dir/read.js';
 export { type OciLayoutOptions, openOciLayout } from './transports/oci/read.js';
 export { type OciArchiveOptions, withOciArchive } from './transports/oci-archive/read.js';

@@ -37,10 +37,15 @@ const LAYERS: Readonly<Record<string, number>> = {
 
 /**
  * Allowed edges between different units of one layer (L2 and up), and between the transports'
- * own folders: `oci-archive` is an `oci` layout inside a tar, and the registry client asks `auth`
- * for credentials. A transport folder may always use the shared `transports/*.ts` files.
+ * own folders: `oci-archive` is an `oci` layout inside a tar, the registry client asks `auth`
+ * for credentials, and the reference dispatcher (`transports/reference.ts`) reuses the
+ * containers-storage grammar. A transport folder may always use the shared `transports/*.ts` files.
  */
-const SIBLING_EDGES: ReadonlySet<string> = new Set(['transports/oci-archive -> transports/oci', 'registry -> auth']);
+const SIBLING_EDGES: ReadonlySet<string> = new Set([
+  'transports/oci-archive -> transports/oci',
+  'registry -> auth',
+  'transports -> transports/containers-storage',
+]);
 
 /** The units whose folders of one layer must not reach into each other. */
 const INDEPENDENT_FROM = 2;

@@ -49,7 +49,7 @@ import {
   getManifest,
 } from '../registry/client.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
-import { chooseInstance, hostPlatform } from '../transports/reader.js';
+import { chooseInstance, hostPlatform } from '../model/platform.js';
 import type { LocalStoreOptions } from './local.js';
 
 /** What happened to one item. */

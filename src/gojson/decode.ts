@@ -1,368 +1,107 @@
 /**
- * Go `encoding/json` decoding semantics, as far as ocikit needs them to agree with skopeo.
+ * Go `encoding/json` decoding: `json.Unmarshal` of a parsed tree (./parse.ts) into the Go types
+ * ocikit needs, described with the small type language {@link T}, as Go 1.19 (skopeo 1.9.3) does:
  *
- * containers/image decides whether a manifest is signed Docker schema 1 (and so whether its digest
- * strips signatures) by unmarshalling it with Go's `encoding/json`; libtrust then rebuilds the
- * signed payload with the same package. `JSON.parse` differs from Go in ways that change digests,
- * so this module reproduces Go (1.19, the toolchain of skopeo 1.9.3) instead:
- *
- * - Syntax is checked over the whole input first (RFC 8259 grammar; whitespace is only space, tab,
- *   CR, LF, so a UTF-8 BOM is a syntax error; nothing but whitespace may follow the value; at most
- *   10000 nested arrays/objects).
- * - Number literals keep their text, so an `int` target can reject `1.0`, `1e0` and values outside
- *   int64, as `strconv.ParseInt` does, and an `interface{}` target can reject values that overflow
- *   float64.
- * - Strings are unquoted like Go's `unquote`: invalid UTF-8 bytes become U+FFFD one byte at a time
- *   (never an error), a lone or mismatched surrogate escape becomes U+FFFD.
  * - Struct fields match object keys exactly first, then case-insensitively (ASCII folding plus the
  *   two non-ASCII letters that fold onto ASCII: U+017F `ſ` onto `S` and U+212A Kelvin onto `K`).
- *   Repeated keys are decoded in order, so the last one wins; `null` leaves a string or int field
- *   as it was and clears a slice, map, pointer or interface.
+ *   Unknown keys are ignored. Repeated keys are decoded in order into what is already there: a
+ *   struct or map merges, a slice decodes element by element into its old elements (including the
+ *   ones past its length that an earlier, longer array left in the backing array), so the last
+ *   key wins only where it sets something.
+ * - `null` leaves a string, bool, int, struct or `time.Time` as it was and clears a slice, map,
+ *   pointer or interface.
  * - Any type mismatch is an error. Go keeps decoding after one and reports it at the end; every
  *   caller in ocikit (like every caller in c/image and libtrust) discards the result on error, so
  *   the first mismatch is thrown at once.
  * - `[]byte` targets take standard base64 with padding, skipping CR and LF, like `encoding/base64`.
+ * - `time.Time` is its `UnmarshalJSON`: `time.Parse` of the *raw* literal with the layout
+ *   `"RFC3339"`, so a string with an escape fails, a one-digit hour and a `,` before the fraction
+ *   are accepted, fraction digits beyond nanoseconds are dropped, and the offset is any `±hh:mm`
+ *   of two-digit fields (not range-checked).
  */
-
-/** A parsed JSON value that keeps what Go can see and `JSON.parse` cannot (number text, key order, duplicates). */
-export type GoNode =
-  | { readonly kind: 'null' }
-  | { readonly kind: 'bool'; readonly value: boolean }
-  | { readonly kind: 'number'; readonly text: string }
-  | { readonly kind: 'string'; readonly value: string }
-  | { readonly kind: 'array'; readonly items: readonly GoNode[] }
-  | { readonly kind: 'object'; readonly members: readonly GoMember[] };
-
-/** One `key: value` pair of an object, in document order (duplicates kept). */
-export interface GoMember {
-  readonly key: string;
-  readonly value: GoNode;
-}
-
-/** Why Go would fail: `syntax` (json.SyntaxError) or `type` (json.UnmarshalTypeError and friends). */
-export class GoJSONError extends Error {
-  override readonly name = 'GoJSONError';
-  readonly kind: 'syntax' | 'type';
-  constructor(kind: 'syntax' | 'type', message: string) {
-    super(message);
-    this.kind = kind;
-  }
-}
-
-/** Go's `maxNestingDepth` in encoding/json's scanner. */
-export const MAX_NESTING_DEPTH = 10000;
-
-const NULL_NODE: GoNode = { kind: 'null' };
-
-/**
- * Parses `bytes` as one JSON value with Go's syntax rules (see the module comment).
- * @throws GoJSONError `syntax` where Go's `json.Unmarshal` reports a syntax error.
- */
-export function parseGoJSON(bytes: Uint8Array): GoNode {
-  const p = new Parser(bytes);
-  const node = p.parseDocument();
-  return node;
-}
-
-// An explicit stack instead of recursion: Go accepts 10000 levels, more than a JS stack may hold.
-interface Frame {
-  readonly isObject: boolean;
-  readonly items: GoNode[];
-  readonly members: GoMember[];
-  key: string;
-}
-
-class Parser {
-  #b: Uint8Array;
-  #i = 0;
-  constructor(bytes: Uint8Array) {
-    this.#b = bytes;
-  }
-
-  #fail(what: string): never {
-    if (this.#i >= this.#b.length) throw new GoJSONError('syntax', 'unexpected end of JSON input');
-    throw new GoJSONError('syntax', `invalid character ${describeByte(this.#b[this.#i]!)} ${what} (offset ${this.#i})`);
-  }
-
-  #ws(): void {
-    const b = this.#b;
-    let i = this.#i;
-    while (i < b.length) {
-      const c = b[i]!;
-      if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) break;
-      i++;
-    }
-    this.#i = i;
-  }
-
-  parseDocument(): GoNode {
-    const stack: Frame[] = [];
-    let value: GoNode;
-    // Parse a value; containers push a frame and loop until closed.
-    for (;;) {
-      this.#ws();
-      const c = this.#b[this.#i];
-      if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
-        if (stack.length >= MAX_NESTING_DEPTH) throw new GoJSONError('syntax', 'exceeded max depth');
-        this.#i++;
-        const frame: Frame = { isObject: c === 0x7b, items: [], members: [], key: '' };
-        stack.push(frame);
-        this.#ws();
-        const close = frame.isObject ? 0x7d : 0x5d;
-        if (this.#b[this.#i] === close) {
-          this.#i++;
-          stack.pop();
-          value = frame.isObject ? { kind: 'object', members: frame.members } : { kind: 'array', items: frame.items };
-        } else {
-          if (frame.isObject) frame.key = this.#objectKey();
-          continue;
-        }
-      } else {
-        value = this.#scalar();
-      }
-      // Attach `value` to enclosing containers, closing as many as end here.
-      for (;;) {
-        const top = stack[stack.length - 1];
-        if (top === undefined) {
-          this.#ws();
-          if (this.#i < this.#b.length) this.#fail('after top-level value');
-          return value;
-        }
-        if (top.isObject) top.members.push({ key: top.key, value });
-        else top.items.push(value);
-        this.#ws();
-        const d = this.#b[this.#i];
-        if (d === 0x2c /* , */) {
-          this.#i++;
-          if (top.isObject) {
-            this.#ws();
-            top.key = this.#objectKey();
-          }
-          break;
-        }
-        if (d === (top.isObject ? 0x7d : 0x5d)) {
-          this.#i++;
-          stack.pop();
-          value = top.isObject ? { kind: 'object', members: top.members } : { kind: 'array', items: top.items };
-          continue;
-        }
-        this.#fail(top.isObject ? 'after object key:value pair' : 'after array element');
-      }
-    }
-  }
-
-  #objectKey(): string {
-    if (this.#b[this.#i] !== 0x22) this.#fail('looking for beginning of object key string');
-    const key = this.#string();
-    this.#ws();
-    if (this.#b[this.#i] !== 0x3a /* : */) this.#fail('after object key');
-    this.#i++;
-    return key;
-  }
-
-  #scalar(): GoNode {
-    const b = this.#b;
-    const c = b[this.#i];
-    if (c === 0x22) return { kind: 'string', value: this.#string() };
-    if (c === 0x2d || (c !== undefined && c >= 0x30 && c <= 0x39)) return this.#number();
-    if (c === 0x74) return this.#literal('true', { kind: 'bool', value: true });
-    if (c === 0x66) return this.#literal('false', { kind: 'bool', value: false });
-    if (c === 0x6e) return this.#literal('null', NULL_NODE);
-    this.#fail('looking for beginning of value');
-  }
-
-  #literal(word: string, node: GoNode): GoNode {
-    for (let k = 0; k < word.length; k++) {
-      if (this.#b[this.#i] !== word.charCodeAt(k)) this.#fail(`in literal ${word}`);
-      this.#i++;
-    }
-    return node;
-  }
-
-  #number(): GoNode {
-    const b = this.#b;
-    const start = this.#i;
-    const digit = (x: number | undefined) => x !== undefined && x >= 0x30 && x <= 0x39;
-    if (b[this.#i] === 0x2d) this.#i++;
-    if (b[this.#i] === 0x30) this.#i++;
-    else if (digit(b[this.#i])) while (digit(b[this.#i])) this.#i++;
-    else this.#fail('in numeric literal');
-    if (b[this.#i] === 0x2e) {
-      this.#i++;
-      if (!digit(b[this.#i])) this.#fail('after decimal point in numeric literal');
-      while (digit(b[this.#i])) this.#i++;
-    }
-    if (b[this.#i] === 0x65 || b[this.#i] === 0x45) {
-      this.#i++;
-      if (b[this.#i] === 0x2b || b[this.#i] === 0x2d) this.#i++;
-      if (!digit(b[this.#i])) this.#fail('in exponent of numeric literal');
-      while (digit(b[this.#i])) this.#i++;
-    }
-    return { kind: 'number', text: latin1(b, start, this.#i) };
-  }
-
-  /** Scans a string starting at its opening quote and returns it unquoted the way Go does. */
-  #string(): string {
-    const b = this.#b;
-    this.#i++; // opening quote
-    let out = '';
-    let run = this.#i; // start of a run of plain ASCII copied in one go
-    for (;;) {
-      const c = b[this.#i];
-      if (c === undefined) this.#fail('in string literal');
-      if (c === 0x22) {
-        out += latin1(b, run, this.#i);
-        this.#i++;
-        return out;
-      }
-      if (c < 0x20) this.#fail('in string literal');
-      if (c < 0x80 && c !== 0x5c) {
-        this.#i++;
-        continue;
-      }
-      out += latin1(b, run, this.#i);
-      if (c === 0x5c) out += this.#escape();
-      else out += this.#utf8Rune();
-      run = this.#i;
-    }
-  }
-
-  #escape(): string {
-    const b = this.#b;
-    this.#i++; // backslash
-    const e = b[this.#i];
-    this.#i++;
-    switch (e) {
-      case 0x22:
-        return '"';
-      case 0x5c:
-        return '\\';
-      case 0x2f:
-        return '/';
-      case 0x62:
-        return '\b';
-      case 0x66:
-        return '\f';
-      case 0x6e:
-        return '\n';
-      case 0x72:
-        return '\r';
-      case 0x74:
-        return '\t';
-      case 0x75: {
-        const r = this.#hex4();
-        if (r >= 0xd800 && r < 0xe000) {
-          // Go: a high surrogate followed by a `\u` low surrogate makes one rune; anything else is U+FFFD.
-          if (r < 0xdc00 && b[this.#i] === 0x5c && b[this.#i + 1] === 0x75) {
-            const save = this.#i;
-            this.#i += 2;
-            const r2 = this.#hex4();
-            if (r2 >= 0xdc00 && r2 < 0xe000) return String.fromCharCode(r, r2);
-            this.#i = save; // the second escape is decoded on its own
-          }
-          return '\ufffd';
-        }
-        return String.fromCharCode(r);
-      }
-      default:
-        this.#i--;
-        this.#fail('in string escape code');
-    }
-  }
-
-  #hex4(): number {
-    let v = 0;
-    for (let k = 0; k < 4; k++) {
-      const c = this.#b[this.#i];
-      let d: number;
-      if (c !== undefined && c >= 0x30 && c <= 0x39) d = c - 0x30;
-      else if (c !== undefined && c >= 0x61 && c <= 0x66) d = c - 0x57;
-      else if (c !== undefined && c >= 0x41 && c <= 0x46) d = c - 0x37;
-      else this.#fail('in \\u hexadecimal character escape');
-      v = v * 16 + d;
-      this.#i++;
-    }
-    return v;
-  }
-
-  /** Decodes one UTF-8 sequence like Go's utf8.DecodeRune: an invalid byte is U+FFFD and consumes 1 byte. */
-  #utf8Rune(): string {
-    const b = this.#b;
-    const i = this.#i;
-    const c0 = b[i]!;
-    const cont = (x: number | undefined, lo = 0x80, hi = 0xbf) => x !== undefined && x >= lo && x <= hi;
-    let cp = -1;
-    let n = 1;
-    if (c0 >= 0xc2 && c0 <= 0xdf) {
-      if (cont(b[i + 1])) {
-        cp = ((c0 & 0x1f) << 6) | (b[i + 1]! & 0x3f);
-        n = 2;
-      }
-    } else if (c0 >= 0xe0 && c0 <= 0xef) {
-      const lo = c0 === 0xe0 ? 0xa0 : 0x80;
-      const hi = c0 === 0xed ? 0x9f : 0xbf;
-      if (cont(b[i + 1], lo, hi) && cont(b[i + 2])) {
-        cp = ((c0 & 0x0f) << 12) | ((b[i + 1]! & 0x3f) << 6) | (b[i + 2]! & 0x3f);
-        n = 3;
-      }
-    } else if (c0 >= 0xf0 && c0 <= 0xf4) {
-      const lo = c0 === 0xf0 ? 0x90 : 0x80;
-      const hi = c0 === 0xf4 ? 0x8f : 0xbf;
-      if (cont(b[i + 1], lo, hi) && cont(b[i + 2]) && cont(b[i + 3])) {
-        cp = ((c0 & 0x07) << 18) | ((b[i + 1]! & 0x3f) << 12) | ((b[i + 2]! & 0x3f) << 6) | (b[i + 3]! & 0x3f);
-        n = 4;
-      }
-    }
-    this.#i = i + n;
-    return cp < 0 ? '\ufffd' : String.fromCodePoint(cp);
-  }
-}
-
-function latin1(b: Uint8Array, start: number, end: number): string {
-  if (end <= start) return '';
-  return Buffer.from(b.buffer, b.byteOffset + start, end - start).toString('latin1');
-}
-
-function describeByte(c: number): string {
-  if (c >= 0x20 && c < 0x7f) return `'${String.fromCharCode(c)}'`;
-  return `0x${c.toString(16).padStart(2, '0')}`;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Decoding into Go types.
+import { GoJSONError, type GoNode, NULL_NODE } from './parse.js';
+import { STD_ALPHABET, goBase64Decode } from './base64.js';
 
 /** The Go types ocikit decodes into. */
 export type GoType =
   | { readonly kind: 'string' }
+  | { readonly kind: 'bool' }
   | { readonly kind: 'int' } // int / int64
+  | { readonly kind: 'time' } // time.Time
   | { readonly kind: 'any' } // interface{}: any value; numbers must fit float64
   | { readonly kind: 'raw' } // json.RawMessage: any value, kept as a node (null included)
   | { readonly kind: 'bytes' } // []byte
   | { readonly kind: 'slice'; readonly elem: GoType }
   | { readonly kind: 'map'; readonly elem: GoType } // map[string]T
-  | { readonly kind: 'struct'; readonly fields: Readonly<Record<string, GoType>> }
+  | GoStructType
   | { readonly kind: 'ptr'; readonly elem: GoType };
+
+/** A Go struct: its fields by JSON name, in declaration order, and which of them are `omitempty`. */
+export interface GoStructType {
+  readonly kind: 'struct';
+  readonly fields: Readonly<Record<string, GoType>>;
+  readonly omitEmpty: ReadonlySet<string>;
+}
+
+/**
+ * Declares a struct. Each key is a Go JSON tag: the field name, optionally followed by
+ * `,omitempty` (only encoding reads it). Keys keep declaration order, which is the order
+ * `json.Marshal` writes; so a name that is an array index (which JavaScript would reorder) is refused.
+ */
+function struct(tagged: Record<string, GoType>): GoStructType {
+  const fields: Record<string, GoType> = {};
+  const omitEmpty = new Set<string>();
+  for (const [tag, type] of Object.entries(tagged)) {
+    const [name = '', ...options] = tag.split(',');
+    if (/^(0|[1-9][0-9]*)$/.test(name) || options.some((o) => o !== 'omitempty')) {
+      throw new Error(`unsupported Go JSON field tag ${JSON.stringify(tag)}`);
+    }
+    fields[name] = type;
+    if (options.length > 0) omitEmpty.add(name);
+  }
+  return { kind: 'struct', fields, omitEmpty };
+}
 
 /** Type constructors, for readable type declarations. */
 export const T = {
   string: { kind: 'string' } as const,
+  bool: { kind: 'bool' } as const,
   int: { kind: 'int' } as const,
+  time: { kind: 'time' } as const,
   any: { kind: 'any' } as const,
   raw: { kind: 'raw' } as const,
   bytes: { kind: 'bytes' } as const,
   slice: (elem: GoType): GoType => ({ kind: 'slice', elem }),
   map: (elem: GoType): GoType => ({ kind: 'map', elem }),
-  struct: (fields: Record<string, GoType>): GoType => ({ kind: 'struct', fields }),
+  struct,
   ptr: (elem: GoType): GoType => ({ kind: 'ptr', elem }),
 };
 
 /**
  * A decoded struct: the fields that were set, by their Go JSON name. A missing field has Go's zero
- * value. Field values are: `string`; `bigint` for ints; a {@link GoNode} for `any` and `raw`;
- * `Uint8Array` for bytes; arrays for slices; `Map` for maps; {@link GoStruct} for structs and
- * non-nil pointers. A nil slice, map, pointer or interface is absent.
+ * value. Field values are: `string`; `boolean`; `bigint` for ints; {@link GoTime}; a
+ * {@link GoNode} for `any` and `raw`; `Uint8Array` for bytes; arrays for slices (an element may be
+ * `undefined`: its zero value); `Map` for maps; {@link GoStruct} for structs and non-nil pointers.
+ * A nil slice, map, pointer or interface is absent.
  */
 export type GoStruct = { [field: string]: unknown };
+
+/** A decoded Go `time.Time`: the wall clock as written and its offset. */
+export interface GoTime {
+  readonly year: number;
+  readonly month: number;
+  readonly day: number;
+  readonly hour: number;
+  readonly minute: number;
+  readonly second: number;
+  /** Nanoseconds, 0..999999999. */
+  readonly nanos: number;
+  /** Offset east of UTC in minutes. */
+  readonly offset: number;
+}
+
+/** Go's zero `time.Time` (`0001-01-01T00:00:00Z`). */
+export const ZERO_TIME: GoTime = { year: 1, month: 1, day: 1, hour: 0, minute: 0, second: 0, nanos: 0, offset: 0 };
 
 /**
  * Decodes `node` into a value of Go type `type`, as `json.Unmarshal` into a zero value would.
@@ -381,16 +120,33 @@ function mismatch(node: GoNode, type: GoType, path: string): never {
   );
 }
 
+/**
+ * The backing array of each decoded slice, when it is longer than the slice: Go decodes a repeated
+ * array key into the old backing array, so elements an earlier, longer array set show through.
+ */
+const BACKING = new WeakMap<readonly unknown[], readonly unknown[]>();
+
 function decodeInto(node: GoNode, type: GoType, current: unknown, path: string): unknown {
   switch (type.kind) {
     case 'string':
       if (node.kind === 'null') return current;
       if (node.kind !== 'string') mismatch(node, type, path);
       return node.value;
+    case 'bool':
+      if (node.kind === 'null') return current;
+      if (node.kind !== 'bool') mismatch(node, type, path);
+      return node.value;
     case 'int':
       if (node.kind === 'null') return current;
       if (node.kind !== 'number') mismatch(node, type, path);
       return parseInt64(node, type, path);
+    case 'time':
+      if (node.kind === 'null') return current;
+      // time.Parse sees the raw literal: anything but an unescaped string fails to parse.
+      if (node.kind !== 'string' || node.escaped) {
+        throw new GoJSONError('type', `${path || 'value'}: parsing time: not an RFC 3339 time string`);
+      }
+      return parseGoTime(node.value, path || 'value');
     case 'any':
       if (node.kind === 'null') return undefined;
       checkFloats(node, path);
@@ -419,9 +175,15 @@ function decodeInto(node: GoNode, type: GoType, current: unknown, path: string):
     case 'slice': {
       if (node.kind === 'null') return undefined;
       if (node.kind !== 'array') mismatch(node, type, path);
-      // Go decodes each element into the existing element at that index (so a repeated key merges).
-      const old = Array.isArray(current) ? current : [];
-      return node.items.map((item, k) => decodeInto(item, type.elem, old[k], `${path}[${k}]`));
+      if (node.items.length === 0) return []; // Go makes a new, empty slice
+      const old = Array.isArray(current) ? (BACKING.get(current) ?? current) : [];
+      const backing = [...old];
+      node.items.forEach((item, k) => {
+        backing[k] = decodeInto(item, type.elem, backing[k], `${path}[${k}]`);
+      });
+      const out = backing.slice(0, node.items.length);
+      if (backing.length > out.length) BACKING.set(out, backing);
+      return out;
     }
     case 'map': {
       if (node.kind === 'null') return undefined;
@@ -474,6 +236,35 @@ function checkFloats(node: GoNode, path: string): void {
   }
 }
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+const TIME_RE = /^(\d{4})-(\d{2})-(\d{2})T(\d{1,2}):(\d{2}):(\d{2})(?:[.,](\d+))?(?:Z|([+-])(\d{2}):(\d{2}))$/;
+
+/**
+ * Parses a timestamp as Go 1.19 `time.Parse(time.RFC3339, s)` does (the rules in the module
+ * comment; `where` names the value in the message).
+ * @throws GoJSONError `type` where Go fails (it is an OcikitError `INVALID_INPUT`).
+ */
+export function parseGoTime(s: string, where: string): GoTime {
+  const m = TIME_RE.exec(s);
+  if (!m) throw new GoJSONError('type', `${where}: ${JSON.stringify(s)} is not an RFC 3339 time`);
+  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [
+    number,
+    number,
+    number,
+    number,
+    number,
+    number,
+  ];
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const dim = month === 2 && leap ? 29 : DAYS[month - 1];
+  if (dim === undefined || day < 1 || day > dim || hour > 23 || minute > 59 || second > 59) {
+    throw new GoJSONError('type', `${where}: ${JSON.stringify(s)} is out of range`);
+  }
+  const nanos = Number((m[7] ?? '').slice(0, 9).padEnd(9, '0'));
+  const offset = m[8] === undefined ? 0 : (m[8] === '-' ? -1 : 1) * (Number(m[9]) * 60 + Number(m[10]));
+  return { year, month, day, hour, minute, second, nanos, offset };
+}
+
 /**
  * The struct field a JSON object key selects: the exact name if there is one, else the first name
  * equal under Go's case folding.
@@ -507,66 +298,4 @@ export function decodeGoObjectMap(node: GoNode): Map<string, GoNode> {
   const out = new Map<string, GoNode>();
   for (const [k, v] of m ?? []) out.set(k, v ?? NULL_NODE);
   return out;
-}
-
-// ---------------------------------------------------------------------------------------------
-// base64 as Go's encoding/base64 (padded encodings).
-
-/** The standard base64 alphabet (`base64.StdEncoding`). */
-export const STD_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
-/** The URL-safe base64 alphabet (`base64.URLEncoding`). */
-export const URL_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-
-/**
- * Decodes `s` like Go's padded `Encoding.DecodeString`: CR and LF are skipped anywhere, input must
- * come in 4-character groups, `=` padding may only end the last group, and non-zero trailing bits
- * are accepted (the encodings are not `Strict`).
- * @throws Error on input Go rejects.
- */
-export function goBase64Decode(s: string, alphabet: string): Uint8Array {
-  const out: number[] = [];
-  const len = s.length;
-  let si = 0;
-  const isNewline = (k: number) => s.charCodeAt(k) === 0x0a || s.charCodeAt(k) === 0x0d;
-  const corrupt = (at: number): never => {
-    throw new Error(`illegal base64 data at input byte ${at}`);
-  };
-  for (;;) {
-    const q = [0, 0, 0, 0];
-    let dlen = 4;
-    for (let j = 0; j < 4; j++) {
-      if (si === len) {
-        if (j === 0) return Uint8Array.from(out);
-        corrupt(si - j);
-      }
-      const ch = s[si]!;
-      si++;
-      const v = alphabet.indexOf(ch);
-      if (v >= 0 && ch.length === 1) {
-        q[j] = v;
-        continue;
-      }
-      if (ch === '\n' || ch === '\r') {
-        j--;
-        continue;
-      }
-      if (ch !== '=') corrupt(si - 1);
-      if (j < 2) corrupt(si - 1);
-      if (j === 2) {
-        while (si < len && isNewline(si)) si++;
-        if (si === len) corrupt(len);
-        if (s[si] !== '=') corrupt(si - 1);
-        si++;
-      }
-      while (si < len && isNewline(si)) si++;
-      if (si < len) corrupt(si);
-      dlen = j;
-      break;
-    }
-    const val = (q[0]! << 18) | (q[1]! << 12) | (q[2]! << 6) | q[3]!;
-    out.push((val >> 16) & 0xff);
-    if (dlen >= 3) out.push((val >> 8) & 0xff);
-    if (dlen === 4) out.push(val & 0xff);
-    if (dlen < 4) return Uint8Array.from(out);
-  }
 }

@@ -51,7 +51,8 @@ import {
 } from '../osbuild/container-source.js';
 import { type PlatformOverride, skopeoCopy, skopeoInspectRaw } from '../tools/skopeo.js';
 import { openDirImage } from '../transports/dir/read.js';
-import { chooseInstance, type ImageReader } from '../transports/reader.js';
+import { chooseInstance } from '../model/platform.js';
+import type { ImageReader } from '../transports/reader.js';
 import { withOciArchive } from '../transports/oci-archive/read.js';
 
 /** What {@link install} needs. */

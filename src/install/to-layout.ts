@@ -35,10 +35,12 @@ import { DOCKER_V2S2, OCI_MANIFEST } from '../model/media-types.js';
 import { guessMediaType, type Descriptor } from '../model/manifest.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { tempSibling } from '../internal/publish.js';
-import { TAR_BLOCK, TAR_END, tarPadding, ustarHeader, type TarHeader } from '../internal/tar/tar.js';
-import { convertDockerToOci, goJsonString } from '../model/convert.js';
+import { TAR_BLOCK, TAR_END, tarPadding, ustarHeader, type TarHeader } from '../internal/tar/ustar.js';
+import { convertDockerToOci } from '../model/convert.js';
+import { goJsonString } from '../gojson/encode.js';
 import { DIR_VERSION } from '../transports/dir/read.js';
-import { OCI_LAYOUT_FILE, REF_NAME_ANNOTATION, isValidOciRef } from '../transports/oci/read.js';
+import { OCI_LAYOUT_FILE, REF_NAME_ANNOTATION } from '../transports/oci/read.js';
+import { isValidOciRef } from '../transports/reference.js';
 import type { ImageReader } from '../transports/reader.js';
 
 /** One image to install. */

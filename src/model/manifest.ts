@@ -1,43 +1,38 @@
 /**
  * Manifests: media type guessing, skopeo-identical digests, osbuild's list rule, and typed parsing.
  *
- * Follows containers/image (the library under skopeo 1.9.3) and formats.md §1:
+ * Follows containers/image (the library under skopeo 1.9.3):
  * - {@link guessMediaType} is c/image `manifest.GuessMIMEType`, with Go `encoding/json` semantics
- *   reproduced by ./internal/gojson.ts (case-insensitive keys, last duplicate wins, `int` rejects
+ *   reproduced by ../gojson/ (case-insensitive keys, repeated keys decoded in order, `int` rejects
  *   `1.0`, any type mismatch means "unknown").
  * - {@link manifestDigest} is `skopeo manifest-digest`: sha256 over the raw bytes, except for signed
- *   Docker schema 1, whose JWS signatures are stripped first (./internal/schema1.ts, libtrust).
+ *   Docker schema 1, whose JWS signatures are stripped first (./schema1.ts, libtrust).
  * - {@link isManifestList} is osbuild's `is_manifest_list` on parsed JSON (not c/image's rule).
  * - {@link parseManifest} validates and types a manifest and keeps its raw bytes, which stay the
  *   truth: nothing here re-serialises JSON.
  */
 import { type Digest, parseDigest, sha256 } from './digest.js';
 import { OcikitError } from '../errors.js';
-import { type GoNode, type GoStruct, type GoType, GoJSONError, T, decodeGo, parseGoJSON } from '../gojson/decode.js';
+import { isRecord } from '../internal/guards.js';
+import { type GoStruct, type GoType, T, decodeGo } from '../gojson/decode.js';
+import { type GoNode, GoJSONError, parseGoJSON } from '../gojson/parse.js';
 import { prettySignaturePayload } from './schema1.js';
 import {
   DOCKER_CONFIG,
-  DOCKER_LIST,
   DOCKER_V2S1,
   DOCKER_V2S1_SIGNED,
   DOCKER_V2S2,
   OCI_CONFIG,
   OCI_INDEX,
   OCI_MANIFEST,
-  RECOGNISED_TOP_LEVEL,
+  TRUSTED_DECLARED_MEDIA_TYPES,
+  isImageManifestMediaType,
+  isListMediaType,
 } from './media-types.js';
+import type { Platform } from './platform.js';
 
 /** The largest manifest containers/image accepts (4 MiB). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
-
-/** The platform of a list entry (OCI `platform` / Docker `platform`). */
-export interface Platform {
-  readonly architecture: string;
-  readonly os: string;
-  readonly 'os.version'?: string;
-  readonly 'os.features'?: readonly string[];
-  readonly variant?: string;
-}
 
 /** A content descriptor: what a manifest says about a blob or another manifest. */
 export interface Descriptor {
@@ -91,24 +86,29 @@ export type ParsedManifest = ImageManifest | ManifestList | Schema1Manifest;
 // The three fields GuessMIMEType decodes (docker/distribution `manifest.Versioned` plus signatures).
 const META_T = T.struct({ mediaType: T.string, schemaVersion: T.int, signatures: T.any });
 const CONFIG_MEDIA_TYPE_T = T.struct({ config: T.struct({ mediaType: T.string }) });
-// image-spec v1 Descriptor and Platform exactly as Go declares them (as vendored by skopeo).
-const OCI_PLATFORM_T = T.struct({
+// image-spec v1 Platform and Descriptor exactly as Go declares them (as vendored by skopeo). The
+// descriptors of typed parsing take the platform of Docker's list too (c/image
+// `manifest/docker_schema2_list.go` `Schema2PlatformSpec`), which adds `features` (type-checked, not kept).
+const OCI_PLATFORM_FIELDS = {
   architecture: T.string,
   os: T.string,
   'os.version': T.string,
   'os.features': T.slice(T.string),
   variant: T.string,
-});
-const OCI_DESCRIPTOR_T = T.struct({
-  mediaType: T.string,
-  digest: T.string,
-  size: T.int,
-  urls: T.slice(T.string),
-  annotations: T.map(T.string),
-  data: T.bytes,
-  platform: T.ptr(OCI_PLATFORM_T),
-  artifactType: T.string,
-});
+};
+const descriptorType = (platform: GoType): GoType =>
+  T.struct({
+    mediaType: T.string,
+    digest: T.string,
+    size: T.int,
+    urls: T.slice(T.string),
+    annotations: T.map(T.string),
+    data: T.bytes,
+    platform: T.ptr(platform),
+    artifactType: T.string,
+  });
+const OCI_DESCRIPTOR_T = descriptorType(T.struct(OCI_PLATFORM_FIELDS));
+const DESCRIPTOR_T = descriptorType(T.struct({ ...OCI_PLATFORM_FIELDS, features: T.slice(T.string) }));
 const OCI_INDEX_MANIFESTS_T = T.struct({ manifests: T.slice(OCI_DESCRIPTOR_T) });
 
 function tryDecode(root: GoNode, type: GoType): GoStruct | undefined {
@@ -124,7 +124,7 @@ function guessFromRoot(root: GoNode): string {
   const meta = tryDecode(root, META_T);
   if (meta === undefined) return '';
   const mediaType = (meta.mediaType as string | undefined) ?? '';
-  if ((RECOGNISED_TOP_LEVEL as readonly string[]).includes(mediaType)) return mediaType;
+  if ((TRUSTED_DECLARED_MEDIA_TYPES as readonly string[]).includes(mediaType)) return mediaType;
   const schemaVersion = (meta.schemaVersion as bigint | undefined) ?? 0n;
   if (schemaVersion === 1n) return meta.signatures !== undefined ? DOCKER_V2S1_SIGNED : DOCKER_V2S1;
   if (schemaVersion !== 2n) return '';
@@ -209,7 +209,7 @@ export function isManifestList(doc: unknown): boolean {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return false;
   const d = doc as Record<string, unknown>;
   const mediaType = Object.hasOwn(d, 'mediaType') ? d.mediaType : undefined;
-  if (mediaType === DOCKER_LIST || mediaType === OCI_INDEX) return true;
+  if (typeof mediaType === 'string' && isListMediaType(mediaType)) return true;
   const manifests = Object.hasOwn(d, 'manifests') ? d.manifests : undefined;
   return (mediaType === undefined || mediaType === null) && manifests !== undefined && manifests !== null;
 }
@@ -217,24 +217,6 @@ export function isManifestList(doc: unknown): boolean {
 // ---------------------------------------------------------------------------------------------
 // Typed parsing
 
-const PLATFORM_T = T.struct({
-  architecture: T.string,
-  os: T.string,
-  'os.version': T.string,
-  'os.features': T.slice(T.string),
-  variant: T.string,
-  features: T.slice(T.string), // Docker list only; type-checked, not kept
-});
-const DESCRIPTOR_T = T.struct({
-  mediaType: T.string,
-  digest: T.string,
-  size: T.int,
-  urls: T.slice(T.string),
-  annotations: T.map(T.string),
-  data: T.bytes,
-  platform: T.ptr(PLATFORM_T),
-  artifactType: T.string,
-});
 const ESSENTIAL_FIELDS_T = T.struct({
   config: T.any,
   fsLayers: T.any,
@@ -266,14 +248,19 @@ function invalid(what: string, message: string, cause?: unknown): never {
 // parseDescriptor / parsePlatform take either what the Go decoder produced (ints as bigint, maps as
 // Map, null list elements as undefined) or plain JSON.parse output, and validate both alike.
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Map);
+/** A plain object ({@link isRecord}) that is not a decoded Go map: a struct, never a `Map`. */
+function isRecordNotMap(v: unknown): v is Record<string, unknown> {
+  return isRecord(v) && !(v instanceof Map);
 }
 
 function stringMap(value: unknown, what: string, field: string): Readonly<Record<string, string>> | undefined {
   if (value === undefined || value === null) return undefined;
   const entries =
-    value instanceof Map ? [...(value as Map<string, unknown>)] : isRecord(value) ? Object.entries(value) : undefined;
+    value instanceof Map
+      ? [...(value as Map<string, unknown>)]
+      : isRecordNotMap(value)
+        ? Object.entries(value)
+        : undefined;
   if (entries === undefined) invalid(what, `${field} is not an object of strings`);
   const out: Record<string, string> = {};
   for (const [k, v] of entries) {
@@ -306,7 +293,7 @@ function optionalString(value: unknown, what: string, field: string): string | u
  * @throws OcikitError `INVALID_MANIFEST` naming `what`.
  */
 export function parsePlatform(p: unknown, what: string): Platform {
-  if (!isRecord(p)) invalid(what, 'platform is not an object');
+  if (!isRecordNotMap(p)) invalid(what, 'platform is not an object');
   const architecture = p.architecture;
   const os = p.os;
   if (typeof architecture !== 'string' || architecture === '') invalid(what, 'platform has no architecture');
@@ -327,7 +314,7 @@ export function parsePlatform(p: unknown, what: string): Platform {
  * @throws OcikitError `INVALID_MANIFEST`, or `INVALID_DIGEST` for a digest that is not sha256, naming `what`.
  */
 export function parseDescriptor(d: unknown, what: string): Descriptor {
-  if (!isRecord(d)) invalid(what, 'descriptor is not an object');
+  if (!isRecordNotMap(d)) invalid(what, 'descriptor is not an object');
   const mediaType = d.mediaType;
   if (typeof mediaType !== 'string' || mediaType === '') invalid(what, 'descriptor has no mediaType');
   const digest = parseDigest(d.digest ?? '', `${what} digest`);
@@ -398,7 +385,7 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
   }
   const common = { raw, mediaType, digest };
 
-  if (mediaType === DOCKER_V2S2 || mediaType === OCI_MANIFEST) {
+  if (isImageManifestMediaType(mediaType)) {
     const kind = 'image manifest';
     checkUnambiguous(root, what, kind, ['config', 'layers']);
     const m = decodeFor(root, IMAGE_T, what, kind);
@@ -414,7 +401,7 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     const annotations = stringMap(m.annotations, what, 'annotations');
     return Object.freeze(annotations === undefined ? out : { ...out, annotations });
   }
-  if (mediaType === DOCKER_LIST || mediaType === OCI_INDEX) {
+  if (isListMediaType(mediaType)) {
     const kind = 'manifest list';
     checkUnambiguous(root, what, kind, ['manifests']);
     const m = decodeFor(root, LIST_T, what, kind);
@@ -449,9 +436,4 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     return Object.freeze(out);
   }
   invalid(what, `unsupported manifest type ${JSON.stringify(mediaType)}`);
-}
-
-/** A platform as `os/architecture[/variant]`, e.g. `linux/arm64/v8`. */
-export function platformString(p: Platform): string {
-  return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
 }

@@ -1,7 +1,8 @@
 /**
  * Every media type ocikit knows, and what kind of object each one names.
  *
- * The strings are the exact values of the Docker distribution and OCI image specs (formats.md §5).
+ * The strings are the exact values of the Docker distribution and OCI image specs (docker/distribution
+ * `manifest/schema1`, `schema2` and `manifestlist`; image-spec `specs-go/v1/mediatype.go`).
  */
 
 /** Docker schema 1, unsigned. */
@@ -37,8 +38,12 @@ export const OCI_LAYER_NONDIST = 'application/vnd.oci.image.layer.nondistributab
 export const OCI_LAYER_NONDIST_GZIP = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
 export const OCI_LAYER_NONDIST_ZSTD = 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd';
 
-/** The four types `GuessMIMEType` recognises from a `mediaType` field, in c/image's order. */
-export const RECOGNISED_TOP_LEVEL = [DOCKER_V2S2, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX] as const;
+/**
+ * The four manifest types containers/image's `GuessMIMEType` takes from a document's own
+ * `mediaType` field as declared (any other declared value is ignored and the type is guessed from
+ * the fields), in c/image's order.
+ */
+export const TRUSTED_DECLARED_MEDIA_TYPES = [DOCKER_V2S2, DOCKER_LIST, OCI_MANIFEST, OCI_INDEX] as const;
 
 /** Every manifest media type, in the order containers/image asks registries for them. */
 export const MANIFEST_ACCEPT = [

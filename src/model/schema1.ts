@@ -9,7 +9,7 @@
  * `bytes[0:formatLength] + formatTail`; nothing after `formatLength` counts.
  *
  * Followed exactly (containers/libtrust `jsonsign.go`, `util.go`, `key.go`, `ec_key.go`,
- * `rsa_key.go`; formats.md §1.4), with Go JSON semantics from ./gojson.ts:
+ * `rsa_key.go`), with Go JSON semantics from ../gojson/:
  * - the `signatures` key is looked up case-sensitively (unlike GuessMIMEType);
  * - every signature must carry a numeric `formatLength` (float64, truncated toward zero) and a
  *   string `formatTail`; the first non-zero length and the first non-empty tail are kept, and any
@@ -23,16 +23,9 @@
  */
 import { createHash } from 'node:crypto';
 import { OcikitError } from '../errors.js';
-import {
-  type GoNode,
-  GoJSONError,
-  T,
-  URL_ALPHABET,
-  decodeGo,
-  decodeGoObjectMap,
-  goBase64Decode,
-  parseGoJSON,
-} from '../gojson/decode.js';
+import { URL_ALPHABET, goBase64Decode } from '../gojson/base64.js';
+import { T, decodeGo, decodeGoObjectMap } from '../gojson/decode.js';
+import { type GoNode, GoJSONError, parseGoJSON } from '../gojson/parse.js';
 
 const SIGNATURES = T.slice(
   T.struct({

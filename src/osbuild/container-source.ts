@@ -23,7 +23,7 @@ import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { makeTempDir } from '../internal/fs.js';
 import { runTool } from '../internal/exec.js';
 import type { ContainerImage } from './inputs.js';
-import type { Platform } from '../model/manifest.js';
+import type { Platform } from '../model/platform.js';
 import { mergeManifest } from '../transports/dir/merge.js';
 import { containersStorageRef } from '../transports/containers-storage/reference.js';
 

@@ -1,7 +1,7 @@
 /**
  * The reading side of every native transport: one small interface, {@link ImageReader}, that
- * `dir:`, `oci:` and `oci-archive:` readers implement, plus the helpers they share (choosing an
- * instance of a manifest list by platform or digest, reading a config blob with a size limit and
+ * `dir:`, `oci:` and `oci-archive:` readers implement, plus the helpers they share (resolving a
+ * manifest list to the instance a copy would read, reading a config blob with a size limit and
  * verifying it).
  *
  * A reader hands out one *image* (never a list): its parsed manifest with the raw bytes kept, its
@@ -18,10 +18,9 @@ import {
   parseManifest,
   type Descriptor,
   type ImageManifest,
-  type ManifestList,
   type ParsedManifest,
-  type Platform,
 } from '../model/manifest.js';
+import { chooseInstance, type InstanceChoice } from '../model/platform.js';
 
 /** The largest config blob accepted (c/image's `iolimits.MaxConfigBodySize`, 4 MiB). */
 export const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
@@ -52,70 +51,6 @@ export interface ImageReader {
   signatures?(): Promise<readonly Buffer[]>;
   /** Releases what the reader holds (temporary extractions). Idempotent. */
   close(): Promise<void>;
-}
-
-/** Options shared by readers that may meet a manifest list. */
-export interface InstanceChoice {
-  /** Pick this instance digest from a list (verified against the instance manifest bytes). */
-  readonly instance?: Digest;
-  /** Pick the instance for this platform from a list (default: the host platform, like skopeo). */
-  readonly platform?: Platform;
-}
-
-/** The Go `GOARCH` name of the running Node process (what skopeo would pick by default). */
-export function hostPlatform(): Platform {
-  const arch: Record<string, string> = {
-    x64: 'amd64',
-    arm64: 'arm64',
-    arm: 'arm',
-    ia32: '386',
-    ppc64: 'ppc64le',
-    s390x: 's390x',
-    riscv64: 'riscv64',
-    mips: 'mips',
-    mipsel: 'mipsle',
-    loong64: 'loong64',
-  };
-  return {
-    architecture: arch[process.arch] ?? process.arch,
-    os: process.platform === 'win32' ? 'windows' : process.platform,
-  };
-}
-
-/** Normalised variant, following c/image's platform matcher: arm64 has implicit `v8`, arm `v7`. */
-function normVariant(arch: string, variant: string | undefined): string {
-  if (variant) return variant;
-  if (arch === 'arm64') return 'v8';
-  if (arch === 'arm') return 'v7';
-  return '';
-}
-
-/**
- * Picks the entry of `list` that a copy would use: the one with digest `choice.instance`, or else
- * the first whose os/architecture (and variant, when the wanted platform names one) match
- * `choice.platform` or the host platform.
- * @throws OcikitError `NOT_FOUND` when no entry matches.
- */
-export function chooseInstance(list: ManifestList, choice: InstanceChoice, what: string): Descriptor {
-  if (choice.instance !== undefined) {
-    const d = list.manifests.find((m) => m.digest === choice.instance);
-    if (!d) throw new OcikitError('NOT_FOUND', `${what}: manifest list has no instance ${choice.instance}`);
-    return d;
-  }
-  const want = choice.platform ?? hostPlatform();
-  const sameArch = list.manifests.filter(
-    (m) => m.platform !== undefined && m.platform.os === want.os && m.platform.architecture === want.architecture,
-  );
-  const wantVariant = want.variant ? normVariant(want.architecture, want.variant) : undefined;
-  const hit =
-    wantVariant === undefined
-      ? sameArch[0]
-      : sameArch.find((m) => normVariant(m.platform!.architecture, m.platform!.variant) === wantVariant);
-  if (!hit) {
-    const p = `${want.os}/${want.architecture}${want.variant ? `/${want.variant}` : ''}`;
-    throw new OcikitError('NOT_FOUND', `${what}: manifest list has no instance for platform ${p}`);
-  }
-  return hit;
 }
 
 /**

@@ -5,14 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  convertConfigToOci,
-  convertDockerToOci,
-  formatGoTime,
-  goJsonString,
-  ociLayerMediaType,
-  parseGoTime,
-} from '../../src/model/convert.js';
+import { convertConfigToOci, convertDockerToOci, ociLayerMediaType } from '../../src/model/convert.js';
 import { parseManifest, type ImageManifest } from '../../src/model/manifest.js';
 import { isOcikitError } from '../../src/errors.js';
 import { makeTar } from '../helpers/images.js';
@@ -47,6 +40,10 @@ async function dockerDirWithConfig(
   return { manifest, layer };
 }
 
+/** Copies `<dir>/src` (a `dir:` image) to the OCI layout `<dir>/out` with skopeo. */
+const skopeoToOci = (dir: string) =>
+  spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], { encoding: 'utf8' });
+
 /** A Docker config exercising most of the Go encoding rules. */
 const TRICKY_CONFIG = {
   architecture: 'amd64',
@@ -80,51 +77,6 @@ const TRICKY_CONFIG = {
   variant: '',
   rootfs: { type: 'layers', diff_ids: ['sha256:1111111111111111111111111111111111111111111111111111111111111111'] },
 };
-
-describe('goJsonString', () => {
-  const cases: [string, string][] = [
-    ['plain', '"plain"'],
-    ['<a & b>', '"\\u003ca \\u0026 b\\u003e"'],
-    ['quote " back \\', '"quote \\" back \\\\"'],
-    ['\n\r\t', '"\\n\\r\\t"'],
-    ['\b\f\u0000\u001f', '"\\u0008\\u000c\\u0000\\u001f"'],
-    ['\u2028\u2029', '"\\u2028\\u2029"'],
-    ['é\u{1F600}\u007f', '"é\u{1F600}\u007f"'],
-    ['lone \ud800 x', '"lone \ufffd x"'],
-  ];
-  for (const [input, want] of cases) {
-    it(`encodes ${JSON.stringify(input)} as Go does`, () => assert.equal(goJsonString(input), want));
-  }
-});
-
-describe('parseGoTime / formatGoTime', () => {
-  const cases: [string, string][] = [
-    ['1970-01-01T00:00:00Z', '1970-01-01T00:00:00Z'],
-    ['2023-05-06T07:08:09.120000000+02:00', '2023-05-06T07:08:09.12+02:00'],
-    ['2023-05-06T07:08:09.000000000Z', '2023-05-06T07:08:09Z'],
-    ['2023-05-06T07:08:09+00:00', '2023-05-06T07:08:09Z'],
-    ['2023-05-06T7:08:09-05:30', '2023-05-06T07:08:09-05:30'],
-    ['2023-05-06T07:08:09.1234567891234Z', '2023-05-06T07:08:09.123456789Z'],
-    ['2024-02-29T00:00:00Z', '2024-02-29T00:00:00Z'],
-  ];
-  for (const [input, want] of cases) {
-    it(`round-trips ${input} to ${want}`, () => assert.equal(formatGoTime(parseGoTime(input, 't')), want));
-  }
-  for (const bad of [
-    '2023-02-29T00:00:00Z',
-    '2023-13-01T00:00:00Z',
-    '2023-01-01 00:00:00Z',
-    '2023-01-01T00:00:00z',
-    '2023-01-01T24:00:00Z',
-    'yesterday',
-  ]) {
-    it(`refuses ${bad} as Go does`, () =>
-      assert.throws(
-        () => parseGoTime(bad, 't'),
-        (e: unknown) => isOcikitError(e, 'INVALID_INPUT'),
-      ));
-  }
-});
 
 describe('convertConfigToOci', () => {
   it('drops Docker-only fields and writes image-spec field order', () => {
@@ -232,9 +184,7 @@ describe('convertDockerToOci', () => {
       if (!needTool(t, 'skopeo')) return;
       const dir = await tempDir(t);
       const { manifest } = await dockerDirWithConfig(join(dir, 'src'), config);
-      const r = spawnSync('skopeo', ['copy', '-q', `dir:${join(dir, 'src')}`, `oci:${join(dir, 'out')}:x`], {
-        encoding: 'utf8',
-      });
+      const r = skopeoToOci(dir);
       assert.equal(r.status, 0, r.stderr);
       const index = JSON.parse(await readFile(join(dir, 'out', 'index.json'), 'utf8'));
       const wantManifest = await readFile(join(dir, 'out', 'blobs', 'sha256', index.manifests[0].digest.slice(7)));
@@ -243,6 +193,47 @@ describe('convertDockerToOci', () => {
       assert.equal(got.config.toString('utf8'), wantConfig.toString('utf8'));
       assert.equal(got.manifest.toString('utf8'), wantManifest.toString('utf8'));
       assert.equal(got.manifestDigest, index.manifests[0].digest);
+    });
+  }
+
+  /** Go 1.19 corners that a JSON.parse-based conversion gets wrong, as raw config text. */
+  const GO_CORNERS = Buffer.concat([
+    Buffer.from(
+      '{"config":{"Env":["a","b","c"]},"config":{"Env":["x"]},"config":{"Env":[null,null,null,null]},' +
+        '"history":[{"author":"x"}],"history":[{"comment":"y","created":"2023-05-06T07:08:09,5+23:99"}],' +
+        '"created":"2023-05-06T7:08:09.1234567891-00:00","rootfs":{"type":"layers"},"rootfs":{"diff_ids":[]},' +
+        '"os":"linux","config":{"Labels":{"bad":"',
+    ),
+    Buffer.from([0xe2, 0x82, 0x41, 0xff]),
+    Buffer.from('"}}}'),
+  ]);
+
+  it("gives skopeo's exact bytes for repeated keys, Go time corners and invalid UTF-8", async (t) => {
+    if (!needTool(t, 'skopeo')) return;
+    const dir = await tempDir(t);
+    const { manifest } = await dockerDirWithConfig(join(dir, 'src'), GO_CORNERS);
+    const r = skopeoToOci(dir);
+    assert.equal(r.status, 0, r.stderr);
+    const got = convertDockerToOci(parseManifest(manifest, 'test') as ImageManifest, GO_CORNERS);
+    const wantConfig = await readFile(join(dir, 'out', 'blobs', 'sha256', got.configDigest.slice(7)));
+    assert.equal(got.config.toString('utf8'), wantConfig.toString('utf8'));
+  });
+
+  for (const [label, config] of [
+    ['a time with an escape', '{"created":"2023-05-06T07:08:09\\u005a"}'],
+    ['a one-digit offset hour', '{"created":"2023-05-06T07:08:09+1:00"}'],
+  ] as const) {
+    it(`fails where skopeo fails: ${label}`, async (t) => {
+      if (!needTool(t, 'skopeo')) return;
+      const dir = await tempDir(t);
+      const bytes = Buffer.from(config);
+      const { manifest } = await dockerDirWithConfig(join(dir, 'src'), bytes);
+      const r = skopeoToOci(dir);
+      assert.notEqual(r.status, 0, 'skopeo accepted it');
+      assert.throws(
+        () => convertDockerToOci(parseManifest(manifest, 'test') as ImageManifest, bytes),
+        (e: unknown) => isOcikitError(e, 'INVALID_INPUT'),
+      );
     });
   }
 });

@@ -23,8 +23,8 @@ import {
   parseDescriptor,
   parseManifest,
   parsePlatform,
-  platformString,
 } from '../../src/model/manifest.js';
+import { platformString } from '../../src/model/platform.js';
 import {
   DOCKER_LIST,
   DOCKER_V2S1,
@@ -688,17 +688,5 @@ describe('parsePlatform', () => {
     ['an array', []],
   ] as [string, unknown][]) {
     it(`rejects ${name}`, () => throwsCode(() => parsePlatform(p, 'THE-PLATFORM'), 'INVALID_MANIFEST', 'THE-PLATFORM'));
-  }
-});
-
-describe('platformString', () => {
-  const table: [Parameters<typeof platformString>[0], string][] = [
-    [{ architecture: 'arm64', os: 'linux', variant: 'v8' }, 'linux/arm64/v8'],
-    [{ architecture: 'amd64', os: 'linux' }, 'linux/amd64'],
-    [{ architecture: 'amd64', os: 'linux', variant: '' }, 'linux/amd64'],
-    [{ architecture: 'amd64', os: 'windows', 'os.version': '10.0' }, 'windows/amd64'],
-  ];
-  for (const [p, s] of table) {
-    it(`formats ${JSON.stringify(p)} as ${s}`, () => assert.equal(platformString(p), s));
   }
 });

@@ -15,7 +15,8 @@ import { OcikitError, fromSystemError } from '../../errors.js';
 import { digestHex, parseDigest, type Digest } from '../../model/digest.js';
 import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
 import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor, type ParsedManifest } from '../../model/manifest.js';
-import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader, type InstanceChoice } from '../reader.js';
+import type { InstanceChoice } from '../../model/platform.js';
+import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader } from '../reader.js';
 
 /** The exact content of a `dir:` image's `version` file (33 bytes), as skopeo 1.9.3 writes it. */
 export const DIR_VERSION = 'Directory Transport Version: 1.1\n';

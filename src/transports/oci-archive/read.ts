@@ -3,14 +3,14 @@
  *
  * As containers/image does, the archive is extracted whole into a private temporary directory and
  * read there as an `oci:` layout; the directory is removed when the caller's function returns or
- * throws. Extraction is hardened (`internal/tar.ts`): absolute names, `..` segments, links out of
+ * throws. Extraction is hardened (`internal/tar/extract.ts`): absolute names, `..` segments, links out of
  * the archive and device files are refused; `./`-prefixed names and gzip-compressed archives work.
  * Without a reference name, the archive's `index.json` must hold exactly one image.
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
 import { withTempDir } from '../../internal/fs.js';
-import { extractTarSafely } from '../../internal/tar/tar.js';
+import { extractTarSafely } from '../../internal/tar/extract.js';
 import { openOciLayout, type OciLayoutOptions } from '../oci/read.js';
 import type { ImageReader } from '../reader.js';
 

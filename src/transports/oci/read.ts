@@ -21,7 +21,8 @@ import { digestHex, isDigest, parseDigest, sha256, type Digest } from '../../mod
 import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
 import { DOCKER_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST } from '../../model/media-types.js';
 import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor } from '../../model/manifest.js';
-import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader, type InstanceChoice } from '../reader.js';
+import type { InstanceChoice } from '../../model/platform.js';
+import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader } from '../reader.js';
 
 /**
  * The `oci-layout` file ocikit writes: the form skopeo 1.9.3 (c/image < 5.29) writes, with a
@@ -35,14 +36,6 @@ export const REF_NAME_ANNOTATION = 'org.opencontainers.image.ref.name';
 /** The path of blob `digest` in the layout at `dir` (`<dir>/blobs/sha256/<hex>`). */
 export function ociBlobPath(dir: string, digest: Digest): string {
   return path.join(dir, 'blobs', 'sha256', digestHex(parseDigest(digest, 'blob digest')));
-}
-
-// c/image's oci reference grammar: REF = C(/C)*, C = A(S A)*, A = [A-Za-z0-9]+, S = [-._:@+] | --
-const REF_RE = /^[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*(?:\/[A-Za-z0-9]+(?:(?:[-._:@+]|--)[A-Za-z0-9]+)*)*$/;
-
-/** True when `ref` is a valid `oci:PATH:REF` / `oci-archive:PATH:REF` reference part. */
-export function isValidOciRef(ref: string): boolean {
-  return REF_RE.test(ref);
 }
 
 /** How to pick the image in a layout. */
