@@ -77,6 +77,7 @@ export {
   parseStorageConf,
   storageConfLookup,
 } from './config/storage-conf.js';
+export type { HostEnv } from './internal/host-env.js';
 export {
   type Destination,
   type DestinationType,

@@ -67,7 +67,7 @@ export const SYSTEM_STORAGE_CONF_PATHS: readonly string[] = Object.freeze([
 ]);
 
 /**
- * Where to look and how to treat a missing file. The host fields are internal/host-env.ts's
+ * Where to look and how to treat a missing file. The host fields are the shared
  * {@link HostEnv}: `env` supplies `CONTAINERS_STORAGE_CONF`, `XDG_CONFIG_HOME`, `HOME` and the
  * variables graphroot and runroot expand; `uid` decides whether the per-user file is consulted and
  * is the value of `$UID`; `home` locates `~/.config`; `cwd` resolves relative file names. Every

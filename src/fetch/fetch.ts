@@ -86,7 +86,9 @@ export type FetchProgress =
 export interface FetchOptions extends LocalStoreOptions {
   /** Parallel downloads (blobs and manifests), default 4. */
   readonly jobs?: number;
+  /** Aborts the fetch: it then rejects with `INTERRUPTED` after removing its staging directory. */
   readonly signal?: AbortSignal;
+  /** Called for every progress event (sizes, bytes, items done); must not throw. */
   readonly onProgress?: (event: FetchProgress) => void;
   /** An auth file to use instead of the standard lookup (skopeo's `--authfile`). */
   readonly authFile?: string;

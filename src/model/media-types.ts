@@ -24,18 +24,27 @@ export const OCI_CONFIG = 'application/vnd.oci.image.config.v1+json';
 /** OCI layout header (`oci-layout`). */
 export const OCI_LAYOUT_HEADER = 'application/vnd.oci.layout.header.v1+json';
 
-/** Docker layer types. */
+/** Docker schema 2 layer, gzip-compressed tar (the usual Docker layer). */
 export const DOCKER_LAYER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
+/** Docker schema 2 layer, uncompressed tar. */
 export const DOCKER_LAYER = 'application/vnd.docker.image.rootfs.diff.tar';
+/** Docker schema 2 layer, zstd-compressed tar (a containers/image extension). */
 export const DOCKER_LAYER_ZSTD = 'application/vnd.docker.image.rootfs.diff.tar.zstd';
+/** Docker foreign (non-distributable) layer, uncompressed tar. */
 export const DOCKER_FOREIGN_LAYER = 'application/vnd.docker.image.rootfs.foreign.diff.tar';
+/** Docker foreign (non-distributable) layer, gzip-compressed tar. */
 export const DOCKER_FOREIGN_LAYER_GZIP = 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip';
-/** OCI layer types. */
+/** OCI layer, uncompressed tar. */
 export const OCI_LAYER = 'application/vnd.oci.image.layer.v1.tar';
+/** OCI layer, gzip-compressed tar. */
 export const OCI_LAYER_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
+/** OCI layer, zstd-compressed tar. */
 export const OCI_LAYER_ZSTD = 'application/vnd.oci.image.layer.v1.tar+zstd';
+/** OCI non-distributable layer, uncompressed tar (deprecated by image-spec 1.1). */
 export const OCI_LAYER_NONDIST = 'application/vnd.oci.image.layer.nondistributable.v1.tar';
+/** OCI non-distributable layer, gzip-compressed tar (deprecated by image-spec 1.1). */
 export const OCI_LAYER_NONDIST_GZIP = 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip';
+/** OCI non-distributable layer, zstd-compressed tar (deprecated by image-spec 1.1). */
 export const OCI_LAYER_NONDIST_ZSTD = 'application/vnd.oci.image.layer.nondistributable.v1.tar+zstd';
 
 /**

@@ -150,6 +150,7 @@ export class DigestingStream extends Transform {
     return this.#digest;
   }
 
+  /** Node's Transform hook: verifies `chunk` and passes it on. */
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     try {
       this.#verifier.update(chunk);
@@ -160,6 +161,7 @@ export class DigestingStream extends Transform {
     cb(null, chunk);
   }
 
+  /** Node's Transform hook at the end: fails unless size and digest are the declared ones. */
   override _flush(cb: TransformCallback): void {
     try {
       this.#digest = this.#verifier.finish();
