@@ -298,6 +298,30 @@ describe('install into containers-storage', () => {
     assert.deepEqual(await readdir(e.tmpdir), []);
   });
 
+  it('hands skopeo the layout it extracted and verified (oci:), not the archive again', async (t) => {
+    if (!needTool(t, 'skopeo', 'podman')) return;
+    const e = await env(t);
+    const src = await makeDirImage(join(e.root, 'src'), { flavour: 'oci' });
+    await runTool(['skopeo', 'copy', '-q', `dir:${src.dir}`, `oci-archive:${join(e.images, 'app.tar')}:app`]);
+    // A skopeo that logs its arguments, given through the request (not the environment).
+    const log = join(e.root, 'skopeo.log');
+    const wrapper = join(e.root, 'skopeo-logging');
+    await writeFile(wrapper, `#!/bin/sh\necho "$@" >> '${log}'\nexec skopeo "$@"\n`, { mode: 0o755 });
+    const summary = await install(
+      req(e, inputs(e, { 'app.tar': { format: 'oci-archive', name: 'localhost/app:1' } }), storageOptions(), {
+        skopeo: { binary: wrapper },
+      }),
+    );
+    const calls = (await readFile(log, 'utf8')).trim().split('\n');
+    assert.equal(calls.length, 1, calls.join('\n'));
+    assert.match(calls[0]!, new RegExp(`^copy oci:${e.tmpdir}/ocikit-oci-archive-[^ :]+ containers-storage:`));
+    assert.equal(summary.images[0]!.manifestDigest, src.manifestDigest);
+    const info = await podmanInspect(e, 'localhost/app:1');
+    assert.equal(`sha256:${info.Id as string}`, src.configDigest);
+    assert.equal(info.Digest, src.manifestDigest);
+    assert.deepEqual(await readdir(e.tmpdir), []);
+  });
+
   it('keeps signatures unless remove-signatures is set', async (t) => {
     if (!needTool(t, 'skopeo', 'podman')) return;
     // The upstream signature fixtures are manifests + signatures without blobs; sign a real image
@@ -449,6 +473,43 @@ describe('install into native destinations', () => {
       assert.deepEqual(await readdir(e.tmpdir), []);
     });
   }
+
+  it('reports start, byte progress and done once per image', async (t) => {
+    const e = await env(t);
+    const a = await addDirImage(e, { layers: 2, layerSize: 50_000 });
+    const b = await addDirImage(e, { layers: 1, layerSize: 30_000 });
+    const events: InstallProgress[] = [];
+    await install(
+      req(
+        e,
+        inputs(e, {
+          [a.configDigest]: { format: 'dir', name: 'localhost/a:latest' },
+          [b.configDigest]: { format: 'dir', name: 'localhost/b:latest' },
+        }),
+        { destination: { type: 'oci', path: '/oci' } },
+        { onProgress: (p) => events.push(p) },
+      ),
+    );
+    for (const [index, img] of [a, b].entries()) {
+      const mine = events.filter((p) => p.index === index);
+      const total = img.layers.reduce((n, l) => n + l.size, 0);
+      assert.deepEqual(mine[0], {
+        index,
+        count: 2,
+        name: img === a ? 'localhost/a:latest' : 'localhost/b:latest',
+        phase: 'start',
+        bytes: 0,
+        total,
+      });
+      assert.deepEqual(
+        mine.map((p) => p.phase).filter((p) => p !== 'progress'),
+        ['start', 'done'],
+      );
+      assert.equal(mine.at(-1)!.phase, 'done');
+      assert.equal(mine.at(-1)!.bytes, total);
+      assert.ok(mine.some((p) => p.phase === 'progress'));
+    }
+  });
 
   it('installs the image itself (not the list) for a dir image that came with a list', async (t) => {
     if (!needTool(t, 'skopeo')) return;

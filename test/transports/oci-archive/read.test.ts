@@ -47,6 +47,24 @@ async function makeArchive(file: string, entries: readonly Entry[]): Promise<voi
 }
 
 describe('withOciArchive', () => {
+  it('lends the extracted layout with the reader, and removes it afterwards', async (t) => {
+    const tmp = await tempDir(t);
+    let seen = '';
+    const digest = await withOciArchive(
+      join(ARCHIVES, 'oci-archive.tar'),
+      async (r, layout) => {
+        seen = layout;
+        assert.ok(layout.startsWith(tmp), layout);
+        assert.deepEqual((await readdir(layout)).sort(), ['blobs', 'index.json', 'oci-layout']);
+        return r.manifest.digest;
+      },
+      { tmpdir: tmp },
+    );
+    assert.equal(digest, SKOPEO_DIGEST);
+    assert.ok(seen);
+    assert.deepEqual(await readdir(tmp), []);
+  });
+
   for (const f of ['oci-archive.tar', 'oci-archive-dotslash-entries.tar', 'oci-archive.tar.gz']) {
     it(`reads skopeo's ${f}`, async (t) => {
       const tmp = await tempDir(t);
