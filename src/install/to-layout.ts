@@ -1,8 +1,8 @@
 /**
- * The native destinations of an install: images from {@link ImageReader}s into an `oci` layout,
- * an `oci-archive` or a `dir`, without skopeo. Planned by `layout-plan.ts`, written by the
- * transports' writers (`transports/{oci,oci-archive,dir}/write.ts`), every blob copied and
- * verified by `copy-blob.ts`.
+ * The native destinations of an install: images from `ImageReader`s (the inputs opened by
+ * `open-readers.ts`) into an `oci` layout, an `oci-archive` or a `dir`, without skopeo. Planned by
+ * `layout-plan.ts`, written by the transports' writers (`transports/{oci,oci-archive,dir}/
+ * write.ts`), every blob copied and verified by `copy-blob.ts`.
  *
  * Contract:
  * - every blob is streamed (never held whole) and its size and sha256 are verified in the same
@@ -31,15 +31,8 @@ import { assertAbsent, publishDir, publishFile, tempSibling } from '../internal/
 import { createDirImage, finishDirImage, writeDirBlob } from '../transports/dir/write.js';
 import { createOciLayout, finishOciLayout, writeOciBlob } from '../transports/oci/write.js';
 import { writeOciArchive } from '../transports/oci-archive/write.js';
-import { withTempDir } from '../internal/fs.js';
-import type { ParsedManifest } from '../model/manifest.js';
 import type { ResolvedImage } from '../osbuild/inputs.js';
-import { withContainerSource } from '../osbuild/container-source.js';
 import type { PathDestination } from '../osbuild/stage-options.js';
-import { skopeoCopy } from '../tools/skopeo.js';
-import { openDirImage } from '../transports/dir/read.js';
-import { withOciArchive } from '../transports/oci-archive/read.js';
-import type { ImageReader } from '../transports/reader.js';
 import {
   type InstallContext,
   type InstallProgress,
@@ -48,6 +41,7 @@ import {
   topmostMissing,
 } from './context.js';
 import { copyBlob } from './copy-blob.js';
+import { withReaders } from './open-readers.js';
 import {
   type InstallItem,
   type LayoutPlan,
@@ -124,63 +118,6 @@ export async function installToLayout(
       }));
     });
   });
-}
-
-/** An open reader plus the image it belongs to. */
-interface OpenItem {
-  readonly image: ResolvedImage;
-  readonly reader: ImageReader;
-}
-
-/**
- * Opens a native reader for every image (nested scopes: each is released when `fn` returns or
- * throws). A `dir` image is read with the manifest the input resolution parsed; containers-storage
- * inputs are first copied by skopeo into a temporary `dir:`.
- */
-async function withReaders<T>(
-  images: readonly ResolvedImage[],
-  ctx: InstallContext,
-  fn: (items: readonly OpenItem[]) => Promise<T>,
-  acc: readonly OpenItem[] = [],
-): Promise<T> {
-  const image = images[acc.length];
-  if (image === undefined) return fn(acc);
-  throwIfInterrupted(ctx.signal, 'install');
-  const next = (reader: ImageReader) => withReaders(images, ctx, fn, [...acc, { image, reader }]);
-  const withDir = async (dir: string, manifest?: ParsedManifest) => {
-    const reader = await openDirImage(dir, { manifest });
-    try {
-      return await next(reader);
-    } finally {
-      await reader.close();
-    }
-  };
-  switch (image.format) {
-    case 'dir':
-      // The image's own manifest.json: the instance itself, whatever list it came with.
-      return withDir(image.filepath, image.manifest ?? undefined);
-    case 'oci-archive':
-      return withOciArchive(image.filepath, next, { tmpdir: ctx.tmpdir, signal: ctx.signal });
-    case 'containers-storage':
-      return withContainerSource(
-        image,
-        (src) =>
-          withTempDir(
-            'ocikit-install-',
-            async (tmp) => {
-              const dir = path.join(tmp, 'image');
-              await skopeoCopy(src.source, `dir:${dir}`, {
-                ...ctx.skopeo,
-                removeSignatures: ctx.removeSignatures,
-                quiet: true,
-              });
-              return withDir(dir);
-            },
-            ctx.tmpdir,
-          ),
-        { runroot: ctx.runroot, tmpdir: ctx.tmpdir },
-      );
-  }
 }
 
 /**
