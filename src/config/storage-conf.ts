@@ -60,6 +60,14 @@ export const STORAGE_DEFAULTS: Readonly<{ driver: string; graphroot: string; run
   runroot: '/run/containers/storage',
 });
 
+/**
+ * The name containers/storage uses for the driver `driver`: `overlay2` is an alias of `overlay`
+ * (`drivers/overlay/overlay.go` registers both); every other name stands as it is.
+ */
+export function storageDriverName(driver: string): string {
+  return driver === 'overlay2' ? 'overlay' : driver;
+}
+
 /** The system-wide files, in the order they are tried: the administrator's file, then the vendor's. */
 export const SYSTEM_STORAGE_CONF_PATHS: readonly string[] = Object.freeze([
   '/etc/containers/storage.conf',
@@ -169,8 +177,7 @@ export function parseStorageConf(text: string, file: string, opts: Pick<HostEnv,
   const priority = stringArray(storage, 'driver_priority', file, '[storage] ');
   // With no driver, containers/storage tries driver_priority in order; its first entry is the best
   // static guess. Without either, osbuild's "overlay" stands.
-  let driver = conf('driver') || priority[0] || STORAGE_DEFAULTS.driver;
-  if (driver === 'overlay2') driver = 'overlay';
+  const driver = storageDriverName(conf('driver') || priority[0] || STORAGE_DEFAULTS.driver);
 
   const graphroot = storePath(conf('graphroot'), 'graphroot', file, env, uid) ?? STORAGE_DEFAULTS.graphroot;
   const runroot = storePath(conf('runroot'), 'runroot', file, env, uid) ?? STORAGE_DEFAULTS.runroot;

@@ -16,16 +16,18 @@
  *   drivers: the host store as graph root (podman: `--imagestore`). The image is named by its ID.
  */
 import * as fs from 'node:fs/promises';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { digestHex, parseDigest } from '../model/digest.js';
 import { OcikitError, fromSystemError } from '../errors.js';
+import { STORAGE_DEFAULTS } from '../config/storage-conf.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { makeTempDir } from '../internal/fs.js';
-import { runTool } from '../internal/exec.js';
-import type { ContainerImage } from './inputs.js';
+import type { ResolvedImage } from './inputs.js';
 import type { Platform } from '../model/platform.js';
-import { mergeManifest } from '../transports/dir/merge.js';
+import { type MergeResult, mergeManifest, mergeParsedManifest } from '../transports/dir/merge.js';
 import { containersStorageRef } from '../transports/containers-storage/reference.js';
+import { unmountIfMounted } from '../tools/mounts.js';
 
 /** What a container source lends. */
 export interface ContainerSource {
@@ -46,13 +48,13 @@ export interface ContainerSource {
 /** Host paths and defaults for containers-storage sources. */
 export interface SourceOptions {
   /** The host store to read (default: the image's `filepath`, i.e. `<images path>/storage`). */
-  readonly storage?: string;
+  readonly storage?: string | undefined;
   /** Run root for the store spec (default `/run/containers/storage`, the reference's value). */
-  readonly runroot?: string;
+  readonly runroot?: string | undefined;
   /** Overlay only: the empty graph root (default: a fresh temporary directory, removed after). */
-  readonly emptyGraphroot?: string;
+  readonly emptyGraphroot?: string | undefined;
   /** Where temporary directories go (default: the OS temp dir). */
-  readonly tmpdir?: string;
+  readonly tmpdir?: string | undefined;
 }
 
 /** An open source; call `close()` (or `await using`) to release what it holds. */
@@ -60,24 +62,23 @@ export interface OpenContainerSource extends ContainerSource, AsyncDisposable {
   close(): Promise<void>;
 }
 
-/** The run root the reference uses inside stages. */
-export const DEFAULT_RUNROOT = '/run/containers/storage';
+/** The run root the reference uses inside stages (the host store's default run root). */
+export const DEFAULT_RUNROOT = STORAGE_DEFAULTS.runroot;
 
 /**
- * Opens the source of `image` (a record from `parseContainersInput`). Prefer
- * {@link withContainerSource}, which closes it for you.
+ * Opens the source of `image` (a record from `resolveContainersInput`, already validated; what
+ * it parsed is used, not read again). Prefer {@link withContainerSource}, which closes it for you.
  * @throws OcikitError `UNSUPPORTED` (unknown format), and what {@link mergeManifest} throws.
  */
 export async function openContainerSource(
-  image: ContainerImage,
+  image: ResolvedImage,
   opts: SourceOptions = {},
 ): Promise<OpenContainerSource> {
-  const format = image.data.format;
-  const name = image.data.name;
+  const { format, name } = image;
   if (format !== 'dir' && format !== 'oci-archive' && format !== 'containers-storage') {
     throw new OcikitError('UNSUPPORTED', `unknown container format ${JSON.stringify(format)}`);
   }
-  const tmp = await makeTempDir(opts.tmpdir ?? (await import('node:os')).tmpdir(), 'ocikit-source-');
+  const tmp = await makeTempDir(opts.tmpdir ?? os.tmpdir(), 'ocikit-source-');
   trackTemp(tmp);
   const cleanups: (() => Promise<void>)[] = [];
   const close = async () => {
@@ -98,7 +99,7 @@ export async function openContainerSource(
   try {
     const link = path.join(tmp, 'image');
     if (format === 'dir' && image['manifest-list']) {
-      const merged = await mergeManifest(image['manifest-list'], image.filepath, link);
+      const merged = await merge(image, image['manifest-list'], link);
       return open({
         source: `dir:${link}`,
         podmanArgs: null,
@@ -109,19 +110,18 @@ export async function openContainerSource(
     }
     if (format === 'dir' || format === 'oci-archive') {
       await fs.symlink(path.resolve(image.filepath), link);
-      const resolved = image as { manifest?: { digest?: string } | null };
       return open({
         source: `${format}:${link}`,
         podmanArgs: null,
         listDigest: null,
         platform: null,
-        manifestDigest: resolved.manifest?.digest ?? null,
+        manifestDigest: image.manifest?.digest ?? null,
       });
     }
     // containers-storage
     const storage = path.resolve(opts.storage ?? image.filepath);
     const runroot = opts.runroot ?? DEFAULT_RUNROOT;
-    const driver = storageDriver(image);
+    const driver = image.storageDriver ?? STORAGE_DEFAULTS.driver;
     const id = digestHex(parseDigest(image.checksum, 'containers-storage image key'));
     if (driver === 'overlay') {
       let graphroot = opts.emptyGraphroot;
@@ -163,7 +163,7 @@ export async function openContainerSource(
  * @throws what {@link openContainerSource} and `fn` throw.
  */
 export async function withContainerSource<T>(
-  image: ContainerImage,
+  image: ResolvedImage,
   fn: (source: ContainerSource) => Promise<T>,
   opts: SourceOptions = {},
 ): Promise<T> {
@@ -179,31 +179,13 @@ export async function withContainerSource<T>(
   return result;
 }
 
-function storageDriver(image: ContainerImage): string {
-  const storage = image.data.storage;
-  if (storage !== undefined && (typeof storage !== 'object' || storage === null)) {
-    throw new OcikitError('INVALID_INPUT', `archive ${image.checksum}: "storage" must be an object`);
+/**
+ * The merged view of a `dir` image and its list at `out`: from the list and manifest
+ * `resolveContainersInput` parsed, or, for a record that lacks them, from the files.
+ */
+function merge(image: ResolvedImage, listFile: string, out: string): Promise<MergeResult> {
+  if (image.list && image.manifest) {
+    return mergeParsedManifest(image.list.list, image.manifest, image.filepath, out, `manifest list ${listFile}`);
   }
-  const driver = (storage as { driver?: unknown } | undefined)?.driver;
-  if (driver === undefined) return 'overlay';
-  if (typeof driver !== 'string')
-    throw new OcikitError('INVALID_INPUT', `archive ${image.checksum}: storage.driver must be a string`);
-  return driver === 'overlay2' ? 'overlay' : driver;
-}
-
-/** Lazily unmounts `dir` if it is a mount point (per /proc/self/mountinfo). */
-export async function unmountIfMounted(dir: string): Promise<void> {
-  let info: string;
-  try {
-    info = await fs.readFile('/proc/self/mountinfo', 'utf8');
-  } catch {
-    return;
-  }
-  const real = await fs.realpath(dir).catch(() => dir);
-  const mounted = info.split('\n').some((line) => unescapeMount(line.split(' ')[4] ?? '') === real);
-  if (mounted) await runTool(['umount', '--lazy', real]);
-}
-
-function unescapeMount(s: string): string {
-  return s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
+  return mergeManifest(listFile, image.filepath, out);
 }

@@ -10,6 +10,7 @@
  * - manifest digests are computed natively (no `skopeo manifest-digest` process per image);
  * - keys are validated before they become paths (anchored digests, plain archive file names);
  * - one list may serve several images; lists that match nothing are all named in one error;
+ * - `data.storage.driver` of containers-storage images is checked to be a driver name here, once;
  * - the argument is never mutated.
  */
 
@@ -22,6 +23,8 @@ import type { ParsedManifest } from '../model/manifest.js';
 import { type ListFile, type ManifestListMap, readManifestLists } from './manifest-lists.js';
 import { isRecord } from '../internal/guards.js';
 import { readDirManifest } from '../transports/dir/read.js';
+import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
+import { isStorageDriverName } from '../transports/containers-storage/reference.js';
 
 /** The container formats an images input can carry. */
 export const CONTAINER_FORMATS = ['dir', 'oci-archive', 'containers-storage'] as const;
@@ -52,6 +55,11 @@ export interface ResolvedImage extends ContainerImage {
   readonly manifest: ParsedManifest | null;
   /** The matched list, for `dir` images that have one. */
   readonly list: ListFile | null;
+  /**
+   * For `containers-storage` images: the host store's driver, from `data.storage.driver`
+   * (default `overlay`, the reference's; `overlay2` is read as `overlay`). Null for other formats.
+   */
+  readonly storageDriver: string | null;
 }
 
 const PLAIN_NAME_RE = /^[^/\0]+$/;
@@ -138,7 +146,14 @@ async function resolveOne(
     throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: "name" must be a non-empty string`);
   }
   const archive = Object.freeze({ ...data }) as ArchiveData;
-  const base = { key, format: format as ContainerFormat, name: data.name, data: archive, checksum: key };
+  const base = {
+    key,
+    format: format as ContainerFormat,
+    name: data.name,
+    data: archive,
+    checksum: key,
+    storageDriver: null,
+  };
 
   switch (format as ContainerFormat) {
     case 'dir': {
@@ -157,9 +172,32 @@ async function resolveOne(
       parseDigest(key, 'containers-storage image key');
       const filepath = path.join(imagesPath, 'storage');
       await expectType(key, filepath, 'directory');
-      return { ...base, filepath, 'manifest-list': null, manifest: null, list: null };
+      const storageDriver = hostStorageDriver(key, data.storage);
+      return { ...base, filepath, 'manifest-list': null, manifest: null, list: null, storageDriver };
     }
   }
+}
+
+/**
+ * The driver of a containers-storage input's host store: `data.storage.driver` (an object and a
+ * driver name when present), `overlay` when absent, `overlay2` read as `overlay`.
+ * @throws OcikitError `INVALID_INPUT`.
+ */
+function hostStorageDriver(key: string, storage: unknown): string {
+  if (storage === undefined) return STORAGE_DEFAULTS.driver;
+  if (!isRecord(storage))
+    throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: "storage" must be an object`);
+  const driver = storage.driver;
+  if (driver === undefined) return STORAGE_DEFAULTS.driver;
+  if (typeof driver !== 'string')
+    throw new OcikitError('INVALID_INPUT', `archive ${JSON.stringify(key)}: storage.driver must be a string`);
+  if (!isStorageDriverName(driver)) {
+    throw new OcikitError(
+      'INVALID_INPUT',
+      `archive ${JSON.stringify(key)}: storage.driver ${JSON.stringify(driver)} is not a storage driver name`,
+    );
+  }
+  return storageDriverName(driver);
 }
 
 async function expectType(key: string, p: string, kind: 'file' | 'directory'): Promise<void> {

@@ -13,21 +13,18 @@
  * Stricter than the schema, on purpose: an empty `path`/`storage-path` (which would make the tree
  * root itself the destination), a NUL byte in a path, and a `storage-driver` that is not a driver
  * name are refused. Every problem found is reported in one error, each naming its field.
- * Where a destination lies on disk is decided by `install.ts`, which resolves the path inside the
+ * Where a destination lies on disk is decided by `install/install.ts`, which resolves the path inside the
  * tree (no `..`, no symlink out).
  */
 import { OcikitError } from '../errors.js';
 import { isRecord } from '../internal/guards.js';
+import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
+import { isStorageDriverName } from '../transports/containers-storage/reference.js';
 
 /** The destination types the stage knows. */
 export const DESTINATION_TYPES = ['containers-storage', 'oci', 'oci-archive', 'dir'] as const;
 /** One of {@link DESTINATION_TYPES}. */
 export type DestinationType = (typeof DESTINATION_TYPES)[number];
-
-/** The stage's default store path inside the tree. */
-export const DEFAULT_STORAGE_PATH = '/var/lib/containers/storage';
-/** The stage's default storage driver. */
-export const DEFAULT_STORAGE_DRIVER = 'overlay';
 
 /** A containers-storage destination, defaults filled in. */
 export interface StorageDestination {
@@ -52,8 +49,6 @@ export interface InstallOptions {
   readonly destination: Destination;
   readonly removeSignatures: boolean;
 }
-
-const DRIVER_RE = /^[a-z0-9][a-z0-9_-]*$/;
 
 function describe(v: unknown): string {
   if (v === undefined) return 'missing';
@@ -145,13 +140,14 @@ function parseDestination(
   }
   if (type === 'containers-storage') {
     // Only an absent key takes the default: the schema wants strings, so null is an error.
-    const sp = dest['storage-path'] === undefined ? DEFAULT_STORAGE_PATH : dest['storage-path'];
-    const sd = dest['storage-driver'] === undefined ? DEFAULT_STORAGE_DRIVER : dest['storage-driver'];
+    // The stage's defaults are the host store's: STORAGE_DEFAULTS.graphroot (inside the tree) and .driver.
+    const sp = dest['storage-path'] === undefined ? STORAGE_DEFAULTS.graphroot : dest['storage-path'];
+    const sd = dest['storage-driver'] === undefined ? STORAGE_DEFAULTS.driver : dest['storage-driver'];
     const pathOk = checkPathValue(sp, 'destination.storage-path', bad);
     let driverOk = false;
     if (typeof sd !== 'string')
       bad('destination.storage-driver', `"storage-driver" must be a string, not ${describe(sd)}`);
-    else if (!DRIVER_RE.test(sd))
+    else if (!isStorageDriverName(sd))
       bad('destination.storage-driver', `${JSON.stringify(sd)} is not a storage driver name`);
     else driverOk = true;
     if (!pathOk || !driverOk) return undefined;
@@ -168,5 +164,5 @@ function parseDestination(
 
 /** True for the drivers c/storage treats as overlay (`overlay2` is its alias). */
 export function isOverlayDriver(driver: string): boolean {
-  return driver === 'overlay' || driver === 'overlay2';
+  return storageDriverName(driver) === 'overlay';
 }

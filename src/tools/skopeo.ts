@@ -10,30 +10,31 @@ import { type RunOptions, type ToolResult, runTool } from '../internal/exec.js';
 /** Which skopeo to run. */
 export interface SkopeoOptions {
   /** Path or name of the skopeo binary (default: `$OCIKIT_SKOPEO`, else `skopeo`). */
-  readonly binary?: string;
-  readonly signal?: AbortSignal;
+  readonly binary?: string | undefined;
+  /** Stops skopeo (SIGTERM; the run fails with `INTERRUPTED`). */
+  readonly signal?: AbortSignal | undefined;
   /** Receives skopeo's stderr as it arrives. */
-  readonly onStderr?: (chunk: string) => void;
+  readonly onStderr?: ((chunk: string) => void) | undefined;
   /** Receives skopeo's stdout as it arrives (`copy` reports its progress there). */
-  readonly onStdout?: (chunk: string) => void;
+  readonly onStdout?: ((chunk: string) => void) | undefined;
 }
 
 /** The platform skopeo should pick from a manifest list. */
 export interface PlatformOverride {
-  readonly architecture?: string;
-  readonly os?: string;
-  readonly variant?: string;
+  readonly architecture?: string | undefined;
+  readonly os?: string | undefined;
+  readonly variant?: string | undefined;
 }
 
 /** Options of {@link copyArgs}. */
 export interface CopyOptions {
-  readonly removeSignatures?: boolean;
+  readonly removeSignatures?: boolean | undefined;
   /** Select this instance of a list source instead of the host's platform. */
-  readonly platform?: PlatformOverride;
+  readonly platform?: PlatformOverride | undefined;
   /** `false` adds `--src-tls-verify=false`. */
-  readonly srcTlsVerify?: boolean;
+  readonly srcTlsVerify?: boolean | undefined;
   /** Suppress skopeo's progress output. */
-  readonly quiet?: boolean;
+  readonly quiet?: boolean | undefined;
 }
 
 /** The binary to run. */
@@ -86,7 +87,7 @@ export async function skopeoCopy(source: string, dest: string, opts: CopyOptions
  */
 export async function skopeoInspectRaw(
   ref: string,
-  opts: SkopeoOptions & { config?: boolean; tlsVerify?: boolean } = {},
+  opts: SkopeoOptions & { config?: boolean | undefined; tlsVerify?: boolean | undefined } = {},
 ): Promise<Buffer> {
   const args = ['inspect', '--raw'];
   if (opts.config) args.push('--config');
@@ -101,7 +102,7 @@ export async function skopeoInspectRaw(
  */
 export async function skopeoInspectRawResult(
   ref: string,
-  opts: SkopeoOptions & { config?: boolean } = {},
+  opts: SkopeoOptions & { config?: boolean | undefined } = {},
 ): Promise<ToolResult> {
   const args = ['inspect', '--raw'];
   if (opts.config) args.push('--config');

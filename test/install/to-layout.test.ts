@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdir, readdir, readFile, rename, stat, truncate, writeFile, appendFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { installNative, type InstallProgress } from '../../src/install/to-layout.js';
+import { installNative, type InstallNativeProgress } from '../../src/install/to-layout.js';
 import { openDirImage } from '../../src/transports/dir/read.js';
 import { openOciLayout } from '../../src/transports/oci/read.js';
 import { withOciArchive } from '../../src/transports/oci-archive/read.js';
@@ -214,7 +214,7 @@ describe('installNative', () => {
   it('reports progress up to the total of each image', async (t) => {
     const dir = await tempDir(t);
     const a = await makeDirImage(join(dir, 'a'), { layers: 2, layerSize: 100_000 });
-    const events: InstallProgress[] = [];
+    const events: InstallNativeProgress[] = [];
     await installNative(
       [{ reader: await openDirImage(a.dir), name: NAME }],
       { type: 'oci', path: join(dir, 'o') },
@@ -230,7 +230,7 @@ describe('installNative', () => {
     const a = await makeDirImage(join(dir, 'a'), { layerSize: 1000 });
     const b = await makeDirImage(join(dir, 'b'), { layerSize: 2000 });
     const ra = await openDirImage(a.dir);
-    const events: InstallProgress[] = [];
+    const events: InstallNativeProgress[] = [];
     await installNative(
       [
         { reader: ra, name: 'localhost/a:1' },

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { lstat, mkdir, readFile, readlink, readdir, writeFile, copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { type ContainerImage, parseContainersInput } from '../../src/osbuild/inputs.js';
+import { type ContainerImage, type ResolvedImage, resolveContainersInput } from '../../src/osbuild/inputs.js';
 import { runTool } from '../../src/internal/exec.js';
 import { parseContainersStorageRef } from '../../src/transports/containers-storage/reference.js';
 import { openContainerSource, withContainerSource } from '../../src/osbuild/container-source.js';
@@ -13,25 +13,41 @@ import { needTool } from '../helpers/tools.js';
 
 const ID = `sha256:${'e'.repeat(64)}`;
 
-function storageImage(root: string, storage?: Record<string, unknown>): ContainerImage {
+/** The record resolveContainersInput makes of `image` (nothing parsed; storage driver as given). */
+function resolved(image: ContainerImage, storageDriver: string | null = null): ResolvedImage {
   return {
-    filepath: join(root, 'storage'),
-    'manifest-list': null,
-    data: { format: 'containers-storage', name: 'localhost/s', ...(storage ? { storage } : {}) },
-    checksum: ID,
+    ...image,
+    key: image.checksum,
+    format: image.data.format,
+    name: image.data.name,
+    manifest: null,
+    list: null,
+    storageDriver,
   };
+}
+
+function storageImage(root: string, storage?: { driver: string }): ResolvedImage {
+  return resolved(
+    {
+      filepath: join(root, 'storage'),
+      'manifest-list': null,
+      data: { format: 'containers-storage', name: 'localhost/s', ...(storage ? { storage } : {}) },
+      checksum: ID,
+    },
+    storage?.driver ?? 'overlay',
+  );
 }
 
 describe('withContainerSource', () => {
   it('lends a dir image through a symlink, so ":" in the real path is harmless, and removes it after', async (t) => {
     const root = await tempDir(t);
     const img = await makeDirImage(join(root, 'images', 'sha256:with:colons'));
-    const image: ContainerImage = {
+    const image = resolved({
       filepath: img.dir,
       'manifest-list': null,
       data: { format: 'dir', name: 'localhost/a' },
       checksum: 'k',
-    };
+    });
     let seen = '';
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
@@ -58,12 +74,12 @@ describe('withContainerSource', () => {
     const root = await tempDir(t);
     const file = join(root, 'a:b.tar');
     await copyFile(join(UPSTREAM, 'skopeo-observed/archives/oci-archive.tar'), file);
-    const image: ContainerImage = {
+    const image = resolved({
       filepath: file,
       'manifest-list': null,
       data: { format: 'oci-archive', name: 'localhost/o' },
       checksum: 'a:b.tar',
-    };
+    });
     await withContainerSource(image, async (src) => {
       assert.match(src.source, /^oci-archive:\/.*\/image$/);
       assert.equal(await readlink(src.source.slice('oci-archive:'.length)), file);
@@ -82,14 +98,14 @@ describe('withContainerSource', () => {
     await import('node:fs/promises').then((fs) => fs.rename(img.dir, join(imagesPath, key)));
     const list = makeList([img]);
     await writeFile(join(listsPath, list.digest), list.bytes);
-    const parsed = await parseContainersInput({
+    const [parsed] = await resolveContainersInput({
       images: { path: imagesPath, data: { archives: { [key]: { format: 'dir', name: 'localhost/m' } } } },
       'manifest-lists': { path: listsPath, data: { files: { [list.digest]: {} } } },
     });
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
     await withContainerSource(
-      parsed[key]!,
+      parsed!,
       async (src) => {
         const dir = src.source.slice('dir:'.length);
         assert.ok((await lstat(dir)).isDirectory());
@@ -150,12 +166,12 @@ describe('withContainerSource', () => {
   });
 
   it('refuses an unknown format', async () => {
-    const image = {
+    const image = resolved({
       filepath: '/x',
       'manifest-list': null,
       data: { format: 'docker-archive', name: 'x' },
       checksum: 'x',
-    } as unknown as ContainerImage;
+    } as unknown as ContainerImage);
     await assert.rejects(
       withContainerSource(image, async () => undefined),
       { code: 'UNSUPPORTED' },
@@ -165,12 +181,12 @@ describe('withContainerSource', () => {
   it('reports a missing temporary directory as NOT_FOUND naming it, not as a raw ENOENT', async (t) => {
     const root = await tempDir(t);
     const img = await makeDirImage(join(root, 'img'));
-    const image: ContainerImage = {
+    const image = resolved({
       filepath: img.dir,
       'manifest-list': null,
       data: { format: 'dir', name: 'localhost/a' },
       checksum: 'k',
-    };
+    });
     const tmp = join(root, 'no-such-tmp');
     await assert.rejects(
       withContainerSource(image, async () => undefined, { tmpdir: tmp }),
@@ -188,12 +204,12 @@ describe('withContainerSource', () => {
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
     const img = await makeDirImage(join(root, 'img'));
-    const image: ContainerImage = {
+    const image = resolved({
       filepath: img.dir,
       'manifest-list': null,
       data: { format: 'dir', name: 'localhost/a' },
       checksum: 'k',
-    };
+    });
     await assert.rejects(
       withContainerSource(
         image,
@@ -212,12 +228,12 @@ describe('withContainerSource', () => {
     const tmp = join(root, 'tmp');
     await mkdir(tmp);
     const img = await makeDirImage(join(root, 'img'));
-    const image: ContainerImage = {
+    const image = resolved({
       filepath: img.dir,
       'manifest-list': null,
       data: { format: 'dir', name: 'localhost/a' },
       checksum: 'k',
-    };
+    });
     {
       await using src = await openContainerSource(image, { tmpdir: tmp });
       assert.equal((await readdir(tmp)).length, 1);
@@ -230,24 +246,24 @@ describe('withContainerSource', () => {
     if (!needTool(t, 'skopeo')) return;
     const root = await tempDir(t);
     const img = await makeDirImage(join(root, 'x:y'));
-    const image: ContainerImage = {
+    const image = resolved({
       filepath: img.dir,
       'manifest-list': null,
       data: { format: 'dir', name: 'localhost/a' },
       checksum: 'k',
-    };
+    });
     await withContainerSource(image, async (src) => {
       const raw = await runTool(['skopeo', 'inspect', '--raw', src.source]);
       assert.deepEqual(raw.stdout, img.manifest);
     });
     const file = join(root, 'arch:ive.tar');
     await copyFile(join(UPSTREAM, 'skopeo-observed/archives/oci-archive.tar'), file);
-    const arch: ContainerImage = {
+    const arch = resolved({
       filepath: file,
       'manifest-list': null,
       data: { format: 'oci-archive', name: 'localhost/o' },
       checksum: 'arch:ive.tar',
-    };
+    });
     await withContainerSource(arch, async (src) => {
       const out = await runTool(['skopeo', 'inspect', src.source]);
       assert.match(JSON.parse(out.stdout.toString()).Digest, /^sha256:[0-9a-f]{64}$/);

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdir, symlink, writeFile, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseContainersInput } from '../../src/osbuild/inputs.js';
+import { parseContainersInput, resolveContainersInput } from '../../src/osbuild/inputs.js';
 import { readManifestLists } from '../../src/osbuild/manifest-lists.js';
 import { type GeneratedImage, makeDirImage, makeList } from '../helpers/images.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -181,6 +181,41 @@ describe('parseContainersInput', () => {
     const r = await parseContainersInput({ images: { path: root, data: { archives: { [id]: data } } } });
     assert.deepEqual(r[id], { filepath: join(root, 'storage'), 'manifest-list': null, data, checksum: id });
   });
+
+  it("resolves a containers-storage image's store driver once: default overlay, overlay2 read as overlay", async (t) => {
+    const root = await tempDir(t);
+    await mkdir(join(root, 'storage'));
+    const key = (c: string) => `sha256:${c.repeat(64)}`;
+    const archives = {
+      [key('1')]: { format: 'containers-storage', name: 'localhost/a' },
+      [key('2')]: { format: 'containers-storage', name: 'localhost/b', storage: {} },
+      [key('3')]: { format: 'containers-storage', name: 'localhost/c', storage: { driver: 'overlay2' } },
+      [key('4')]: { format: 'containers-storage', name: 'localhost/d', storage: { driver: 'vfs' } },
+    };
+    const r = await resolveContainersInput({ images: { path: root, data: { archives } } });
+    assert.deepEqual(
+      r.map((i) => i.storageDriver),
+      ['overlay', 'overlay', 'overlay', 'vfs'],
+    );
+  });
+
+  for (const [label, storage] of [
+    ['"storage" is not an object', 'vfs'],
+    ['"storage" is an array', ['vfs']],
+    ['storage.driver is not a string', { driver: 1 }],
+    ['storage.driver is not a driver name', { driver: 'vfs]x' }],
+  ] as const) {
+    it(`refuses a containers-storage image whose ${label} (INVALID_INPUT)`, async (t) => {
+      const root = await tempDir(t);
+      await mkdir(join(root, 'storage'));
+      const data = { format: 'containers-storage', name: 'localhost/x', storage };
+      await rejects(
+        resolveContainersInput({ images: { path: root, data: { archives: { [`sha256:${'c'.repeat(64)}`]: data } } } }),
+        'INVALID_INPUT',
+        ['storage'],
+      );
+    });
+  }
 
   it('resolves oci-archive images by plain file name', async (t) => {
     const root = await tempDir(t);

@@ -3,7 +3,7 @@
  *
  * - `dir:PATH`: everything after `dir:` is the path, colons included.
  * - `oci:PATH[:REF]`, `oci-archive:PATH[:REF]`: the path ends at the first `:`, so a path holding
- *   `:` cannot be expressed (ocikit passes such paths through a symlink, see source.ts).
+ *   `:` cannot be expressed (ocikit passes such paths through a symlink, see osbuild/container-source.ts).
  * - `containers-storage:[DRIVER@GRAPHROOT+RUNROOT:OPT,OPT]IMAGE` (containers/image
  *   storage_transport.go): the spec ends at the first `]`, the driver at the first `@`, the roots
  *   at the first `:`, graphroot and runroot split at the first `+`, options split on `,`. Paths
@@ -25,6 +25,15 @@ export interface StoreSpec {
 }
 
 const DRIVER_RE = /^[a-z0-9][a-z0-9_-]*$/;
+
+/**
+ * True when `name` can be the DRIVER of a store specification: lower-case letters, digits, `_`
+ * and `-`, starting with a letter or digit (every containers/storage driver name has this form,
+ * and none holds a delimiter of the grammar).
+ */
+export function isStorageDriverName(name: string): boolean {
+  return DRIVER_RE.test(name);
+}
 
 function checkPath(p: string, what: string): void {
   if (!p.startsWith('/'))
@@ -48,7 +57,7 @@ export function formatStoreSpec(spec: StoreSpec): string {
   checkPath(spec.graphroot, 'graph root');
   let s = spec.graphroot;
   if (spec.driver !== undefined) {
-    if (!DRIVER_RE.test(spec.driver))
+    if (!isStorageDriverName(spec.driver))
       throw new OcikitError('INVALID_INPUT', `storage driver ${JSON.stringify(spec.driver)} is not a driver name`);
     s = `${spec.driver}@${s}`;
   }

@@ -16,9 +16,15 @@ import { digestHex } from '../../model/digest.js';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { trackTemp, untrackTemp } from '../../internal/cleanup.js';
 import { exists, isInside, readFileInside } from '../../internal/fs.js';
-import { tempSibling } from '../../internal/publish.js';
+import { publishDir, tempSibling } from '../../internal/publish.js';
 import { readDirManifest } from './read.js';
-import { MAX_MANIFEST_SIZE, type Descriptor, type ManifestList, parseManifest } from '../../model/manifest.js';
+import {
+  MAX_MANIFEST_SIZE,
+  type Descriptor,
+  type ManifestList,
+  type ParsedManifest,
+  parseManifest,
+} from '../../model/manifest.js';
 
 /** What {@link mergeManifest} produced. */
 export interface MergeResult {
@@ -36,7 +42,8 @@ export interface MergeResult {
 }
 
 /**
- * Creates `outDir` as the merge of the list file `listFile` and the `dir:` image `imageDir`.
+ * Creates `outDir` as the merge of the list file `listFile` and the `dir:` image `imageDir`
+ * (both read and parsed here; {@link mergeParsedManifest} takes them already parsed).
  * @throws OcikitError `EXISTS` (outDir exists), `NOT_FOUND`, `INVALID_MANIFEST` (the list is not
  *   a list, or the image manifest is one), `MANIFEST_TOO_LARGE`, `LIST_MISMATCH` (the list does not
  *   contain the image's digest), `UNSAFE_PATH` (a symlink in the image pointing out of it),
@@ -57,16 +64,30 @@ export async function mergeManifest(listFile: string, imageDir: string, outDir: 
   const list = parseManifest(listBytes, `manifest list ${listFile}`);
   if (list.kind !== 'list') throw new OcikitError('INVALID_MANIFEST', `${listFile} is not a manifest list`);
   const image = await readDirManifest(imageDir, imageDir);
+  return mergeParsedManifest(list, image, imageDir, outDir, `manifest list ${listFile}`);
+}
+
+/**
+ * Creates `outDir` as the merge of `list` and the `dir:` image `imageDir`, whose `manifest.json`
+ * is `image` (already read and parsed, e.g. by `resolveContainersInput`; neither is read again).
+ * @param listLabel names the list in messages (default `manifest list <digest>`).
+ * @throws OcikitError as {@link mergeManifest}.
+ */
+export async function mergeParsedManifest(
+  list: ManifestList,
+  image: ParsedManifest,
+  imageDir: string,
+  outDir: string,
+  listLabel = `manifest list ${list.digest}`,
+): Promise<MergeResult> {
   if (image.kind === 'list')
     throw new OcikitError('INVALID_MANIFEST', `${imageDir}/manifest.json is a manifest list already, not an image`);
   const entry = findEntry(list, image.digest);
   if (!entry) {
     throw new OcikitError(
       'LIST_MISMATCH',
-      `manifest list ${listFile} (${list.digest}) does not contain image ${image.digest} of ${imageDir}`,
-      {
-        expected: image.digest,
-      },
+      `${listLabel} (${list.digest}) does not contain image ${image.digest} of ${imageDir}`,
+      { expected: image.digest },
     );
   }
   const target = path.resolve(outDir);
@@ -100,13 +121,9 @@ export async function mergeManifest(listFile: string, imageDir: string, outDir: 
     }
     await fs.writeFile(path.join(tmp, instanceName), image.raw, { mode: 0o644 });
     await fs.writeFile(path.join(tmp, 'manifest.json'), list.raw, { mode: 0o644 });
-    if (await exists(target)) throw new OcikitError('EXISTS', `merge target ${outDir} exists already`);
-    await fs.rename(tmp, target);
+    await publishDir(tmp, target, { what: 'merge target' });
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST')
-      throw new OcikitError('EXISTS', `merge target ${outDir} exists already`, { cause: err });
     throw fromSystemError(err, 'merging into', outDir);
   } finally {
     untrackTemp(tmp);

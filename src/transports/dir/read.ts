@@ -14,9 +14,15 @@ import * as path from 'node:path';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { digestHex, parseDigest, type Digest } from '../../model/digest.js';
 import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
-import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor, type ParsedManifest } from '../../model/manifest.js';
-import type { InstanceChoice } from '../../model/platform.js';
+import {
+  MAX_MANIFEST_SIZE,
+  parseManifest,
+  type Descriptor,
+  type ImageManifest,
+  type ParsedManifest,
+} from '../../model/manifest.js';
 import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader } from '../reader.js';
+import type { InstanceChoice } from '../../model/platform.js';
 
 /** The exact content of a `dir:` image's `version` file (33 bytes), as skopeo 1.9.3 writes it. */
 export const DIR_VERSION = 'Directory Transport Version: 1.1\n';
@@ -52,6 +58,31 @@ async function readManifestFile(dir: string, file: string): Promise<Buffer> {
   );
 }
 
+/** Options of {@link openDirImage}. */
+export interface DirImageOptions extends InstanceChoice {
+  /**
+   * `manifest.json` of the image, already read and parsed (e.g. by `resolveContainersInput`); it
+   * is then not read again.
+   */
+  readonly manifest?: ParsedManifest | undefined;
+}
+
+/**
+ * The image manifest a copy of the `dir:` image at `dir` reads, given its parsed `manifest.json`
+ * `top`: `top` itself when it is an image, else the instance `choice` picks (default: the host
+ * platform's), read from `<hex>.manifest.json` and verified to have the digest the list names.
+ * Blobs and the config are not read.
+ * @throws OcikitError `NOT_FOUND`, `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `DIGEST_MISMATCH`,
+ *   `UNSUPPORTED` (schema 1, nested lists), `IO`.
+ */
+export async function resolveDirManifest(
+  dir: string,
+  top: ParsedManifest,
+  choice: InstanceChoice = {},
+): Promise<ImageManifest> {
+  return resolveImageManifest(top, choice, `dir:${dir}`, (d) => readManifestFile(dir, dirInstanceManifestPath(dir, d)));
+}
+
 /**
  * Opens the `dir:` image at `dir`. When `manifest.json` is a list, the instance chosen by
  * `opts.instance` (or `opts.platform`, default the host platform) is read from
@@ -59,12 +90,11 @@ async function readManifestFile(dir: string, file: string): Promise<Buffer> {
  * @throws OcikitError `NOT_FOUND`, `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `DIGEST_MISMATCH`,
  *   `UNSUPPORTED` (schema 1), `INVALID_INPUT`, `IO`.
  */
-export async function openDirImage(dir: string, opts: InstanceChoice = {}): Promise<ImageReader> {
+export async function openDirImage(dir: string, opts: DirImageOptions = {}): Promise<ImageReader> {
   const what = `dir:${dir}`;
-  const top = parseManifest(await readManifestFile(dir, dirManifestPath(dir)), `${what} manifest.json`);
-  const manifest = await resolveImageManifest(top, opts, what, (d) =>
-    readManifestFile(dir, dirInstanceManifestPath(dir, d)),
-  );
+  const top =
+    opts.manifest ?? parseManifest(await readManifestFile(dir, dirManifestPath(dir)), `${what} manifest.json`);
+  const manifest = await resolveDirManifest(dir, top, opts);
   const openBlob = (desc: Descriptor) => openRegularFileStream(dirBlobPath(dir, desc.digest), `${what} blob`);
   const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
   return {

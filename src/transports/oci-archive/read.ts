@@ -1,5 +1,6 @@
 /**
- * The `oci-archive:` transport as a source (formats.md §3.4): a tar of an OCI image layout.
+ * The `oci-archive:` transport as a source: a tar of an OCI image layout (containers/image
+ * `oci/archive/oci_src.go`).
  *
  * As containers/image does, the archive is extracted whole into a private temporary directory and
  * read there as an `oci:` layout; the directory is removed when the caller's function returns or
@@ -17,8 +18,9 @@ import type { ImageReader } from '../reader.js';
 /** Options for {@link withOciArchive}. */
 export interface OciArchiveOptions extends Omit<OciLayoutOptions, 'index'> {
   /** Where to extract (default: `/var/tmp`, c/image's default for big files, else the OS temp dir). */
-  readonly tmpdir?: string;
-  readonly signal?: AbortSignal;
+  readonly tmpdir?: string | undefined;
+  /** Aborts the extraction (`INTERRUPTED`). */
+  readonly signal?: AbortSignal | undefined;
 }
 
 async function defaultTmp(): Promise<string | undefined> {
@@ -29,13 +31,15 @@ async function defaultTmp(): Promise<string | undefined> {
 
 /**
  * Extracts the oci-archive `file` into a private temporary directory, opens the image chosen by
- * `opts` and lends the reader to `fn`; the extraction is removed afterwards, on error too.
+ * `opts` and lends the reader to `fn`, with the directory holding the extracted (and so far
+ * verified) OCI layout, which `fn` may hand on as `oci:<layout>`; the extraction is removed
+ * afterwards, on error too.
  * @throws OcikitError `UNSAFE_PATH` (hostile archive entry), `UNSUPPORTED`, `INVALID_INPUT`,
  *   `NOT_FOUND`, `DIGEST_MISMATCH`, `INVALID_MANIFEST`, `IO`, `INTERRUPTED`; and whatever `fn` throws.
  */
 export async function withOciArchive<T>(
   file: string,
-  fn: (reader: ImageReader) => Promise<T>,
+  fn: (reader: ImageReader, layout: string) => Promise<T>,
   opts: OciArchiveOptions = {},
 ): Promise<T> {
   if (!path.isAbsolute(file)) file = path.resolve(file);
@@ -57,7 +61,7 @@ export async function withOciArchive<T>(
         throw err;
       }
       try {
-        return await fn(reader);
+        return await fn(reader, dir);
       } finally {
         await reader.close();
       }

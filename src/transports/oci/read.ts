@@ -1,5 +1,6 @@
 /**
- * The OCI image layout and the `oci:` transport (image-spec `image-layout.md`; formats.md §3.1-3.3).
+ * The OCI image layout and the `oci:` transport (image-spec `image-layout.md`; containers/image
+ * `oci/layout/oci_src.go`).
  *
  * A layout is a directory with `oci-layout`, `index.json` and content-addressed `blobs/<alg>/<hex>`.
  * The reader resolves an image the way containers/image's `oci/layout` source does:
@@ -11,8 +12,8 @@
  * When the entry is a list, the instance for a platform or digest is chosen. Every manifest read
  * from `blobs/` is verified against the digest and size of the descriptor that named it.
  *
- * Like c/image, the reader never reads `oci-layout`. The writer side lives in `install-native.ts`;
- * the constants it shares with readers are here.
+ * Like c/image, the reader never reads `oci-layout`. `write.ts` beside it writes a layout; the
+ * constants both sides share are here.
  */
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';

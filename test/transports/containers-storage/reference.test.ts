@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import {
   containersStorageRef,
   formatStoreSpec,
+  isStorageDriverName,
   parseContainersStorageRef,
 } from '../../../src/transports/containers-storage/reference.js';
 
@@ -70,4 +71,11 @@ describe('parseContainersStorageRef', () => {
       assert.throws(() => parseContainersStorageRef(bad), { code: 'INVALID_INPUT' });
     });
   }
+});
+
+describe('isStorageDriverName', () => {
+  for (const name of ['overlay', 'overlay2', 'vfs', 'btrfs', 'zfs', 'a_b-1'])
+    it(`accepts ${name}`, () => assert.equal(isStorageDriverName(name), true));
+  for (const name of ['', 'Overlay', '-x', '_x', 'a@b', 'a]b', 'a b', 'a:b'])
+    it(`refuses ${JSON.stringify(name)}`, () => assert.equal(isStorageDriverName(name), false));
 });

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, stat, writeFile, lstat, readlink } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile, lstat, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { runTool } from '../../../src/internal/exec.js';
-import { mergeManifest } from '../../../src/transports/dir/merge.js';
+import { mergeManifest, mergeParsedManifest } from '../../../src/transports/dir/merge.js';
+import { readDirManifest } from '../../../src/transports/dir/read.js';
+import { type ManifestList, parseManifest } from '../../../src/model/manifest.js';
 import { makeDirImage, makeList } from '../../helpers/images.js';
 import { tempDir } from '../../helpers/tmp.js';
 import { needTool } from '../../helpers/tools.js';
@@ -151,5 +153,33 @@ describe('mergeManifest', () => {
       JSON.stringify(info.RepoDigests),
     );
     assert.equal(`sha256:${info.Id}`, img.configDigest);
+  });
+});
+
+describe('mergeParsedManifest', () => {
+  it('merges from what was parsed already, reading neither the list file nor manifest.json again', async (t) => {
+    const { root, img, list, listFile } = await setup(t);
+    const parsedList = parseManifest(list.bytes, 'list');
+    const parsedImage = await readDirManifest('k', img.dir);
+    assert.equal(parsedList.kind, 'list');
+    await rm(listFile);
+    // What is on disk now is not read: the merged view holds the parsed bytes.
+    await writeFile(join(img.dir, 'manifest.json'), 'not json');
+    const out = join(root, 'merged');
+    const r = await mergeParsedManifest(parsedList as ManifestList, parsedImage, img.dir, out);
+    assert.deepEqual(await readFile(join(out, 'manifest.json')), list.bytes);
+    assert.deepEqual(await readFile(join(out, `${img.manifestDigest.slice(7)}.manifest.json`)), img.manifest);
+    assert.equal(r.listDigest, list.digest);
+    assert.equal(r.imageDigest, img.manifestDigest);
+  });
+
+  it('names the list by the given label when the image is not in it (LIST_MISMATCH)', async (t) => {
+    const { root, img } = await setup(t);
+    const other = await makeDirImage(join(root, 'other'));
+    const list = parseManifest(makeList([other]).bytes, 'list') as ManifestList;
+    await assert.rejects(
+      mergeParsedManifest(list, await readDirManifest('k', img.dir), img.dir, join(root, 'm'), 'manifest list L'),
+      (e: Error & { code?: string }) => e.code === 'LIST_MISMATCH' && e.message.startsWith('manifest list L ('),
+    );
   });
 });

@@ -3,7 +3,15 @@ import * as assert from 'node:assert/strict';
 import { mkdir, readFile, rename, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { DIR_VERSION, dirBlobPath, dirInstanceManifestPath, openDirImage } from '../../../src/transports/dir/read.js';
+import {
+  DIR_VERSION,
+  dirBlobPath,
+  dirInstanceManifestPath,
+  openDirImage,
+  readDirManifest,
+  resolveDirManifest,
+} from '../../../src/transports/dir/read.js';
+import { parseManifest } from '../../../src/model/manifest.js';
 import type { Digest } from '../../../src/model/digest.js';
 import { isOcikitError } from '../../../src/errors.js';
 import { makeDirImage, makeList } from '../../helpers/images.js';
@@ -138,5 +146,29 @@ describe('openDirImage', () => {
     );
     await writeFile(join(dir, 's1', 'manifest.json'), s1);
     await assert.rejects(openDirImage(join(dir, 's1')), code('UNSUPPORTED'));
+  });
+});
+
+describe('openDirImage with a parsed manifest.json', () => {
+  it('uses it instead of reading manifest.json again', async (t) => {
+    const dir = await tempDir(t);
+    const img = await makeDirImage(join(dir, 'i'));
+    const manifest = await readDirManifest('k', img.dir);
+    await writeFile(join(img.dir, 'manifest.json'), 'not json');
+    const r = await openDirImage(img.dir, { manifest });
+    assert.deepEqual(r.manifest.raw, img.manifest);
+    assert.deepEqual(r.config, img.config);
+  });
+
+  it('resolves a parsed list to the instance, reading only <hex>.manifest.json', async (t) => {
+    const dir = await tempDir(t);
+    const { arm, list } = await mergedListDir(join(dir, 'm'));
+    const top = parseManifest(list.bytes, 'list');
+    await writeFile(join(dir, 'm', 'manifest.json'), 'not json');
+    const m = await resolveDirManifest(join(dir, 'm'), top, { platform: { architecture: 'arm64', os: 'linux' } });
+    assert.equal(m.digest, arm.manifestDigest);
+    assert.equal(m.config.digest, arm.configDigest);
+    const r = await openDirImage(join(dir, 'm'), { manifest: top, platform: { architecture: 'arm64', os: 'linux' } });
+    assert.equal(r.manifest.digest, arm.manifestDigest);
   });
 });

@@ -15,6 +15,24 @@ const ARCHIVES = fileURLToPath(
 const SKOPEO_DIGEST = 'sha256:769cbe45eb0457a8e090a7a763a535a119f3ed511403ee8172b3834581533367';
 
 describe('withOciArchive', () => {
+  it('lends the extracted layout with the reader, and removes it afterwards', async (t) => {
+    const tmp = await tempDir(t);
+    let seen = '';
+    const digest = await withOciArchive(
+      join(ARCHIVES, 'oci-archive.tar'),
+      async (r, layout) => {
+        seen = layout;
+        assert.ok(layout.startsWith(tmp), layout);
+        assert.deepEqual((await readdir(layout)).sort(), ['blobs', 'index.json', 'oci-layout']);
+        return r.manifest.digest;
+      },
+      { tmpdir: tmp },
+    );
+    assert.equal(digest, SKOPEO_DIGEST);
+    assert.ok(seen);
+    assert.deepEqual(await readdir(tmp), []);
+  });
+
   for (const f of ['oci-archive.tar', 'oci-archive-dotslash-entries.tar', 'oci-archive.tar.gz']) {
     it(`reads skopeo's ${f}`, async (t) => {
       const tmp = await tempDir(t);

@@ -1,0 +1,91 @@
+/**
+ * What the install paths share: the one context an install runs with (built once from the
+ * request, then handed down instead of the request and its optional fields one by one), the
+ * progress and result types every path reports in, and removal of what a failed install created.
+ */
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { trackTemp, untrackTemp } from '../internal/cleanup.js';
+import { exists, isInside } from '../internal/fs.js';
+import type { SkopeoOptions } from '../tools/skopeo.js';
+
+/** Progress of one image. */
+export interface InstallProgress {
+  /** Zero-based position of the image in the install, and how many there are. */
+  readonly index: number;
+  readonly count: number;
+  /** The image name from the input. */
+  readonly name: string;
+  /** `start` once, `progress` any number of times, `done` once. */
+  readonly phase: 'start' | 'progress' | 'done';
+  /** Bytes copied so far (always 0 for skopeo copies, which report no byte counts). */
+  readonly bytes: number;
+  /** Bytes to copy in all, or null when unknown (skopeo copies). */
+  readonly total: number | null;
+  /** For skopeo copies: the latest line skopeo wrote (its step report, or a warning). */
+  readonly status?: string;
+}
+
+/** One installed image. */
+export interface InstalledImageSummary {
+  readonly name: string;
+  /** The image ID: the digest of the config blob. */
+  readonly imageId: string;
+  /** The digest of the image manifest written. */
+  readonly manifestDigest: string;
+  /** The manifest list digest recorded with the image at the destination, or null. */
+  readonly listDigest: string | null;
+  /** The reference the image was written to (`containers-storage:[…]NAME`, `oci:PATH:REF`, …). */
+  readonly destination: string;
+}
+
+/** The settings one install runs with, every default filled in. */
+export interface InstallContext {
+  /** Aborts the install (`INTERRUPTED`). */
+  readonly signal: AbortSignal | undefined;
+  /** Where temporary directories go (undefined: each user's default). */
+  readonly tmpdir: string | undefined;
+  /** The run root of the stores (absolute). */
+  readonly runroot: string;
+  readonly removeSignatures: boolean;
+  /** How to run skopeo (the binary; the install's signal). */
+  readonly skopeo: SkopeoOptions;
+  readonly onProgress: ((event: InstallProgress) => void) | undefined;
+}
+
+/**
+ * The highest directory on the way from `root` down to `target` that does not exist yet (what a
+ * `mkdir -p target` would create first), or null when `target` exists.
+ */
+export async function topmostMissing(root: string, target: string): Promise<string | null> {
+  let missing: string | null = null;
+  for (let p = target; p !== root && isInside(root, p); p = path.dirname(p)) {
+    if (await exists(p)) break;
+    missing = p;
+  }
+  return missing;
+}
+
+/**
+ * Runs `fn`; when it fails and `created` is non-null, runs `beforeRemove` (its failure ignored)
+ * and removes `created` (a directory this install brought into being). `created` is also tracked
+ * for removal if the process is interrupted.
+ */
+export async function removingOnFailure<T>(
+  created: string | null,
+  fn: () => Promise<T>,
+  beforeRemove?: () => Promise<void>,
+): Promise<T> {
+  if (created) trackTemp(created);
+  try {
+    return await fn();
+  } catch (err) {
+    if (created) {
+      await beforeRemove?.().catch(() => undefined);
+      await fs.rm(created, { recursive: true, force: true }).catch(() => undefined);
+    }
+    throw err;
+  } finally {
+    if (created) untrackTemp(created);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The verified blob copy of the native install: the bytes of one blob of an {@link ImageReader}
+ * go into a file at an offset (a blob file of a layout, or its place inside an archive), and the
+ * same pass verifies them through {@link Verifier}: longer than declared fails as soon as it is
+ * seen, shorter or with another digest fails at the end (`DIGEST_MISMATCH`), before anything is
+ * published.
+ *
+ * A blob the reader has as a local file is copied with large positional reads, double-buffered:
+ * the next read runs while the current chunk is written. Any other blob is streamed.
+ */
+import { constants as fsc } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
+import type { Descriptor } from '../model/manifest.js';
+import { Verifier } from '../model/verify.js';
+import type { ImageReader } from '../transports/reader.js';
+
+/** Bytes per positional read (two such buffers per copy in flight). */
+export const COPY_CHUNK = 4 * 1024 * 1024;
+
+/** Options of {@link copyBlob}. */
+export interface CopyBlobOptions {
+  /** Checked before every chunk (`INTERRUPTED`). */
+  readonly signal?: AbortSignal | undefined;
+  /** Called with the byte count of every chunk written. */
+  readonly onBytes?: ((bytes: number) => void) | undefined;
+}
+
+/**
+ * Copies the blob `desc` of `reader` into `out` at `offset` and verifies it (size and digest of
+ * `desc`) in the same pass.
+ * @throws OcikitError `DIGEST_MISMATCH`, `NOT_FOUND` (no such blob), `INVALID_INPUT` (the blob's
+ *   file is not a regular file), `INTERRUPTED`, `IO`.
+ */
+export async function copyBlob(
+  reader: ImageReader,
+  desc: Descriptor,
+  out: fs.FileHandle,
+  offset: number,
+  opts: CopyBlobOptions = {},
+): Promise<void> {
+  const verifier = new Verifier({ digest: desc.digest, size: desc.size }, `${reader.source} blob ${desc.digest}`);
+  const file = reader.blobPath?.(desc);
+  if (file !== undefined) await copyFromFile(file, `${reader.source} blob`, verifier, desc.size, out, offset, opts);
+  else await copyFromStream(await reader.openBlob(desc), verifier, out, offset, opts);
+  verifier.finish();
+}
+
+async function copyFromFile(
+  file: string,
+  what: string,
+  verifier: Verifier,
+  size: number,
+  out: fs.FileHandle,
+  offset: number,
+  opts: CopyBlobOptions,
+): Promise<void> {
+  let src: fs.FileHandle;
+  try {
+    src = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  }
+  try {
+    const st = await src.stat();
+    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${file} is not a regular file`);
+    const bufs = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
+    let which = 0;
+    let pos = 0;
+    // Read one byte past the declared size, so that a longer file is noticed.
+    const want = (at: number) => Math.min(COPY_CHUNK, size + 1 - at);
+    let n = want(0) > 0 ? (await src.read(bufs[0]!, 0, want(0), 0)).bytesRead : 0;
+    while (n > 0) {
+      throwIfInterrupted(opts.signal, 'install');
+      const cur = bufs[which]!.subarray(0, n);
+      verifier.update(cur);
+      which ^= 1;
+      const next = pos + n;
+      const [, r] = await Promise.all([
+        out.write(cur, 0, n, offset + pos),
+        want(next) > 0 ? src.read(bufs[which]!, 0, want(next), next) : { bytesRead: 0 },
+      ]);
+      pos = next;
+      opts.onBytes?.(n);
+      n = r.bytesRead;
+    }
+  } catch (err) {
+    throw fromSystemError(err, what, file);
+  } finally {
+    await src.close();
+  }
+}
+
+async function copyFromStream(
+  stream: Readable,
+  verifier: Verifier,
+  out: fs.FileHandle,
+  offset: number,
+  opts: CopyBlobOptions,
+): Promise<void> {
+  let pos = 0;
+  try {
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      throwIfInterrupted(opts.signal, 'install');
+      verifier.update(chunk);
+      await out.write(chunk, 0, chunk.length, offset + pos);
+      pos += chunk.length;
+      opts.onBytes?.(chunk.length);
+    }
+  } finally {
+    stream.destroy();
+  }
+}
