@@ -18,7 +18,8 @@ import {
   storeImages,
   storedName,
 } from '../transports/containers-storage/image-records.js';
-import { type StoreSpec, containersStorageRef } from '../transports/containers-storage/reference.js';
+import type { StoreSpec } from '../transports/containers-storage/reference.js';
+import { formatImageReference } from '../transports/reference.js';
 
 /** Where and how local items are looked up. */
 export interface LocalStoreOptions {
@@ -96,7 +97,7 @@ async function missingFromRecords(item: LocalItem, roots: readonly string[]): Pr
 export async function checkLocalImage(item: LocalItem, opts: LocalStoreOptions = {}): Promise<void> {
   const { spec, extraStores } = await storeOf(item, opts);
   const image = item.digest && item.name ? `${item.name}@${item.digest}` : digestHex(item.id);
-  const ref = containersStorageRef(spec, image);
+  const ref = formatImageReference({ transport: 'containers-storage', store: spec, image });
   const res = await skopeoInspectRawResult(ref, { config: true, ...opts.skopeo });
   if (res.exitCode === 0) {
     expectDigest(`image ID (config digest) of local container image ${image}`, item.id, sha256(res.stdout));
