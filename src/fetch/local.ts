@@ -24,11 +24,11 @@ import { formatImageReference } from '../transports/reference.js';
 /** Where and how local items are looked up. */
 export interface LocalStoreOptions {
   /** The environment for storage.conf lookup (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** The host store for local items (default: from storage.conf, `readStorageConf`). */
-  readonly storage?: StoreSpec & { readonly additionalImageStores?: readonly string[] };
+  readonly storage?: (StoreSpec & { readonly additionalImageStores?: readonly string[] }) | undefined;
   /** How to run skopeo for local items. */
-  readonly skopeo?: SkopeoOptions;
+  readonly skopeo?: SkopeoOptions | undefined;
 }
 
 /** Phrasings skopeo/c/image have used for "no such image" (a fallback only; see checkLocalImage). */
@@ -52,7 +52,7 @@ async function storeOf(
       ? { spec: { ...driver, graphroot: loc }, extraStores: [] }
       : { spec: opts.storage, extraStores: opts.storage.additionalImageStores ?? [] };
   }
-  const conf = await readStorageConf({ missingOk: true, ...(opts.env ? { env: opts.env } : {}) });
+  const conf = await readStorageConf({ missingOk: true, env: opts.env });
   return loc
     ? { spec: { driver: conf.driver, graphroot: loc }, extraStores: [] }
     : {

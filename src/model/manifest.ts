@@ -248,7 +248,7 @@ const SCHEMA1_T = T.struct({
 });
 
 function invalid(what: string, message: string, cause?: unknown): never {
-  throw new OcikitError('INVALID_MANIFEST', `${what}: ${message}`, cause === undefined ? {} : { cause });
+  throw new OcikitError('INVALID_MANIFEST', `${what}: ${message}`, { cause });
 }
 
 // parseDescriptor / parsePlatform take either what the Go decoder produced (ints as bigint, maps as

@@ -42,9 +42,9 @@ export type { RepositoryLocation } from './transport/bearer.js';
 
 /** Options of {@link createRegistryClient}. */
 export interface RegistryClientOptions extends AuthLookupOptions {
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<RetryPolicy> | undefined;
   /** The `User-Agent` sent (default `ocikit`). */
-  readonly userAgent?: string;
+  readonly userAgent?: string | undefined;
 }
 
 /**
