@@ -1,5 +1,6 @@
 /**
- * The file-system gateway: path containment, atomic writes, scoped temporary directories.
+ * The file-system gateway: path containment, opening untrusted files, atomic writes, scoped
+ * temporary directories.
  *
  * Paths that come from untrusted input (osbuild keys, stage options) are resolved here and only
  * here, with two checks: lexically (no absolute escape, no `..` segment) and on disk (the deepest
