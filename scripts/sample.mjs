@@ -46,7 +46,7 @@ function ensureBuilt() {
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const r = spawnSync(npm, ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) {
-    if (existsSync(join(ROOT, 'dist', 'src', 'install.js')))
+    if (existsSync(entry))
       process.stderr.write('sample: warning: the build reported errors; using the output it emitted\n');
     else fail(`npm run build failed${r.error ? `: ${r.error.message}` : ''}`);
   }

@@ -64,26 +64,24 @@ export interface ErrorDetails {
   readonly values?: readonly string[];
 }
 
+/**
+ * The fields of {@link ErrorDetails} but `cause` (which `Error` keeps): an error has the ones it
+ * was given and no others.
+ */
+export interface OcikitError extends Omit<ErrorDetails, 'cause'> {}
+
 /** The error every ocikit function throws. */
+// biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the optional detail fields the constructor sets
 export class OcikitError extends Error {
   override readonly name = 'OcikitError';
   readonly code: ErrorCode;
-  readonly command?: readonly string[];
-  readonly exitCode?: number | null;
-  readonly stderr?: string;
-  readonly expected?: string;
-  readonly actual?: string;
-  readonly values?: readonly string[];
 
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
-    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    const { cause, ...fields } = details;
+    super(message, cause === undefined ? undefined : { cause });
     this.code = code;
-    if (details.command !== undefined) this.command = details.command;
-    if (details.exitCode !== undefined) this.exitCode = details.exitCode;
-    if (details.stderr !== undefined) this.stderr = details.stderr;
-    if (details.expected !== undefined) this.expected = details.expected;
-    if (details.actual !== undefined) this.actual = details.actual;
-    if (details.values !== undefined) this.values = details.values;
+    // Only the fields given become own properties (no `stderr: undefined` on every error).
+    for (const [key, value] of Object.entries(fields)) if (value !== undefined) Object.assign(this, { [key]: value });
   }
 }
 

@@ -58,13 +58,13 @@ export {
   type ImageReference,
   type TransportName,
   TRANSPORTS,
+  containersStorageRef,
   formatImageReference,
   parseImageReference,
 } from './transports/reference.js';
 export {
   type StoreSpec,
   formatStoreSpec,
-  containersStorageRef,
   parseContainersStorageRef,
 } from './transports/containers-storage/reference.js';
 export {

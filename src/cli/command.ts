@@ -12,7 +12,7 @@ import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OcikitError, fromSystemError } from '../errors.js';
-import { MAX_MANIFEST_SIZE } from '../model/manifest.js';
+import { MAX_MANIFEST_SIZE, manifestTooLarge } from '../model/manifest.js';
 
 /** The process facilities a subcommand may use (injectable for tests). */
 export interface CliContext {
@@ -118,12 +118,8 @@ export async function readManifestArg(
   }
   try {
     const st = await handle.stat();
-    const tooLarge = (n: string) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `${what} ${file} is ${n} bytes, more than the ${limit}-byte manifest limit`,
-      );
-    if (st.isFile() && st.size > limit) throw tooLarge(String(st.size));
+    const tooLarge = (n: number | string) => manifestTooLarge(`${what} ${file}`, n, limit);
+    if (st.isFile() && st.size > limit) throw tooLarge(st.size);
     // Read at most limit + 1 bytes: a pipe or device (/dev/zero) has no size to check first.
     const buf = Buffer.allocUnsafe(limit + 1);
     let n = 0;

@@ -30,6 +30,7 @@ import * as path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { readFileInside } from '../internal/fs.js';
+import { describeValue } from '../internal/guards.js';
 import { type HostEnv, hostEnvVars, hostPath, hostUid, hostVar, userConfigDir } from '../internal/host-env.js';
 
 /**
@@ -352,15 +353,5 @@ function isTable(v: unknown): v is Record<string, unknown> {
 }
 
 function typeError(file: string, key: string, want: string, got: unknown): OcikitError {
-  return new OcikitError('CONFIG', `${file}: ${key} must be ${want}, not ${describe(got)}`);
-}
-
-function describe(v: unknown): string {
-  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
-  if (typeof v === 'number' || typeof v === 'bigint') return `the number ${String(v)}`;
-  if (typeof v === 'boolean') return `the boolean ${v}`;
-  if (Array.isArray(v)) return 'an array';
-  if (v instanceof Date) return `the date ${v.toISOString()}`;
-  if (isTable(v)) return 'a table';
-  return String(v);
+  return new OcikitError('CONFIG', `${file}: ${key} must be ${want}, not ${describeValue(got)}`);
 }

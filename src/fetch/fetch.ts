@@ -85,17 +85,17 @@ export type FetchProgress =
 /** Options of {@link fetch}. */
 export interface FetchOptions extends LocalStoreOptions {
   /** Parallel downloads (blobs and manifests), default 4. */
-  readonly jobs?: number;
+  readonly jobs?: number | undefined;
   /** Aborts the fetch: it then rejects with `INTERRUPTED` after removing its staging directory. */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Called for every progress event (sizes, bytes, items done); must not throw. */
-  readonly onProgress?: (event: FetchProgress) => void;
+  readonly onProgress?: ((event: FetchProgress) => void) | undefined;
   /** An auth file to use instead of the standard lookup (skopeo's `--authfile`). */
-  readonly authFile?: string;
+  readonly authFile?: string | undefined;
   /** The environment for auth-file and storage.conf lookup (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** Retry policy for registry requests. */
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<RetryPolicy> | undefined;
 }
 
 /** The default number of parallel downloads. */
@@ -302,11 +302,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
     }
     if (toFetch.length > 0) {
       staging = await createStaging(cache);
-      client = createRegistryClient({
-        ...(opts.authFile !== undefined ? { authFile: opts.authFile } : {}),
-        ...(opts.env ? { env: opts.env } : {}),
-        ...(opts.retry ? { retry: opts.retry } : {}),
-      });
+      client = createRegistryClient({ authFile: opts.authFile, env: opts.env, retry: opts.retry });
       const run: FetchRun = {
         cacheDir: cache,
         staging,

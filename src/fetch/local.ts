@@ -18,16 +18,17 @@ import {
   storeImages,
   storedName,
 } from '../transports/containers-storage/image-records.js';
-import { type StoreSpec, containersStorageRef } from '../transports/containers-storage/reference.js';
+import type { StoreSpec } from '../transports/containers-storage/reference.js';
+import { formatImageReference } from '../transports/reference.js';
 
 /** Where and how local items are looked up. */
 export interface LocalStoreOptions {
   /** The environment for storage.conf lookup (default `process.env`). */
-  readonly env?: NodeJS.ProcessEnv;
+  readonly env?: NodeJS.ProcessEnv | undefined;
   /** The host store for local items (default: from storage.conf, `readStorageConf`). */
-  readonly storage?: StoreSpec & { readonly additionalImageStores?: readonly string[] };
+  readonly storage?: (StoreSpec & { readonly additionalImageStores?: readonly string[] }) | undefined;
   /** How to run skopeo for local items. */
-  readonly skopeo?: SkopeoOptions;
+  readonly skopeo?: SkopeoOptions | undefined;
 }
 
 /** Phrasings skopeo/c/image have used for "no such image" (a fallback only; see checkLocalImage). */
@@ -51,7 +52,7 @@ async function storeOf(
       ? { spec: { ...driver, graphroot: loc }, extraStores: [] }
       : { spec: opts.storage, extraStores: opts.storage.additionalImageStores ?? [] };
   }
-  const conf = await readStorageConf({ missingOk: true, ...(opts.env ? { env: opts.env } : {}) });
+  const conf = await readStorageConf({ missingOk: true, env: opts.env });
   return loc
     ? { spec: { driver: conf.driver, graphroot: loc }, extraStores: [] }
     : {
@@ -96,7 +97,7 @@ async function missingFromRecords(item: LocalItem, roots: readonly string[]): Pr
 export async function checkLocalImage(item: LocalItem, opts: LocalStoreOptions = {}): Promise<void> {
   const { spec, extraStores } = await storeOf(item, opts);
   const image = item.digest && item.name ? `${item.name}@${item.digest}` : digestHex(item.id);
-  const ref = containersStorageRef(spec, image);
+  const ref = formatImageReference({ transport: 'containers-storage', store: spec, image });
   const res = await skopeoInspectRawResult(ref, { config: true, ...opts.skopeo });
   if (res.exitCode === 0) {
     expectDigest(`image ID (config digest) of local container image ${image}`, item.id, sha256(res.stdout));

@@ -8,10 +8,10 @@
  * A blob the reader has as a local file is copied with large positional reads, double-buffered:
  * the next read runs while the current chunk is written. Any other blob is streamed.
  */
-import { constants as fsc } from 'node:fs';
-import * as fs from 'node:fs/promises';
+import type * as fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
+import { fromSystemError, throwIfInterrupted } from '../errors.js';
+import { openRegularFile } from '../internal/fs.js';
 import type { Descriptor } from '../model/manifest.js';
 import { Verifier } from '../model/verify.js';
 import type { ImageReader } from '../transports/reader.js';
@@ -56,15 +56,8 @@ async function copyFromFile(
   offset: number,
   opts: CopyBlobOptions,
 ): Promise<void> {
-  let src: fs.FileHandle;
+  const src = await openRegularFile(file, what);
   try {
-    src = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW);
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  }
-  try {
-    const st = await src.stat();
-    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${file} is not a regular file`);
     const bufs = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
     let which = 0;
     let pos = 0;

@@ -15,6 +15,7 @@ import { skopeoCopy } from '../tools/skopeo.js';
 import { openDirImage } from '../transports/dir/read.js';
 import { withOciArchive } from '../transports/oci-archive/read.js';
 import type { ImageReader } from '../transports/reader.js';
+import { formatImageReference } from '../transports/reference.js';
 import type { InstallContext } from './context.js';
 
 /** An open reader plus the image it belongs to. */
@@ -67,7 +68,7 @@ async function openOne<T>(image: ResolvedImage, ctx: InstallContext, next: (r: I
             'ocikit-install-',
             async (tmp) => {
               const dir = path.join(tmp, 'image');
-              await skopeoCopy(src.source, `dir:${dir}`, {
+              await skopeoCopy(src.source, formatImageReference({ transport: 'dir', path: dir }), {
                 ...ctx.skopeo,
                 removeSignatures: ctx.removeSignatures,
                 quiet: true,

@@ -30,9 +30,9 @@ import { type StorageDestination, isOverlayDriver } from '../osbuild/stage-optio
 import { unmountIfMounted } from '../tools/mounts.js';
 import { type PlatformOverride, skopeoCopy, skopeoInspectRaw } from '../tools/skopeo.js';
 import { storedImageId } from '../transports/containers-storage/image-records.js';
-import { containersStorageRef } from '../transports/containers-storage/reference.js';
 import { resolveDirManifest } from '../transports/dir/read.js';
 import { withOciArchive } from '../transports/oci-archive/read.js';
+import { formatImageReference } from '../transports/reference.js';
 import { type InstallContext, type InstalledImageSummary, removingOnFailure, topmostMissing } from './context.js';
 
 /** What an image is called at the destination. */
@@ -64,17 +64,18 @@ export async function installToStorage(
       try {
         for (const [index, image] of images.entries()) {
           throwIfInterrupted(ctx.signal, 'install');
-          const destRef = containersStorageRef(
-            { driver: dest.storageDriver, graphroot: store, runroot: ctx.runroot },
-            image.name,
-          );
+          const destRef = formatImageReference({
+            transport: 'containers-storage',
+            store: { driver: dest.storageDriver, graphroot: store, runroot: ctx.runroot },
+            image: image.name,
+          });
           const copy = (source: string, id: Identity | null, platform?: PlatformOverride) =>
             copyToStore(source, destRef, { index, count: images.length, image, store, id, platform }, ctx);
           if (image.format === 'oci-archive') {
             const summary = await withOciArchive(
               image.filepath,
               (reader, layout) =>
-                copy(ociLayoutRef(layout), {
+                copy(formatImageReference({ transport: 'oci', path: layout }), {
                   imageId: reader.manifest.config.digest,
                   manifestDigest: reader.manifest.digest,
                   listDigest: null,
@@ -151,21 +152,6 @@ async function copyToStore(
   const written = job.id ?? (await identifyWithSkopeo(destRef, ctx, job.store, job.image.name));
   ctx.onProgress?.({ ...base, phase: 'done' });
   return { name: job.image.name, ...written, destination: destRef };
-}
-
-/**
- * `oci:<dir>` for the layout at `dir`, which must hold exactly one image (as the native read of
- * the archive required).
- * @throws OcikitError `UNSAFE_PATH` when `dir` holds a `:` (the reference's path ends there).
- */
-function ociLayoutRef(dir: string): string {
-  if (dir.includes(':')) {
-    throw new OcikitError(
-      'UNSAFE_PATH',
-      `temporary directory ${dir} contains ":", which an oci: reference cannot carry; choose another TMPDIR`,
-    );
-  }
-  return `oci:${dir}`;
 }
 
 /**

@@ -15,15 +15,15 @@ export interface ToolResult {
 /** Options for {@link runTool}. */
 export interface RunOptions {
   /** Extra environment variables (merged over `process.env`). */
-  readonly env?: Readonly<Record<string, string>>;
+  readonly env?: Readonly<Record<string, string>> | undefined;
   /** Aborts the run (the child gets SIGTERM). */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
   /** Called with each stderr chunk as it arrives (for progress passthrough). */
-  readonly onStderr?: (chunk: string) => void;
+  readonly onStderr?: ((chunk: string) => void) | undefined;
   /** Called with each stdout chunk as it arrives (stdout is still collected and returned). */
-  readonly onStdout?: (chunk: string) => void;
+  readonly onStdout?: ((chunk: string) => void) | undefined;
   /** When true, a non-zero exit is returned instead of thrown. */
-  readonly allowFailure?: boolean;
+  readonly allowFailure?: boolean | undefined;
 }
 
 /**

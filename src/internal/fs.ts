@@ -1,5 +1,6 @@
 /**
- * The file-system gateway: path containment, atomic writes, scoped temporary directories.
+ * The file-system gateway: path containment, opening untrusted files, atomic writes, scoped
+ * temporary directories.
  *
  * Paths that come from untrusted input (osbuild keys, stage options) are resolved here and only
  * here, with two checks: lexically (no absolute escape, no `..` segment) and on disk (the deepest
@@ -111,6 +112,32 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
 }
 
 /**
+ * Opens `file` for reading if it is a regular file: a final symlink is refused (`O_NOFOLLOW`),
+ * the open does not block on a FIFO or device (`O_NONBLOCK`), and what was opened is checked with
+ * `fstat`, so the check and the read are of the same file. The caller closes the handle.
+ * @param label how messages name the file (default `file`; {@link readFileInside} opens the real
+ *   path and names the path it was given).
+ * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT` (not a regular file), `IO` (a final symlink
+ *   is `ELOOP`).
+ */
+export async function openRegularFile(file: string, what: string, label = file): Promise<fs.FileHandle> {
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fromSystemError(err, what, label);
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${label} is not a regular file`);
+    return fh;
+  } catch (err) {
+    await fh.close();
+    throw fromSystemError(err, what, label);
+  }
+}
+
+/**
  * Reads a regular file that must lie inside `root` (a symlink is followed only if its target
  * stays inside), refusing anything larger than `maxBytes`.
  * @throws OcikitError `NOT_FOUND`, `UNSAFE_PATH`, `INVALID_INPUT` (not a regular file), `IO`;
@@ -134,16 +161,10 @@ export async function readFileInside(
   if (!isInside(realRoot, real)) {
     throw new OcikitError('UNSAFE_PATH', `${what} ${file} resolves to ${real}, outside ${root}`);
   }
-  let fh: fs.FileHandle;
+  const fh = await openRegularFile(real, what, file);
   try {
-    fh = await fs.open(real, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${file} is not a regular file`);
-    if (st.size > maxBytes) throw tooLarge(st.size);
+    const { size } = await fh.stat();
+    if (size > maxBytes) throw tooLarge(size);
     const buf = await fh.readFile();
     if (buf.length > maxBytes) throw tooLarge(buf.length);
     return buf;
@@ -173,23 +194,12 @@ export async function exists(p: string): Promise<boolean> {
 export const BLOB_READ_CHUNK = 1024 * 1024;
 
 /**
- * Opens a regular file for streaming, refusing a final symlink and anything that is not a file.
+ * Opens a regular file for streaming, as {@link openRegularFile} opens it; the stream closes the
+ * handle when it ends or is destroyed.
  * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT`, `IO`.
  */
 export async function openRegularFileStream(file: string, what: string): Promise<Readable> {
-  let fh: fs.FileHandle;
-  try {
-    fh = await fs.open(file, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  }
-  try {
-    const st = await fh.stat();
-    if (!st.isFile()) throw new OcikitError('INVALID_INPUT', `${what} ${file} is not a regular file`);
-  } catch (err) {
-    await fh.close();
-    throw fromSystemError(err, what, file);
-  }
+  const fh = await openRegularFile(file, what);
   return fh.createReadStream({ highWaterMark: BLOB_READ_CHUNK });
 }
 

@@ -4,3 +4,20 @@
 export function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+/**
+ * A value found where another was expected, for messages (`must be a string, not …`): `missing`,
+ * `null`, `the string "x"`, `the number 3`, `the boolean true`, `an array`, `the date …` (TOML),
+ * `an object`.
+ */
+export function describeValue(v: unknown): string {
+  if (v === undefined) return 'missing';
+  if (v === null) return 'null';
+  if (typeof v === 'string') return `the string ${JSON.stringify(v)}`;
+  if (typeof v === 'number' || typeof v === 'bigint') return `the number ${String(v)}`;
+  if (typeof v === 'boolean') return `the boolean ${v}`;
+  if (Array.isArray(v)) return 'an array';
+  if (v instanceof Date) return `the date ${v.toISOString()}`;
+  if (typeof v === 'object') return 'an object';
+  return typeof v;
+}

@@ -34,6 +34,17 @@ import type { Platform } from './platform.js';
 /** The largest manifest containers/image accepts (4 MiB). */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
+/**
+ * The one `MANIFEST_TOO_LARGE` error: `subject` (what and where) is `size` bytes (a number, or a
+ * bound such as `at least 4194305`), more than `limit`.
+ */
+export function manifestTooLarge(subject: string, size: number | string, limit = MAX_MANIFEST_SIZE): OcikitError {
+  return new OcikitError(
+    'MANIFEST_TOO_LARGE',
+    `${subject} is ${size} bytes, more than the ${limit}-byte manifest limit`,
+  );
+}
+
 /** A content descriptor: what a manifest says about a blob or another manifest. */
 export interface Descriptor {
   readonly mediaType: string;
@@ -164,12 +175,7 @@ export function guessMediaType(bytes: Uint8Array): string {
 // Digest
 
 function checkSize(bytes: Uint8Array, what: string): void {
-  if (bytes.length > MAX_MANIFEST_SIZE) {
-    throw new OcikitError(
-      'MANIFEST_TOO_LARGE',
-      `${what} is ${bytes.length} bytes, more than the ${MAX_MANIFEST_SIZE}-byte manifest limit`,
-    );
-  }
+  if (bytes.length > MAX_MANIFEST_SIZE) throw manifestTooLarge(what, bytes.length);
 }
 
 function digestOf(bytes: Uint8Array, root: GoNode | undefined, mediaType: string): Digest {
@@ -242,7 +248,7 @@ const SCHEMA1_T = T.struct({
 });
 
 function invalid(what: string, message: string, cause?: unknown): never {
-  throw new OcikitError('INVALID_MANIFEST', `${what}: ${message}`, cause === undefined ? {} : { cause });
+  throw new OcikitError('INVALID_MANIFEST', `${what}: ${message}`, { cause });
 }
 
 // parseDescriptor / parsePlatform take either what the Go decoder produced (ints as bigint, maps as

@@ -41,11 +41,7 @@ interface ParsedSignature {
 }
 
 function fail(message: string, cause?: unknown): never {
-  throw new OcikitError(
-    'INVALID_MANIFEST',
-    `signed schema 1 manifest: ${message}`,
-    cause === undefined ? {} : { cause },
-  );
+  throw new OcikitError('INVALID_MANIFEST', `signed schema 1 manifest: ${message}`, { cause });
 }
 
 /**

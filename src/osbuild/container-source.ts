@@ -26,7 +26,7 @@ import { makeTempDir } from '../internal/fs.js';
 import type { ResolvedImage } from './inputs.js';
 import type { Platform } from '../model/platform.js';
 import { type MergeResult, mergeManifest, mergeParsedManifest } from '../transports/dir/merge.js';
-import { containersStorageRef } from '../transports/containers-storage/reference.js';
+import { formatImageReference } from '../transports/reference.js';
 import { unmountIfMounted } from '../tools/mounts.js';
 
 /** What a container source lends. */
@@ -101,7 +101,7 @@ export async function openContainerSource(
     if (format === 'dir' && image['manifest-list']) {
       const merged = await merge(image, image['manifest-list'], link);
       return open({
-        source: `dir:${link}`,
+        source: formatImageReference({ transport: 'dir', path: link }),
         podmanArgs: null,
         listDigest: merged.listDigest,
         platform: merged.entry.platform ?? null,
@@ -111,7 +111,7 @@ export async function openContainerSource(
     if (format === 'dir' || format === 'oci-archive') {
       await fs.symlink(path.resolve(image.filepath), link);
       return open({
-        source: `${format}:${link}`,
+        source: formatImageReference({ transport: format, path: link }),
         podmanArgs: null,
         listDigest: null,
         platform: null,
@@ -134,10 +134,11 @@ export async function openContainerSource(
       // leave it; unmount it (lazily) when done, as the reference does, or the directory stays busy.
       cleanups.push(() => unmountIfMounted(path.join(root, 'overlay')));
       return open({
-        source: containersStorageRef(
-          { driver, graphroot: root, runroot, options: [`additionalimagestore=${storage}`] },
-          id,
-        ),
+        source: formatImageReference({
+          transport: 'containers-storage',
+          store: { driver, graphroot: root, runroot, options: [`additionalimagestore=${storage}`] },
+          image: id,
+        }),
         podmanArgs: [`--root=${root}`, `--imagestore=${storage}`],
         listDigest: null,
         platform: null,
@@ -145,7 +146,11 @@ export async function openContainerSource(
       });
     }
     return open({
-      source: containersStorageRef({ driver, graphroot: storage, runroot }, id),
+      source: formatImageReference({
+        transport: 'containers-storage',
+        store: { driver, graphroot: storage, runroot },
+        image: id,
+      }),
       podmanArgs: [`--imagestore=${storage}`],
       listDigest: null,
       platform: null,

@@ -9,15 +9,9 @@
 import * as path from 'node:path';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError } from '../errors.js';
-import { readFileInside } from '../internal/fs.js';
-import {
-  MAX_MANIFEST_SIZE,
-  type ManifestList,
-  type ParsedManifest,
-  isManifestList,
-  parseManifest,
-} from '../model/manifest.js';
+import { type ManifestList, type ParsedManifest, isManifestList, parseManifest } from '../model/manifest.js';
 import { isRecord } from '../internal/guards.js';
+import { readManifestFile } from '../transports/reader.js';
 
 /** One list file of the input. */
 export interface ListFile {
@@ -123,17 +117,7 @@ export async function readListFile(dir: string, key: string): Promise<ListFile> 
   const digest = parseDigest(key, 'manifest-lists key');
   const file = path.join(dir, digest);
   const what = `manifest list ${digest}`;
-  const bytes = await readFileInside(
-    dir,
-    file,
-    what,
-    MAX_MANIFEST_SIZE,
-    (size) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `${what} at ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`,
-      ),
-  );
+  const bytes = await readManifestFile(dir, file, what);
   const parsed = expectManifestList(bytes, `${what} at ${file}`);
   if (parsed.digest !== digest) {
     throw new OcikitError(

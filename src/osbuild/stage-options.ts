@@ -17,7 +17,7 @@
  * tree (no `..`, no symlink out).
  */
 import { OcikitError } from '../errors.js';
-import { isRecord } from '../internal/guards.js';
+import { describeValue, isRecord } from '../internal/guards.js';
 import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
 import { isStorageDriverName } from '../transports/containers-storage/reference.js';
 
@@ -50,13 +50,6 @@ export interface InstallOptions {
   readonly removeSignatures: boolean;
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'missing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? JSON.stringify(v) : `${typeof v} ${JSON.stringify(v)}`;
-}
-
 /**
  * Validates the stage options and fills in the defaults.
  * @throws OcikitError `INVALID_INPUT`, naming every offending field (`values` lists their paths).
@@ -66,7 +59,7 @@ export function parseInstallOptions(options: unknown): InstallOptions {
   const bad = (field: string, message: string) => problems.push({ field, message });
 
   if (!isRecord(options)) {
-    throw new OcikitError('INVALID_INPUT', `install options must be an object, not ${describe(options)}`, {
+    throw new OcikitError('INVALID_INPUT', `install options must be an object, not ${describeValue(options)}`, {
       values: ['options'],
     });
   }
@@ -75,14 +68,14 @@ export function parseInstallOptions(options: unknown): InstallOptions {
   }
   const rs = options['remove-signatures'];
   if (rs !== undefined && typeof rs !== 'boolean')
-    bad('remove-signatures', `"remove-signatures" must be a boolean, not ${describe(rs)}`);
+    bad('remove-signatures', `"remove-signatures" must be a boolean, not ${describeValue(rs)}`);
 
   let destination: Destination | undefined;
   const dest = options.destination;
   if (dest === undefined) {
     bad('destination', '"destination" is required');
   } else if (!isRecord(dest)) {
-    bad('destination', `"destination" must be an object, not ${describe(dest)}`);
+    bad('destination', `"destination" must be an object, not ${describeValue(dest)}`);
   } else {
     destination = parseDestination(dest, bad);
   }
@@ -101,7 +94,7 @@ export function parseInstallOptions(options: unknown): InstallOptions {
 
 function checkPathValue(v: unknown, field: string, bad: (field: string, message: string) => void): v is string {
   if (typeof v !== 'string') {
-    bad(field, `"${field.split('.').pop()}" must be a string, not ${describe(v)}`);
+    bad(field, `"${field.split('.').pop()}" must be a string, not ${describeValue(v)}`);
     return false;
   }
   if (v === '' || v.split('/').every((p) => p === '' || p === '.')) {
@@ -125,7 +118,7 @@ function parseDestination(
       'destination.type',
       type === undefined
         ? `"type" is required (one of ${DESTINATION_TYPES.join(', ')})`
-        : `unknown destination type ${describe(type)} (one of ${DESTINATION_TYPES.join(', ')})`,
+        : `"type" must be one of ${DESTINATION_TYPES.join(', ')}, not ${describeValue(type)}`,
     );
     return undefined;
   }
@@ -146,7 +139,7 @@ function parseDestination(
     const pathOk = checkPathValue(sp, 'destination.storage-path', bad);
     let driverOk = false;
     if (typeof sd !== 'string')
-      bad('destination.storage-driver', `"storage-driver" must be a string, not ${describe(sd)}`);
+      bad('destination.storage-driver', `"storage-driver" must be a string, not ${describeValue(sd)}`);
     else if (!isStorageDriverName(sd))
       bad('destination.storage-driver', `${JSON.stringify(sd)} is not a storage driver name`);
     else driverOk = true;

@@ -21,7 +21,7 @@ import type { Digest } from '../model/digest.js';
 import type { BlobExpectation } from '../model/verify.js';
 import { OcikitError, interrupted, isOcikitError } from '../errors.js';
 import { MANIFEST_ACCEPT } from '../model/media-types.js';
-import { MAX_MANIFEST_SIZE } from '../model/manifest.js';
+import { MAX_MANIFEST_SIZE, manifestTooLarge } from '../model/manifest.js';
 import type { AuthLookupOptions } from '../auth/auth-files.js';
 import { type BlobSink, openBlobSink } from './blob-sink.js';
 import { type AuthClient, type RepositoryLocation, authedGet } from './transport/bearer.js';
@@ -42,9 +42,9 @@ export type { RepositoryLocation } from './transport/bearer.js';
 
 /** Options of {@link createRegistryClient}. */
 export interface RegistryClientOptions extends AuthLookupOptions {
-  readonly retry?: Partial<RetryPolicy>;
+  readonly retry?: Partial<RetryPolicy> | undefined;
   /** The `User-Agent` sent (default `ocikit`). */
-  readonly userAgent?: string;
+  readonly userAgent?: string | undefined;
 }
 
 /**
@@ -112,14 +112,8 @@ export async function getManifest(
     signal,
   );
   if (res.statusCode !== 200) throw await failure(res, what, `manifest ${name}@${reference} not found`);
-  const bytes = await readBody(
-    res,
-    MAX_MANIFEST_SIZE,
-    (n) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `manifest ${name}@${reference} is ${n} bytes or more, more than ${MAX_MANIFEST_SIZE}`,
-      ),
+  const bytes = await readBody(res, MAX_MANIFEST_SIZE, (n) =>
+    manifestTooLarge(`manifest ${name}@${reference}`, `at least ${n}`),
   );
   const ct = res.headers['content-type'];
   return { bytes, contentType: typeof ct === 'string' ? ct : undefined };

@@ -67,9 +67,9 @@ export function copyArgs(source: string, dest: string, opts: CopyOptions = {}): 
 function run(args: readonly string[], opts: SkopeoOptions, extra: RunOptions = {}): Promise<ToolResult> {
   return runTool([skopeoBinary(opts), ...args], {
     ...extra,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    ...(opts.onStderr ? { onStderr: opts.onStderr } : {}),
-    ...(opts.onStdout ? { onStdout: opts.onStdout } : {}),
+    signal: opts.signal,
+    onStderr: opts.onStderr,
+    onStdout: opts.onStdout,
   });
 }
 

@@ -1,8 +1,8 @@
 /**
  * The reading side of every native transport: one small interface, {@link ImageReader}, that
  * `dir:`, `oci:` and `oci-archive:` readers implement, plus the helpers they share (resolving a
- * manifest list to the instance a copy would read, reading a config blob with a size limit and
- * verifying it).
+ * manifest list to the instance a copy would read, reading a manifest file or a config blob with
+ * its size limit, and building a reader from a layout's manifest and blob files).
  *
  * A reader hands out one *image* (never a list): its parsed manifest with the raw bytes kept, its
  * config bytes (already verified against the manifest's config descriptor) and raw blob streams.
@@ -11,10 +11,13 @@
  */
 import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
+import { openRegularFileStream, readFileInside } from '../internal/fs.js';
 import type { Digest } from '../model/digest.js';
 import { DigestingStream } from '../model/verify.js';
 import {
+  MAX_MANIFEST_SIZE,
   manifestDigest,
+  manifestTooLarge,
   parseManifest,
   type Descriptor,
   type ImageManifest,
@@ -51,6 +54,17 @@ export interface ImageReader {
   signatures?(): Promise<readonly Buffer[]>;
   /** Releases what the reader holds (temporary extractions). Idempotent. */
   close(): Promise<void>;
+}
+
+/**
+ * Reads a manifest file (an image manifest, a list, `index.json`) that must lie inside `root`, as
+ * `readFileInside` reads it, refusing more than {@link MAX_MANIFEST_SIZE} bytes.
+ * @param what names the file in messages, before its path.
+ * @throws OcikitError `NOT_FOUND`, `UNSAFE_PATH`, `INVALID_INPUT` (not a regular file),
+ *   `MANIFEST_TOO_LARGE`, `IO`.
+ */
+export function readManifestFile(root: string, file: string, what: string): Promise<Buffer> {
+  return readFileInside(root, file, what, MAX_MANIFEST_SIZE, (size) => manifestTooLarge(`${what} ${file}`, size));
 }
 
 /**
@@ -120,4 +134,25 @@ async function readInstanceVerified(
     );
   }
   return parseManifest(bytes, `${what} instance ${digest}`);
+}
+
+/**
+ * The {@link ImageReader} of `manifest` in a local layout whose blobs are plain files (a `dir:`
+ * image, an OCI layout): `blobFile` names a blob's file, every blob opens as a regular file (a
+ * final symlink, a FIFO or a directory is refused), and the config is read and verified now.
+ * The reader holds nothing to release.
+ * @param source names the image in messages and progress (`dir:/srv/img`).
+ * @param extra what the layout has beyond blobs (the `dir:` transport's signatures).
+ * @throws OcikitError reading the config: `NOT_FOUND`, `INVALID_INPUT`, `DIGEST_MISMATCH`, `IO`.
+ */
+export async function readerFromLayout(
+  source: string,
+  manifest: ImageManifest,
+  blobFile: (digest: Digest) => string,
+  extra: Pick<ImageReader, 'signatures'> = {},
+): Promise<ImageReader> {
+  const blobPath = (desc: Descriptor) => blobFile(desc.digest);
+  const openBlob = (desc: Descriptor) => openRegularFileStream(blobPath(desc), `${source} blob`);
+  const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${source} config`);
+  return { source, manifest, config, openBlob, blobPath, ...extra, close: async () => {} };
 }

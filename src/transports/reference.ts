@@ -135,6 +135,15 @@ export function formatImageReference(r: ImageReference): string {
   return formatWith(r, `${r.transport} reference`);
 }
 
+/**
+ * `containers-storage:[spec]image`: {@link formatImageReference} of a containers-storage reference
+ * with a store specification.
+ * @throws as {@link formatImageReference}.
+ */
+export function containersStorageRef(store: StoreSpec, image: string): string {
+  return formatImageReference({ transport: 'containers-storage', store, image });
+}
+
 function formatWith(r: ImageReference, label: string): string {
   switch (r.transport) {
     case 'dir':

@@ -11,6 +11,7 @@ import { isOcikitError } from '../../src/errors.js';
 import type { Digest } from '../../src/model/digest.js';
 import {
   type ImageReference,
+  containersStorageRef,
   formatImageReference,
   isValidOciRef,
   parseImageReference,
@@ -279,5 +280,18 @@ describe('round trip over generated references', () => {
       seen.add(r.transport);
     }
     assert.deepEqual([...seen].sort(), ['containers-storage', 'dir', 'docker', 'oci', 'oci-archive']);
+  });
+});
+
+describe('containersStorageRef', () => {
+  it('appends the image', () => {
+    assert.equal(
+      containersStorageRef({ driver: 'vfs', graphroot: '/g' }, 'localhost/a:b'),
+      'containers-storage:[vfs@/g]localhost/a:b',
+    );
+  });
+  it('refuses an empty or spaced image', () => {
+    assert.throws(() => containersStorageRef({ graphroot: '/g' }, ''), { code: 'INVALID_INPUT' });
+    assert.throws(() => containersStorageRef({ graphroot: '/g' }, 'a b'), { code: 'INVALID_INPUT' });
   });
 });

@@ -59,7 +59,7 @@ export const command: Command = {
         jobs,
         signal: ctx.signal,
         env: ctx.env,
-        ...(values.authfile !== undefined ? { authFile: path.resolve(ctx.cwd, values.authfile) } : {}),
+        authFile: values.authfile === undefined ? undefined : path.resolve(ctx.cwd, values.authfile),
         onProgress: progress.onProgress,
       });
     } finally {

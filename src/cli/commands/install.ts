@@ -87,8 +87,8 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         inputs,
         options,
         tree: path.resolve(ctx.cwd, values.tree as string),
-        ...(values.runroot ? { runroot: path.resolve(ctx.cwd, values.runroot) } : {}),
-        ...(ctx.env.TMPDIR ? { tmpdir: path.resolve(ctx.cwd, ctx.env.TMPDIR) } : {}),
+        runroot: values.runroot ? path.resolve(ctx.cwd, values.runroot) : undefined,
+        tmpdir: ctx.env.TMPDIR ? path.resolve(ctx.cwd, ctx.env.TMPDIR) : undefined,
         signal: ctx.signal,
         onProgress: progress.onProgress,
       });

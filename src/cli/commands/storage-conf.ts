@@ -43,7 +43,7 @@ export const command: Command = {
       { json: { type: 'boolean' }, file: { type: 'string' } },
       { min: 0, max: 0, names: 'no arguments' },
     );
-    const opts = { env: ctx.env, cwd: ctx.cwd, ...(values.file === undefined ? {} : { file: values.file }) };
+    const opts = { env: ctx.env, cwd: ctx.cwd, file: values.file };
     const conf = await readStorageConf({ ...opts, missingOk: true });
     if (conf.file === null) {
       const tried = storageConfLookup(opts).paths.join(', ');

@@ -20,7 +20,7 @@ import { type TarEntryHeader, readTarEntries, safeEntrySegments } from './read.j
 
 /** Options for {@link extractTarSafely}. */
 export interface ExtractOptions {
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortSignal | undefined;
 }
 
 /**

@@ -109,7 +109,7 @@ export async function readTarEntries(file: string, onEntry: TarEntryHandler, opt
   if (compression === 'gzip') stages.push(createGunzip());
   stages.push(extract as unknown as Writable);
   try {
-    await pipeline(stages as [Readable, ...Writable[]], opts.signal ? { signal: opts.signal } : {});
+    await pipeline(stages as [Readable, ...Writable[]], { signal: opts.signal });
   } catch (err) {
     if (err instanceof OcikitError) throw err;
     const e = err as NodeJS.ErrnoException;

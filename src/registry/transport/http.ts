@@ -147,7 +147,7 @@ export async function send(
           path: `${target.pathname}${target.search}`,
           method: opts.method ?? 'GET',
           headers,
-          ...(signal ? { signal } : {}),
+          signal: signal ?? null,
         });
         const loc = res.headers.location;
         if (opts.redirects !== false && REDIRECT_STATUS.has(res.statusCode) && typeof loc === 'string') {

@@ -78,16 +78,6 @@ export function formatStoreSpec(spec: StoreSpec): string {
   return `[${s}]`;
 }
 
-/**
- * Formats a full `containers-storage:[spec]image` reference.
- * @throws as {@link formatStoreSpec}; `INVALID_INPUT` for an empty image.
- */
-export function containersStorageRef(spec: StoreSpec, image: string): string {
-  if (!image || /[\s\0]/.test(image))
-    throw new OcikitError('INVALID_INPUT', `image ${JSON.stringify(image)} is not usable in a reference`);
-  return `containers-storage:${formatStoreSpec(spec)}${image}`;
-}
-
 function splitOnce(s: string, sep: string): [string, string | undefined] {
   const i = s.indexOf(sep);
   return i < 0 ? [s, undefined] : [s.slice(0, i), s.slice(i + 1)];

@@ -15,16 +15,11 @@ import * as path from 'node:path';
 import { digestHex } from '../../model/digest.js';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { trackTemp, untrackTemp } from '../../internal/cleanup.js';
-import { exists, isInside, readFileInside } from '../../internal/fs.js';
+import { exists, isInside } from '../../internal/fs.js';
 import { publishDir, tempSibling } from '../../internal/publish.js';
+import { readManifestFile } from '../reader.js';
 import { readDirManifest } from './read.js';
-import {
-  MAX_MANIFEST_SIZE,
-  type Descriptor,
-  type ManifestList,
-  type ParsedManifest,
-  parseManifest,
-} from '../../model/manifest.js';
+import { type Descriptor, type ManifestList, type ParsedManifest, parseManifest } from '../../model/manifest.js';
 
 /** What {@link mergeManifest} produced. */
 export interface MergeResult {
@@ -50,16 +45,10 @@ export interface MergeResult {
  *   `UNSUPPORTED` (a subdirectory in the image), `IO`.
  */
 export async function mergeManifest(listFile: string, imageDir: string, outDir: string): Promise<MergeResult> {
-  const listBytes = await readFileInside(
+  const listBytes = await readManifestFile(
     path.dirname(path.resolve(listFile)),
     path.resolve(listFile),
     'manifest list',
-    MAX_MANIFEST_SIZE,
-    (size) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `manifest list ${listFile} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte limit`,
-      ),
   );
   const list = parseManifest(listBytes, `manifest list ${listFile}`);
   if (list.kind !== 'list') throw new OcikitError('INVALID_MANIFEST', `${listFile} is not a manifest list`);

@@ -13,15 +13,8 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError } from '../../errors.js';
 import { digestHex, parseDigest, type Digest } from '../../model/digest.js';
-import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
-import {
-  MAX_MANIFEST_SIZE,
-  parseManifest,
-  type Descriptor,
-  type ImageManifest,
-  type ParsedManifest,
-} from '../../model/manifest.js';
-import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader } from '../reader.js';
+import { parseManifest, type ImageManifest, type ParsedManifest } from '../../model/manifest.js';
+import { readManifestFile, readerFromLayout, resolveImageManifest, type ImageReader } from '../reader.js';
 import type { InstanceChoice } from '../../model/platform.js';
 
 /** The exact content of a `dir:` image's `version` file (33 bytes), as skopeo 1.9.3 writes it. */
@@ -47,16 +40,7 @@ export function dirVersionPath(dir: string): string {
   return path.join(dir, 'version');
 }
 
-async function readManifestFile(dir: string, file: string): Promise<Buffer> {
-  return readFileInside(
-    dir,
-    file,
-    'dir: manifest',
-    MAX_MANIFEST_SIZE,
-    (size) =>
-      new OcikitError('MANIFEST_TOO_LARGE', `manifest ${file} is ${size} bytes, more than ${MAX_MANIFEST_SIZE}`),
-  );
-}
+const readManifest = (dir: string, file: string) => readManifestFile(dir, file, 'dir: manifest');
 
 /** Options of {@link openDirImage}. */
 export interface DirImageOptions extends InstanceChoice {
@@ -80,7 +64,7 @@ export async function resolveDirManifest(
   top: ParsedManifest,
   choice: InstanceChoice = {},
 ): Promise<ImageManifest> {
-  return resolveImageManifest(top, choice, `dir:${dir}`, (d) => readManifestFile(dir, dirInstanceManifestPath(dir, d)));
+  return resolveImageManifest(top, choice, `dir:${dir}`, (d) => readManifest(dir, dirInstanceManifestPath(dir, d)));
 }
 
 /**
@@ -92,26 +76,14 @@ export async function resolveDirManifest(
  */
 export async function openDirImage(dir: string, opts: DirImageOptions = {}): Promise<ImageReader> {
   const what = `dir:${dir}`;
-  const top =
-    opts.manifest ?? parseManifest(await readManifestFile(dir, dirManifestPath(dir)), `${what} manifest.json`);
+  const top = opts.manifest ?? parseManifest(await readManifest(dir, dirManifestPath(dir)), `${what} manifest.json`);
   const manifest = await resolveDirManifest(dir, top, opts);
-  const openBlob = (desc: Descriptor) => openRegularFileStream(dirBlobPath(dir, desc.digest), `${what} blob`);
-  const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
-  return {
-    source: what,
-    manifest,
-    config,
-    openBlob,
-    blobPath: (desc) => dirBlobPath(dir, desc.digest),
-    // A plain image's signatures are `signature-N`; an instance read out of a list has its own,
-    // `<hex>.signature-N` (the top-level ones sign the list).
-    signatures: () =>
-      readDirSignatures(
-        dir,
-        top.kind === 'list' || top.digest !== manifest.digest ? `${digestHex(manifest.digest)}.` : '',
-      ),
-    close: async () => {},
-  };
+  // A plain image's signatures are `signature-N`; an instance read out of a list has its own,
+  // `<hex>.signature-N` (the top-level ones sign the list).
+  const prefix = top.kind === 'list' || top.digest !== manifest.digest ? `${digestHex(manifest.digest)}.` : '';
+  return readerFromLayout(what, manifest, (d) => dirBlobPath(dir, d), {
+    signatures: () => readDirSignatures(dir, prefix),
+  });
 }
 
 /**
@@ -146,16 +118,6 @@ export async function readDirManifest(key: string, dir: string): Promise<ParsedM
     throw fromSystemError(err, what, dir);
   }
   const file = path.join(dir, 'manifest.json');
-  const bytes = await readFileInside(
-    dir,
-    file,
-    `${what} manifest`,
-    MAX_MANIFEST_SIZE,
-    (size) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `${what}: ${file} is ${size} bytes, over the ${MAX_MANIFEST_SIZE}-byte manifest limit`,
-      ),
-  );
+  const bytes = await readManifestFile(dir, file, `${what} manifest`);
   return parseManifest(bytes, `${what} (${file})`);
 }

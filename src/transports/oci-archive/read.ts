@@ -47,7 +47,7 @@ export async function withOciArchive<T>(
   return withTempDir(
     'ocikit-oci-archive-',
     async (dir) => {
-      await extractTarSafely(file, dir, opts.signal ? { signal: opts.signal } : {});
+      await extractTarSafely(file, dir, { signal: opts.signal });
       const label = `oci-archive:${file}${opts.ref ? `:${opts.ref}` : ''}`;
       let reader: ImageReader;
       try {

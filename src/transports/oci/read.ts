@@ -16,14 +16,12 @@
  * constants both sides share are here.
  */
 import * as path from 'node:path';
-import type { Readable } from 'node:stream';
 import { OcikitError } from '../../errors.js';
 import { digestHex, isDigest, parseDigest, sha256, type Digest } from '../../model/digest.js';
-import { openRegularFileStream, readFileInside } from '../../internal/fs.js';
 import { DOCKER_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST } from '../../model/media-types.js';
-import { MAX_MANIFEST_SIZE, parseManifest, type Descriptor } from '../../model/manifest.js';
+import { parseManifest } from '../../model/manifest.js';
 import type { InstanceChoice } from '../../model/platform.js';
-import { readVerifiedSmallBlob, resolveImageManifest, type ImageReader } from '../reader.js';
+import { readManifestFile, readerFromLayout, resolveImageManifest, type ImageReader } from '../reader.js';
 
 /**
  * The `oci-layout` file ocikit writes: the form skopeo 1.9.3 (c/image < 5.29) writes, with a
@@ -138,17 +136,7 @@ export function resolveIndexEntry(entries: readonly IndexEntry[], opts: OciLayou
 
 async function readManifestBlob(dir: string, digest: Digest, size: number | undefined, what: string): Promise<Buffer> {
   const file = ociBlobPath(dir, digest);
-  const bytes = await readFileInside(
-    dir,
-    file,
-    `${what} manifest`,
-    MAX_MANIFEST_SIZE,
-    (n) =>
-      new OcikitError(
-        'MANIFEST_TOO_LARGE',
-        `${what}: manifest ${digest} is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`,
-      ),
-  );
+  const bytes = await readManifestFile(dir, file, `${what} manifest`);
   const actual = sha256(bytes);
   if (actual !== digest || (size !== undefined && bytes.length !== size)) {
     throw new OcikitError(
@@ -171,28 +159,12 @@ async function readManifestBlob(dir: string, digest: Digest, size: number | unde
  */
 export async function openOciLayout(dir: string, opts: OciLayoutOptions = {}, label?: string): Promise<ImageReader> {
   const what = label ?? `oci:${dir}${opts.ref ? `:${opts.ref}` : ''}`;
-  const indexBytes = await readFileInside(
-    dir,
-    path.join(dir, 'index.json'),
-    `${what} index.json`,
-    MAX_MANIFEST_SIZE,
-    (n) => new OcikitError('MANIFEST_TOO_LARGE', `${what}: index.json is ${n} bytes, more than ${MAX_MANIFEST_SIZE}`),
-  );
+  const indexBytes = await readManifestFile(dir, path.join(dir, 'index.json'), `${what} index.json`);
   const entry = resolveIndexEntry(parseIndexJson(indexBytes, `${what} index.json`), opts, what);
   const top = parseManifest(
     await readManifestBlob(dir, entry.digest, entry.size, what),
     `${what} manifest ${entry.digest}`,
   );
   const manifest = await resolveImageManifest(top, opts, what, (d) => readManifestBlob(dir, d, undefined, what));
-  const openBlob = (desc: Descriptor): Promise<Readable> =>
-    openRegularFileStream(ociBlobPath(dir, desc.digest), `${what} blob`);
-  const config = await readVerifiedSmallBlob(await openBlob(manifest.config), manifest.config, `${what} config`);
-  return {
-    source: what,
-    manifest,
-    config,
-    openBlob,
-    blobPath: (desc) => ociBlobPath(dir, desc.digest),
-    close: async () => {},
-  };
+  return readerFromLayout(what, manifest, (d) => ociBlobPath(dir, d));
 }

@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
-  containersStorageRef,
   formatStoreSpec,
   isStorageDriverName,
   parseContainersStorageRef,
@@ -39,19 +38,6 @@ describe('formatStoreSpec', () => {
     assert.throws(() => formatStoreSpec({ graphroot: 'rel' }), { code: 'INVALID_INPUT' });
     assert.throws(() => formatStoreSpec({ driver: 'Over lay', graphroot: '/g' }), { code: 'INVALID_INPUT' });
     assert.throws(() => formatStoreSpec({ driver: 'vfs' }), { code: 'INVALID_INPUT' });
-  });
-});
-
-describe('containersStorageRef', () => {
-  it('appends the image', () => {
-    assert.equal(
-      containersStorageRef({ driver: 'vfs', graphroot: '/g' }, 'localhost/a:b'),
-      'containers-storage:[vfs@/g]localhost/a:b',
-    );
-  });
-  it('refuses an empty or spaced image', () => {
-    assert.throws(() => containersStorageRef({ graphroot: '/g' }, ''), { code: 'INVALID_INPUT' });
-    assert.throws(() => containersStorageRef({ graphroot: '/g' }, 'a b'), { code: 'INVALID_INPUT' });
   });
 });
 
