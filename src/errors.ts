@@ -7,7 +7,10 @@
  * The CLI maps `USAGE` to exit status 2 and everything else to 1.
  */
 
-/** The closed set of error codes. Adding one is an API change: document it in docs/errors.md. */
+/**
+ * The closed set of error codes. Adding one is an API change: document it in docs/errors.md.
+ * @category Errors
+ */
 export const ERROR_CODES = [
   /** The command line was wrong (unknown subcommand, missing argument, bad flag). */
   'USAGE',
@@ -43,10 +46,16 @@ export const ERROR_CODES = [
   'IO',
 ] as const;
 
-/** A stable, machine-readable error code. */
+/**
+ * A stable, machine-readable error code.
+ * @category Errors
+ */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Extra fields a caller may branch on. */
+/**
+ * Extra fields a caller may branch on.
+ * @category Errors
+ */
 export interface ErrorDetails {
   /** The lower error this one wraps. */
   readonly cause?: unknown;
@@ -60,21 +69,41 @@ export interface ErrorDetails {
   readonly expected?: string;
   /** For `DIGEST_MISMATCH`: the actual value. */
   readonly actual?: string;
-  /** For `UNMATCHED`-style aggregate errors: every offending value. */
+  /**
+   * For errors about several values at once (`LIST_MISMATCH` for unmatched or shared lists,
+   * `INVALID_INPUT` for stage options, `CONFIG`/`NOT_FOUND` for storage.conf): every offending value.
+   */
   readonly values?: readonly string[];
 }
 
-/** The error every ocikit function throws. */
+/**
+ * The error every ocikit function throws.
+ * @category Errors
+ */
 export class OcikitError extends Error {
+  /** Always `'OcikitError'`, so logs and `util.inspect` name the class. */
   override readonly name = 'OcikitError';
+  /** What went wrong, from {@link ERROR_CODES}; the field to branch on (the message may change). */
   readonly code: ErrorCode;
+  /** For `TOOL_FAILED`: the argv that was run (the tool first); absent for other codes. */
   readonly command?: readonly string[];
+  /** For `TOOL_FAILED`: the tool's exit status, `null` when a signal killed it; absent otherwise. */
   readonly exitCode?: number | null;
+  /** For `TOOL_FAILED`: everything the tool wrote to stderr; absent otherwise. */
   readonly stderr?: string;
+  /** For `DIGEST_MISMATCH`: the digest or size that was declared or requested. */
   readonly expected?: string;
+  /** For `DIGEST_MISMATCH`: the digest or size the content actually has. */
   readonly actual?: string;
+  /** For errors about several values at once (see {@link ErrorDetails.values}): each of them. */
   readonly values?: readonly string[];
 
+  /**
+   * Creates an error; only `details` fields that are given become properties.
+   * @param code the error code
+   * @param message for people: names the offending value; not stable across releases
+   * @param details the lower error (`cause`) and the fields of {@link ErrorDetails}
+   */
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = code;
@@ -87,7 +116,10 @@ export class OcikitError extends Error {
   }
 }
 
-/** True when `err` is an {@link OcikitError}, optionally with the given code. */
+/**
+ * True when `err` is an {@link OcikitError}, optionally with the given code.
+ * @category Errors
+ */
 export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitError {
   return err instanceof OcikitError && (code === undefined || err.code === code);
 }
