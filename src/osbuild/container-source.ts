@@ -183,14 +183,16 @@ export async function openContainerSource(
  * @example
  * ```ts
  * import { execFile } from 'node:child_process';
+ * import { readFile } from 'node:fs/promises';
  * import { promisify } from 'node:util';
  * import { resolveContainersInput, withContainerSource } from 'ocikit';
  *
  * const run = promisify(execFile);
+ * const inputs = JSON.parse(await readFile('inputs.json', 'utf8'));
  * for (const image of await resolveContainersInput(inputs)) {
  *   // The temporary symlink or merged view exists only while the callback runs.
  *   await withContainerSource(image, (src) =>
- *     run('skopeo', ['copy', src.source, `oci-archive:/tmp/out.tar:${src.name}`]),
+ *     run('skopeo', ['copy', src.source, `oci:/var/tmp/layout:${src.name}`]),
  *   );
  * }
  * ```
