@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Benchmark for `ocikit fetch` (issue 4), against skopeo, on a loopback Debian docker-registry.
+// Benchmark for `ocikit fetch`, against skopeo, on a loopback Debian docker-registry.
 //
 // 1. A 300 MB image with three incompressible layers (bench/gen-big-image.mjs) is pushed to a
 //    fresh registry; then `bin/ocikit fetch` (a whole process, fresh cache each run) and

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Generates the issue-3 benchmark image as a skopeo `dir:` image, deterministically, with Node only
-// (the Node counterpart of tools-probe.md's 07-make-big-image.sh):
+// Generates the image of the install and fetch benchmarks (bench/install-native.mjs,
+// bench/fetch.mjs) as a skopeo `dir:` image, deterministically, with Node only:
 //   N layers (default 3), each a tar holding one file `data/blob<i>.bin` of SIZE MiB (default 100)
 //   of AES-128-CTR keystream (incompressible, fixed key per layer), fixed tar metadata, gzip level 1;
 //   an OCI config and manifest; `version`, `manifest.json`, and blobs named by bare hex.

@@ -1,4 +1,4 @@
-// Benchmark (issue 2): resolving the container inputs of N dir: images, half with manifest lists.
+// Benchmark of `ocikit inputs`: resolving the container inputs of N dir: images, half with manifest lists.
 // Whole processes, same run: `ocikit inputs INPUTS.json` against the reference's cost, one
 // `skopeo manifest-digest` process per image (what osbuild's parse_containers_input spawns).
 // Usage: npm run build && node bench/inputs.mjs [N] [RUNS]

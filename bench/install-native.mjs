@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Issue 3 benchmark: install a generated 300 MB image (3 incompressible gzip layers) from `dir:`
+// Native install benchmark: install a generated 300 MB image (3 incompressible gzip layers) from `dir:`
 // into an `oci` destination, as whole processes in the same run:
 //   - ocikit: `bin/ocikit install --inputs … --options … --tree …` when that command works
 //     (`bin/ocikit install --help` exits 0), else bench/install-native-driver.mjs (same library call);

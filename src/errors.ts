@@ -7,7 +7,10 @@
  * The CLI maps `USAGE` to exit status 2 and everything else to 1.
  */
 
-/** The closed set of error codes. Adding one is an API change: document it in docs/errors.md. */
+/**
+ * The closed set of error codes. Adding one is an API change: document it in docs/errors.md.
+ * @category Errors
+ */
 export const ERROR_CODES = [
   /** The command line was wrong (unknown subcommand, missing argument, bad flag). */
   'USAGE',
@@ -43,10 +46,16 @@ export const ERROR_CODES = [
   'IO',
 ] as const;
 
-/** A stable, machine-readable error code. */
+/**
+ * A stable, machine-readable error code.
+ * @category Errors
+ */
 export type ErrorCode = (typeof ERROR_CODES)[number];
 
-/** Extra fields a caller may branch on. */
+/**
+ * Extra fields a caller may branch on.
+ * @category Errors
+ */
 export interface ErrorDetails {
   /** The lower error this one wraps. */
   readonly cause?: unknown;
@@ -60,7 +69,10 @@ export interface ErrorDetails {
   readonly expected?: string;
   /** For `DIGEST_MISMATCH`: the actual value. */
   readonly actual?: string;
-  /** For `UNMATCHED`-style aggregate errors: every offending value. */
+  /**
+   * For errors about several values at once (`LIST_MISMATCH` for unmatched or shared lists,
+   * `INVALID_INPUT` for stage options, `CONFIG`/`NOT_FOUND` for storage.conf): every offending value.
+   */
   readonly values?: readonly string[];
 }
 
@@ -70,12 +82,23 @@ export interface ErrorDetails {
  */
 export interface OcikitError extends Omit<ErrorDetails, 'cause'> {}
 
-/** The error every ocikit function throws. */
+/**
+ * The error every ocikit function throws.
+ * @category Errors
+ */
 // biome-ignore lint/suspicious/noUnsafeDeclarationMerging: the interface declares the optional detail fields the constructor sets
 export class OcikitError extends Error {
+  /** Always `'OcikitError'`, so logs and `util.inspect` name the class. */
   override readonly name = 'OcikitError';
+  /** What went wrong, from {@link ERROR_CODES}; the field to branch on (the message may change). */
   readonly code: ErrorCode;
 
+  /**
+   * Creates an error; only `details` fields that are given become properties.
+   * @param code the error code
+   * @param message for people: names the offending value; not stable across releases
+   * @param details the lower error (`cause`) and the fields of {@link ErrorDetails}
+   */
   constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
     const { cause, ...fields } = details;
     super(message, cause === undefined ? undefined : { cause });
@@ -85,7 +108,10 @@ export class OcikitError extends Error {
   }
 }
 
-/** True when `err` is an {@link OcikitError}, optionally with the given code. */
+/**
+ * True when `err` is an {@link OcikitError}, optionally with the given code.
+ * @category Errors
+ */
 export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitError {
   return err instanceof OcikitError && (code === undefined || err.code === code);
 }

@@ -1,12 +1,40 @@
 /**
- * ocikit's public API. Everything a library user needs is re-exported here and nothing else;
- * internal modules (src/internal/) are not part of the API. Every type a public signature names
- * is exported too (TypeDoc's `notExported` validation, `npm run docs`, checks it).
+ * ocikit takes container images into OS image builds: it resolves osbuild's container inputs,
+ * fetches images from registries into osbuild's source cache and installs them into trees, keeping
+ * every digest exactly as skopeo computes it.
+ *
+ * This page is the reference of everything `import { … } from 'ocikit'` gives, grouped by topic:
+ * **osbuild** (the stage and source contracts), **Install**, **Fetch**, **Transports** (`dir:`,
+ * `oci:`, `oci-archive:`, `containers-storage:` references and readers), **Model** (digests,
+ * manifests, platforms), **Registry**, **Configuration** (storage.conf, host lookups) and
+ * **Errors**. What is promised about this API is in [docs/api.md](../docs/api.md); the behaviour
+ * of each operation is in the pages of docs/: [container inputs](../docs/inputs.md),
+ * [install](../docs/install.md), [fetch](../docs/fetch.md), [transports](../docs/transports.md),
+ * [manifests and digests](../docs/manifests.md), [storage.conf](../docs/storage-conf.md),
+ * [errors](../docs/errors.md) and [the command line](../docs/cli.md).
+ *
+ * Everything a library user needs is re-exported here and nothing else; internal modules
+ * (src/internal/) are not part of the API. Every type a public signature names is exported too
+ * (TypeDoc's `notExported` validation, `npm run docs:check`, checks it; test/api.test.ts pins the
+ * runtime exports).
+ *
+ * @packageDocumentation
+ * @document ../docs/inputs.md
+ * @document ../docs/install.md
+ * @document ../docs/fetch.md
+ * @document ../docs/transports.md
+ * @document ../docs/manifests.md
+ * @document ../docs/storage-conf.md
+ * @document ../docs/errors.md
+ * @document ../docs/cli.md
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
 export { type Digest, isDigest, parseDigest, digestHex, sha256 } from './model/digest.js';
 export { type BlobExpectation, DigestingStream, Verifier, verifyBytes } from './model/verify.js';
-/** Every media type string ocikit knows (Docker distribution and OCI image specs), and what kind of object each names. */
+/**
+ * Every media type string ocikit knows (Docker distribution and OCI image specs), and what kind of object each names.
+ * @category Model
+ */
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
@@ -99,10 +127,12 @@ export {
   type NativeDestination,
   type InstalledImage,
   type InstallNativeOptions,
+  type InstallNativeProgress,
   installNative,
 } from './install/to-layout.js';
+export type { LayoutType } from './install/layout-plan.js';
 export type { ImageReader } from './transports/reader.js';
-export { openDirImage, readDirManifest } from './transports/dir/read.js';
+export { type DirImageOptions, openDirImage, readDirManifest } from './transports/dir/read.js';
 export { type OciLayoutOptions, openOciLayout } from './transports/oci/read.js';
 export { type OciArchiveOptions, withOciArchive } from './transports/oci-archive/read.js';
 export { type FetchItem, type ImageItem, type ListItem, type LocalItem, parseFetchSources } from './osbuild/sources.js';

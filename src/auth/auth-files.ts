@@ -1,16 +1,8 @@
 /**
- * Registry credentials from the containers auth files.
- *
- * Credentials come from the containers auth file, looked up as containers/image's
- * `pkg/docker/config` does (containers-auth.json(5)): an explicit file (`authFile`, else
- * `$REGISTRY_AUTH_FILE`) is the only file read; otherwise the primary file
- * `$XDG_RUNTIME_DIR/containers/auth.json` (`/run/containers/<uid>/auth.json` without
- * XDG_RUNTIME_DIR), then `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`), then
- * `$DOCKER_CONFIG/config.json` or `~/.docker/config.json`, then the legacy `~/.dockercfg` (whose
- * top level is the `auths` map). The first file holding an entry for the image wins. In each file
- * the keys are tried most specific first: `host/ns/repo`, `host/ns`, `host`, then legacy keys
- * written as URLs (`https://host/v1/`), with `index.docker.io` meaning `docker.io`. An entry's
- * `auth` is base64 of `user:password`. Credential helpers and identity tokens are not supported.
+ * Registry credentials from the containers auth files, looked up as containers/image's
+ * `pkg/docker/config` does (containers-auth.json(5)); the file order is in the TSDoc of
+ * {@link authFilePaths}, the key order at {@link lookupCredentials}, and docs/fetch.md sums both
+ * up. Credential helpers and identity tokens are not supported.
  *
  * The `WWW-Authenticate` challenges that ask for credentials are HTTP, not credentials: they are
  * parsed in registry/transport/challenge.ts.
@@ -42,8 +34,13 @@ export interface AuthLookupOptions extends HostEnv {
 }
 
 /**
- * The auth files to read, in order; a file under a home directory is left out when the host has
- * none (and neither `XDG_CONFIG_HOME` nor `DOCKER_CONFIG` says where it is).
+ * The auth files to read, in order: an explicit file (`authFile`, else `$REGISTRY_AUTH_FILE`) is
+ * the only file read; otherwise the primary file `$XDG_RUNTIME_DIR/containers/auth.json`
+ * (`/run/containers/<uid>/auth.json` without XDG_RUNTIME_DIR), then
+ * `$XDG_CONFIG_HOME/containers/auth.json` (`~/.config/...`), then `$DOCKER_CONFIG/config.json` or
+ * `~/.docker/config.json`, then the legacy `~/.dockercfg` (whose top level is the `auths` map).
+ * A file under a home directory is left out when the host has none (and neither
+ * `XDG_CONFIG_HOME` nor `DOCKER_CONFIG` says where it is).
  */
 export function authFilePaths(opts: AuthLookupOptions = {}): AuthFilePath[] {
   const explicit = opts.authFile ?? hostVar(opts, 'REGISTRY_AUTH_FILE');
@@ -124,7 +121,11 @@ export function credentialsFromAuths(
 
 /**
  * Looks up credentials for repository `repo` on registry `host` (the domain as written in the
- * reference, e.g. `docker.io`, `quay.io`, `127.0.0.1:5000`). A missing file is skipped.
+ * reference, e.g. `docker.io`, `quay.io`, `127.0.0.1:5000`) in the files of {@link authFilePaths};
+ * a missing file is skipped and the first file holding an entry for the image wins. In each file
+ * the keys are tried most specific first: `host/ns/repo`, `host/ns`, `host`, then legacy keys
+ * written as URLs (`https://host/v1/`), with `index.docker.io` meaning `docker.io`. An entry's
+ * `auth` is base64 of `user:password`.
  * @returns the credentials, or undefined for anonymous access.
  * @throws OcikitError `CONFIG` when a file exists but is not valid JSON or holds a malformed entry.
  */

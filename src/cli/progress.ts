@@ -1,20 +1,9 @@
 /**
  * The terminal progress displays of the CLI, drawn on stderr only when it is a terminal (`isTTY`);
  * on anything else a renderer writes nothing, so logs and pipes stay clean. Both use only `\r`,
- * erase-line and cursor-up escapes, and share one byte formatter and one line-width rule.
- *
- * `ocikit install` ({@link createProgressRenderer}): one line per image being copied, redrawn in
- * place (at most ten times a second on events, every half second while nothing is reported), and a
- * final line per finished image.
- *
- * - Native copies report bytes: the line shows bytes copied / total, percent, the average rate
- *   since the image started, and the time left at that rate.
- * - skopeo copies (containers-storage) report no byte counts: the line is indeterminate — elapsed
- *   time and the latest line skopeo wrote to stderr, if any (nothing is parsed from it).
- *
- * `ocikit fetch` ({@link createFetchProgressRenderer}): one status line for the whole run (items
- * done / started, bytes received of the sizes known so far, percent), redrawn at most ten times a
- * second on byte counts, and a line per finished item above it.
+ * erase-line and cursor-up escapes, and share one byte formatter and one line-width rule. What each
+ * display shows is in the TSDoc of {@link createProgressRenderer} (`ocikit install`) and
+ * {@link createFetchProgressRenderer} (`ocikit fetch`); see also docs/install.md.
  */
 import type { FetchProgress } from '../fetch/fetch.js';
 import type { InstallProgress } from '../install/install.js';
@@ -113,7 +102,13 @@ function fit(text: string, columns: number | undefined): string {
 }
 
 /**
- * Creates a renderer drawing on `stream`; a no-op when `stream` is not a terminal.
+ * Creates the `ocikit install` renderer drawing on `stream`; a no-op when `stream` is not a
+ * terminal. One line per image being copied, redrawn in place (at most ten times a second on
+ * events, every half second while nothing is reported), and a final line per finished image:
+ * - native copies report bytes: the line shows bytes copied / total, percent, the average rate
+ *   since the image started, and the time left at that rate;
+ * - skopeo copies (containers-storage) report no byte counts: the line is indeterminate — elapsed
+ *   time and the latest line skopeo wrote to stderr, if any (nothing is parsed from it).
  */
 export function createProgressRenderer(stream: ProgressStream, opts: RendererOptions = {}): ProgressRenderer {
   if (!stream.isTTY) return { onProgress: () => undefined, finish: () => undefined };
@@ -182,7 +177,10 @@ export function createProgressRenderer(stream: ProgressStream, opts: RendererOpt
 
 /**
  * Creates the `ocikit fetch` renderer drawing on `stream`; a no-op when `stream` is not a
- * terminal. Only `now` and `interval` of `opts` apply (the status line moves only on events).
+ * terminal. One status line for the whole run (items done / started, bytes received of the sizes
+ * known so far, percent), redrawn at most ten times a second on byte counts, and a line per
+ * finished item above it. Only `now` and `interval` of `opts` apply (the status line moves only on
+ * events).
  */
 export function createFetchProgressRenderer(
   stream: ProgressStream,

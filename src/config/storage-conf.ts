@@ -3,28 +3,9 @@
  *
  * Follows containers-storage.conf(5) as implemented by containers/storage up to v1.62.0 (the
  * "classic" lookup every released skopeo and podman use): exactly one file is read, never merged
- * with another, and no drop-in directories are consulted. The order is
- *
- * 1. an explicit file (`opts.file`, the CLI's `--file`);
- * 2. `$CONTAINERS_STORAGE_CONF`, when set and not empty;
- * 3. for a non-root user only, `$XDG_CONFIG_HOME/containers/storage.conf`, or
- *    `~/.config/containers/storage.conf` when `XDG_CONFIG_HOME` is unset;
- * 4. `/etc/containers/storage.conf`;
- * 5. `/usr/share/containers/storage.conf`.
- *
- * The first two are "named" files: if a named file is missing, that is an error and nothing else is
- * tried. Steps 3–5 are candidates, and the first one that exists is used.
- *
- * `driver`, `graphroot` and `runroot` fall back to osbuild's defaults (overlay,
- * `/var/lib/containers/storage`, `/run/containers/storage`) when they are absent or empty. Current
- * containers-common ships all three commented out (osbuild#2500), so a missing key is normal and
- * not an error. As containers/storage does, `overlay2` is read as `overlay`. In graphroot and
- * runroot, `$UID` and environment variables are expanded, and the result is cleaned.
- *
- * ocikit is stricter than containers/storage in a few places, because a wrong store path here
- * becomes a wrong bind mount later. A relative path is an error: containers/storage would resolve
- * it against whatever the working directory happens to be. A value of the wrong type is an error
- * that names the key. An imagestore equal to graphroot is an error, as it is upstream.
+ * with another, and no drop-in directories are consulted. The lookup order is in the TSDoc of
+ * {@link readStorageConf}; defaults, expansion and where ocikit is stricter than containers/storage
+ * (a wrong store path here becomes a wrong bind mount later) are in docs/storage-conf.md.
  */
 import * as path from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
@@ -36,6 +17,7 @@ import { type HostEnv, hostEnvVars, hostPath, hostUid, hostVar, userConfigDir } 
 /**
  * The storage settings ocikit uses, as read from one `storage.conf` (or the defaults when none
  * was found and `missingOk` was given).
+ * @category Configuration
  */
 export interface StorageConf {
   /** The storage driver (`overlay`, `vfs`, `btrfs`, `zfs`, …); `overlay2` is reported as `overlay`. */
@@ -54,8 +36,20 @@ export interface StorageConf {
   readonly options?: Readonly<Record<string, unknown>>;
 }
 
-/** The values used when `storage.conf` leaves a setting out (osbuild's defaults, root's paths). */
-export const STORAGE_DEFAULTS: Readonly<{ driver: string; graphroot: string; runroot: string }> = Object.freeze({
+/**
+ * The values used when `storage.conf` leaves a setting out (osbuild's defaults, root's paths).
+ * Current containers-common ships all three keys commented out
+ * (https://github.com/osbuild/osbuild/issues/2500), so a missing key is normal, not an error.
+ * @category Configuration
+ */
+export const STORAGE_DEFAULTS: Readonly<{
+  /** `overlay`, the driver osbuild assumes. */
+  driver: string;
+  /** `/var/lib/containers/storage`, root's store. */
+  graphroot: string;
+  /** `/run/containers/storage`, root's run root. */
+  runroot: string;
+}> = Object.freeze({
   driver: 'overlay',
   graphroot: '/var/lib/containers/storage',
   runroot: '/run/containers/storage',
@@ -69,7 +63,10 @@ export function storageDriverName(driver: string): string {
   return driver === 'overlay2' ? 'overlay' : driver;
 }
 
-/** The system-wide files, in the order they are tried: the administrator's file, then the vendor's. */
+/**
+ * The system-wide files, in the order they are tried: the administrator's file, then the vendor's.
+ * @category Configuration
+ */
 export const SYSTEM_STORAGE_CONF_PATHS: readonly string[] = Object.freeze([
   '/etc/containers/storage.conf',
   '/usr/share/containers/storage.conf',
@@ -81,6 +78,7 @@ export const SYSTEM_STORAGE_CONF_PATHS: readonly string[] = Object.freeze([
  * variables graphroot and runroot expand; `uid` decides whether the per-user file is consulted and
  * is the value of `$UID`; `home` locates `~/.config`; `cwd` resolves relative file names. Every
  * field is optional; the defaults describe this process.
+ * @category Configuration
  */
 export interface StorageConfOptions extends HostEnv {
   /** Read exactly this file (relative to `cwd`), ignoring the environment and the usual places. */
@@ -94,7 +92,10 @@ export interface StorageConfOptions extends HostEnv {
   readonly missingOk?: boolean | undefined;
 }
 
-/** The lookup plan: either one named file, or candidates where the first that exists wins. */
+/**
+ * The lookup plan: either one named file, or candidates where the first that exists wins.
+ * @category Configuration
+ */
 export interface StorageConfLookup {
   /** `'file'` for `opts.file`, `'env'` for `CONTAINERS_STORAGE_CONF`, `'search'` for the usual places. */
   readonly source: 'file' | 'env' | 'search';
@@ -109,6 +110,7 @@ const MAX_CONF_BYTES = 1024 * 1024;
  * Works out which `storage.conf` paths {@link readStorageConf} would consult, in order, without
  * touching the file system.
  * @throws never.
+ * @category Configuration
  */
 export function storageConfLookup(opts: StorageConfOptions = {}): StorageConfLookup {
   if (opts.file !== undefined) return { source: 'file', paths: [hostPath(opts, opts.file)] };
@@ -128,11 +130,27 @@ export function storageConfLookup(opts: StorageConfOptions = {}): StorageConfLoo
 
 /**
  * Finds and reads the host's `storage.conf` as containers-storage.conf(5) describes (one file, no
- * merging) and returns its settings, with defaults for whatever it leaves out.
+ * merging) and returns its settings, with defaults for whatever it leaves out. The order:
+ *
+ * 1. an explicit file (`opts.file`, the CLI's `--file`);
+ * 2. `$CONTAINERS_STORAGE_CONF`, when set and not empty;
+ * 3. for a non-root user only, `$XDG_CONFIG_HOME/containers/storage.conf`, or
+ *    `~/.config/containers/storage.conf` when `XDG_CONFIG_HOME` is unset;
+ * 4. `/etc/containers/storage.conf`;
+ * 5. `/usr/share/containers/storage.conf`.
+ *
+ * The first two are "named" files: if a named file is missing, that is an error and nothing else is
+ * tried. Steps 3–5 are candidates, and the first one that exists is used.
+ *
+ * `driver`, `graphroot` and `runroot` fall back to {@link STORAGE_DEFAULTS} when absent or empty;
+ * `overlay2` is read as `overlay`; in graphroot and runroot, `$UID` and environment variables are
+ * expanded and the result is cleaned. A relative path, a value of the wrong type (naming the key)
+ * and an imagestore equal to graphroot are errors.
  * @throws OcikitError `NOT_FOUND` when the named file is missing, or when no candidate exists
  *   and `missingOk` is not set (the message and `values` list every path tried); `CONFIG` when the
  *   file is not valid TOML (file, line and column named), a key has the wrong type, a path is relative,
  *   or the file is not a regular file; `IO` when a file cannot be read (e.g. permissions).
+ * @category Configuration
  */
 export async function readStorageConf(opts: StorageConfOptions = {}): Promise<StorageConf> {
   const lookup = storageConfLookup(opts);
@@ -152,6 +170,7 @@ export async function readStorageConf(opts: StorageConfOptions = {}): Promise<St
  * Interprets the text of a `storage.conf`; `file` only labels errors and the result.
  * @throws OcikitError `CONFIG` (broken TOML with line and column, a wrong type, a relative path,
  *   imagestore equal to graphroot).
+ * @category Configuration
  */
 export function parseStorageConf(text: string, file: string, opts: Pick<HostEnv, 'env' | 'uid'> = {}): StorageConf {
   const env = hostEnvVars(opts);

@@ -1,18 +1,12 @@
 /**
  * `fetch`: pulls the items of osbuild's container sources (`osbuild/sources.ts`) into osbuild's
- * source cache (`osbuild/cache.ts`), verified, in one process.
+ * source cache (`osbuild/cache.ts`), verified, in one process; local items (`fetch/local.ts`) are
+ * checked in the host's containers-storage, not copied.
  *
- * Verification, in order: the manifest's digest (schema 1 signatures stripped) equals the requested
- * digest; the config descriptor's digest equals the image ID; every blob matches its descriptor's
- * digest and size while streaming. A list item must be a manifest list with the requested digest.
- * Nothing unverified reaches the cache: a run writes into its staging directory, with the `dir:`
- * writer and fsync, and publishes complete entries without ever replacing one (a concurrent run's
- * entry wins: it was made the same way).
- *
- * Items already in the cache are not contacted and are reported as `cached`. Blobs of all images
- * download in parallel, at most `jobs` at once; a blob shared by several images is downloaded once
- * per run and hard-linked into each entry. Local items (`fetch/local.ts`) are checked in the host's
- * containers-storage, not copied.
+ * Guarantee: nothing unverified reaches the cache. A run writes into its staging directory, with
+ * the `dir:` writer and fsync, and publishes complete entries without ever replacing one (a
+ * concurrent run's entry wins: it was made the same way). The verification order and the rest of
+ * the contract are in the TSDoc of {@link fetch} and in docs/fetch.md.
  */
 import * as path from 'node:path';
 import { OcikitError, fromSystemError, interrupted, isOcikitError, throwIfInterrupted } from '../errors.js';
@@ -52,10 +46,16 @@ import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/w
 import { chooseInstance, hostPlatform } from '../model/platform.js';
 import type { LocalStoreOptions } from './local.js';
 
-/** What happened to one item. */
+/**
+ * What happened to one item.
+ * @category Fetch
+ */
 export interface FetchItemSummary {
+  /** The item key: the image ID for images and local items, the list digest for lists. */
   readonly id: Digest;
+  /** The kind of item: `image` (registry), `list` (registry manifest list) or `local` (host store). */
   readonly kind: FetchItem['kind'];
+  /** The image name as the sources gave it (empty for `org.osbuild.containers-storage` items). */
   readonly name: string;
   /** The manifest digest (the list digest for lists); null for local items without one. */
   readonly digest: Digest | null;
@@ -65,7 +65,10 @@ export interface FetchItemSummary {
   readonly bytes: number;
 }
 
-/** The result of {@link fetch}. */
+/**
+ * The result of {@link fetch}.
+ * @category Fetch
+ */
 export interface FetchResult {
   /** One summary per item, in source order (images, lists, local store items). */
   readonly items: readonly FetchItemSummary[];
@@ -73,16 +76,49 @@ export interface FetchResult {
   readonly downloadedBytes: number;
 }
 
-/** Progress events (the library never prints; the CLI draws these on a terminal). */
+/**
+ * Progress events (the library never prints; the CLI draws these on a terminal). `type` tells
+ * them apart; `id` is the item key ({@link FetchItemSummary.id}).
+ * @category Fetch
+ */
 export type FetchProgress =
-  | { readonly type: 'start'; readonly id: Digest; readonly kind: FetchItem['kind']; readonly name: string }
-  /** The item will download `bytes` more bytes (sent once its manifest is known). */
-  | { readonly type: 'size'; readonly id: Digest; readonly bytes: number }
-  /** `bytes` more bytes arrived for the item. */
-  | { readonly type: 'bytes'; readonly id: Digest; readonly bytes: number }
-  | { readonly type: 'done'; readonly item: FetchItemSummary };
+  | {
+      /** An item to download starts (once per item; cached items send no events at all). */
+      readonly type: 'start';
+      /** The item key. */
+      readonly id: Digest;
+      /** The kind of item. */
+      readonly kind: FetchItem['kind'];
+      /** The image name as the sources gave it. */
+      readonly name: string;
+    }
+  | {
+      /** The image will download `bytes` more bytes (sent once its manifest is known; lists send none). */
+      readonly type: 'size';
+      /** The item key. */
+      readonly id: Digest;
+      /** Bytes still to download for the item (blobs shared with an earlier item count there). */
+      readonly bytes: number;
+    }
+  | {
+      /** More bytes arrived for the item. */
+      readonly type: 'bytes';
+      /** The item key. */
+      readonly id: Digest;
+      /** How many bytes arrived since the previous `bytes` event of the item (a delta, not a total). */
+      readonly bytes: number;
+    }
+  | {
+      /** An item is finished: downloaded and published, or (local items) verified in the host store. */
+      readonly type: 'done';
+      /** What happened to it (the same object {@link FetchResult.items} holds). */
+      readonly item: FetchItemSummary;
+    };
 
-/** Options of {@link fetch}. */
+/**
+ * Options of {@link fetch}.
+ * @category Fetch
+ */
 export interface FetchOptions extends LocalStoreOptions {
   /** Parallel downloads (blobs and manifests), default 4. */
   readonly jobs?: number | undefined;
@@ -273,10 +309,33 @@ async function fetchAll(
  * Fetches every item of `sources` (a SOURCES document, validated here) into `cacheDir`.
  * Fails on the first item that fails, after the others have been stopped and the run's
  * temporary directory removed; entries completed before stay in the cache (they are verified).
+ *
+ * Verification, in order: the manifest's digest (schema 1 signatures stripped) equals the requested
+ * digest; the config descriptor's digest equals the image ID; every blob matches its descriptor's
+ * digest and size while streaming. A list item must be a manifest list with the requested digest.
+ * Items already in the cache are not contacted and are reported as `cached`. Blobs of all images
+ * download in parallel, at most `jobs` at once; a blob shared by several images is downloaded once
+ * per run and hard-linked into each entry.
  * @throws OcikitError `INVALID_INPUT`, `INVALID_DIGEST`, `UNSUPPORTED` (bad sources),
  *   `DIGEST_MISMATCH` (wrong manifest digest, image ID, blob), `LIST_MISMATCH` (a list item that is
  *   not a list), `NOT_FOUND` (missing image, blob or local image), `REGISTRY`, `TOOL_FAILED`,
  *   `CONFIG` (auth file, storage.conf), `INTERRUPTED`, `IO`.
+ * @example
+ * ```ts
+ * import { fetch } from 'ocikit';
+ *
+ * // An org.osbuild.skopeo source: the item key is the image ID, `digest` the manifest to fetch.
+ * const sources = {
+ *   'org.osbuild.skopeo': {
+ *     items: {
+ *       'sha256:<image id>': { image: { name: 'quay.io/fedora/fedora', digest: 'sha256:<manifest digest>' } },
+ *     },
+ *   },
+ * };
+ * const result = await fetch(sources, '/var/cache/osbuild/sources', { jobs: 8 });
+ * for (const item of result.items) console.log(item.id, item.status, item.bytes);
+ * ```
+ * @category Fetch
  */
 export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptions = {}): Promise<FetchResult> {
   const items = parseFetchSources(sources);

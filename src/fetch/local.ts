@@ -26,7 +26,12 @@ export interface LocalStoreOptions {
   /** The environment for storage.conf lookup (default `process.env`). */
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** The host store for local items (default: from storage.conf, `readStorageConf`). */
-  readonly storage?: (StoreSpec & { readonly additionalImageStores?: readonly string[] }) | undefined;
+  readonly storage?:
+    | (StoreSpec & {
+        /** Read-only image stores searched too (storage.conf's `additionalimagestores`); default none. */
+        readonly additionalImageStores?: readonly string[];
+      })
+    | undefined;
   /** How to run skopeo for local items. */
   readonly skopeo?: SkopeoOptions | undefined;
 }

@@ -1,23 +1,7 @@
 /**
  * Go `encoding/json` decoding: `json.Unmarshal` of a parsed tree (./parse.ts) into the Go types
- * ocikit needs, described with the small type language {@link T}, as Go 1.19 (skopeo 1.9.3) does:
- *
- * - Struct fields match object keys exactly first, then case-insensitively (ASCII folding plus the
- *   two non-ASCII letters that fold onto ASCII: U+017F `ſ` onto `S` and U+212A Kelvin onto `K`).
- *   Unknown keys are ignored. Repeated keys are decoded in order into what is already there: a
- *   struct or map merges, a slice decodes element by element into its old elements (including the
- *   ones past its length that an earlier, longer array left in the backing array), so the last
- *   key wins only where it sets something.
- * - `null` leaves a string, bool, int, struct or `time.Time` as it was and clears a slice, map,
- *   pointer or interface.
- * - Any type mismatch is an error. Go keeps decoding after one and reports it at the end; every
- *   caller in ocikit (like every caller in c/image and libtrust) discards the result on error, so
- *   the first mismatch is thrown at once.
- * - `[]byte` targets take standard base64 with padding, skipping CR and LF, like `encoding/base64`.
- * - `time.Time` is its `UnmarshalJSON`: `time.Parse` of the *raw* literal with the layout
- *   `"RFC3339"`, so a string with an escape fails, a one-digit hour and a `,` before the fraction
- *   are accepted, fraction digits beyond nanoseconds are dropped, and the offset is any `±hh:mm`
- *   of two-digit fields (not range-checked).
+ * ocikit needs, described with the small type language {@link T}, as Go 1.19 (skopeo 1.9.3)
+ * does. The rules where Go differs from a plain JSON reading are in the TSDoc of {@link decodeGo}.
  */
 import { GoJSONError, type GoNode, NULL_NODE } from './parse.js';
 import { STD_ALPHABET, goBase64Decode } from './base64.js';
@@ -104,8 +88,24 @@ export interface GoTime {
 export const ZERO_TIME: GoTime = { year: 1, month: 1, day: 1, hour: 0, minute: 0, second: 0, nanos: 0, offset: 0 };
 
 /**
- * Decodes `node` into a value of Go type `type`, as `json.Unmarshal` into a zero value would.
- * @throws GoJSONError `type` on any mismatch Go reports (see the module comment).
+ * Decodes `node` into a value of Go type `type`, as `json.Unmarshal` into a zero value would:
+ * - Struct fields match object keys exactly first, then case-insensitively (ASCII folding plus the
+ *   two non-ASCII letters that fold onto ASCII: U+017F `ſ` onto `S` and U+212A Kelvin onto `K`).
+ *   Unknown keys are ignored. Repeated keys are decoded in order into what is already there: a
+ *   struct or map merges, a slice decodes element by element into its old elements (including the
+ *   ones past its length that an earlier, longer array left in the backing array), so the last
+ *   key wins only where it sets something.
+ * - `null` leaves a string, bool, int, struct or `time.Time` as it was and clears a slice, map,
+ *   pointer or interface.
+ * - Any type mismatch is an error. Go keeps decoding after one and reports it at the end; every
+ *   caller in ocikit (like every caller in c/image and libtrust) discards the result on error, so
+ *   the first mismatch is thrown at once.
+ * - `[]byte` targets take standard base64 with padding, skipping CR and LF, like `encoding/base64`.
+ * - `time.Time` is its `UnmarshalJSON`: `time.Parse` of the *raw* literal with the layout
+ *   `"RFC3339"`, so a string with an escape fails, a one-digit hour and a `,` before the fraction
+ *   are accepted, fraction digits beyond nanoseconds are dropped, and the offset is any `±hh:mm`
+ *   of two-digit fields (not range-checked).
+ * @throws GoJSONError `type` on any mismatch Go reports.
  */
 export function decodeGo(node: GoNode, type: GoType): unknown {
   return decodeInto(node, type, undefined, '');

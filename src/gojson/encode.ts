@@ -1,18 +1,7 @@
 /**
  * Go `encoding/json` encoding: `json.Marshal` of a value decoded by ./decode.ts, for the same type
- * declarations, byte for byte as Go 1.19 (skopeo 1.9.3) writes it:
- *
- * - struct fields in declaration order; `omitempty` drops `""`, `false`, `0`, nil pointers and
- *   interfaces, and nil or empty slices and maps, but never a struct (so `"config":{}` stays) and
- *   never a field without the option (so a nil slice is written `null`);
- * - map keys sorted by their UTF-8 bytes;
- * - strings escaped as Go does with HTML escaping on: `<`, `>`, `&` become `\u003c` `\u003e`
- *   `\u0026`, U+2028/U+2029 become `\u2028`/`\u2029`, control characters other than `\n` `\r`
- *   `\t` become `\u00XX`, a lone surrogate becomes U+FFFD;
- * - `time.Time` as its `MarshalJSON`: RFC 3339 with nanoseconds, trailing zeros of the fraction
- *   trimmed, a zero offset as `Z`, and an error for a year outside 0–9999;
- * - `[]byte` as standard padded base64.
- * `interface{}` and `json.RawMessage` values are not encoded (ocikit never writes them).
+ * declarations, byte for byte as Go 1.19 (skopeo 1.9.3) writes it (the rules are in the TSDoc of
+ * {@link encodeGo}).
  */
 import { GoJSONError } from './parse.js';
 import { type GoStruct, type GoTime, type GoType, ZERO_TIME } from './decode.js';
@@ -67,7 +56,18 @@ function compareUtf8(a: string, b: string): number {
 
 /**
  * Encodes `value` (as ./decode.ts represents a value of Go type `type`; `undefined` is the zero
- * value) the way `json.Marshal` does.
+ * value) the way `json.Marshal` does:
+ * - struct fields in declaration order; `omitempty` drops `""`, `false`, `0`, nil pointers and
+ *   interfaces, and nil or empty slices and maps, but never a struct (so `"config":{}` stays) and
+ *   never a field without the option (so a nil slice is written `null`);
+ * - map keys sorted by their UTF-8 bytes;
+ * - strings escaped as Go does with HTML escaping on: `<`, `>`, `&` become `\u003c` `\u003e`
+ *   `\u0026`, U+2028/U+2029 become `\u2028`/`\u2029`, control characters other than `\n` `\r`
+ *   `\t` become `\u00XX`, a lone surrogate becomes U+FFFD;
+ * - `time.Time` as its `MarshalJSON`: RFC 3339 with nanoseconds, trailing zeros of the fraction
+ *   trimmed, a zero offset as `Z`, and an error for a year outside 0–9999;
+ * - `[]byte` as standard padded base64.
+ * `interface{}` and `json.RawMessage` values are not encoded (ocikit never writes them).
  * @throws GoJSONError `type` where Go fails (a time whose year is outside 0–9999).
  */
 export function encodeGo(value: unknown, type: GoType): string {

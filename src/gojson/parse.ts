@@ -5,19 +5,8 @@
  *
  * containers/image decides whether a manifest is signed Docker schema 1 (and so whether its digest
  * strips signatures) by unmarshalling it with Go's `encoding/json`; libtrust then rebuilds the
- * signed payload with the same package. `JSON.parse` differs from Go in ways that change digests:
- *
- * - Syntax is checked over the whole input first (RFC 8259 grammar; whitespace is only space, tab,
- *   CR, LF, so a UTF-8 BOM is a syntax error; nothing but whitespace may follow the value; at most
- *   10000 nested arrays/objects).
- * - Number literals keep their text, so an `int` target can reject `1.0`, `1e0` and values outside
- *   int64, as `strconv.ParseInt` does, and an `interface{}` target can reject values that overflow
- *   float64.
- * - Strings are unquoted like Go's `unquote`: invalid UTF-8 bytes become U+FFFD one byte at a time
- *   (never an error), a lone or mismatched surrogate escape becomes U+FFFD. A string literal that
- *   held a backslash escape is marked, because a `json.Unmarshaler` (such as `time.Time`) sees the
- *   raw literal, not the unquoted value.
- * - Object members keep document order and duplicates: Go decodes repeated keys one after another.
+ * signed payload with the same package. `JSON.parse` differs from Go in ways that change digests;
+ * the syntax rules are in the TSDoc of {@link parseGoJSON}, the decoding rules at ./decode.ts.
  */
 import { OcikitError } from '../errors.js';
 
@@ -62,7 +51,18 @@ export const MAX_NESTING_DEPTH = 10000;
 export const NULL_NODE: GoNode = { kind: 'null' };
 
 /**
- * Parses `bytes` as one JSON value with Go's syntax rules (see the module comment).
+ * Parses `bytes` as one JSON value with Go's syntax rules, where they differ from `JSON.parse`:
+ * - Syntax is checked over the whole input first (RFC 8259 grammar; whitespace is only space, tab,
+ *   CR, LF, so a UTF-8 BOM is a syntax error; nothing but whitespace may follow the value; at most
+ *   10000 nested arrays/objects).
+ * - Number literals keep their text, so an `int` target can reject `1.0`, `1e0` and values outside
+ *   int64, as `strconv.ParseInt` does, and an `interface{}` target can reject values that overflow
+ *   float64.
+ * - Strings are unquoted like Go's `unquote`: invalid UTF-8 bytes become U+FFFD one byte at a time
+ *   (never an error), a lone or mismatched surrogate escape becomes U+FFFD. A string literal that
+ *   held a backslash escape is marked, because a `json.Unmarshaler` (such as `time.Time`) sees the
+ *   raw literal, not the unquoted value.
+ * - Object members keep document order and duplicates: Go decodes repeated keys one after another.
  * @throws GoJSONError `syntax` where Go's `json.Unmarshal` reports a syntax error.
  */
 export function parseGoJSON(bytes: Uint8Array): GoNode {

@@ -9,10 +9,14 @@ import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { exists, isInside } from '../internal/fs.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
 
-/** Progress of one image. */
+/**
+ * Progress of one image.
+ * @category Install
+ */
 export interface InstallProgress {
-  /** Zero-based position of the image in the install, and how many there are. */
+  /** Zero-based position of the image in the install. */
   readonly index: number;
+  /** How many images the install copies in all. */
   readonly count: number;
   /** The image name from the input. */
   readonly name: string;
@@ -26,8 +30,12 @@ export interface InstallProgress {
   readonly status?: string;
 }
 
-/** One installed image. */
+/**
+ * One installed image.
+ * @category Install
+ */
 export interface InstalledImageSummary {
+  /** The image name from the input (`data.name`), as installed. */
   readonly name: string;
   /** The image ID: the digest of the config blob. */
   readonly imageId: string;

@@ -4,14 +4,9 @@
  *
  * This module validates the request (options, tree, inputs), places the destination inside the
  * tree, builds the one {@link InstallContext} the install runs with, and hands over to
- * - `to-storage.ts` for a containers-storage destination (skopeo copies, one per image), or
- * - `to-layout.ts` for oci, oci-archive and dir destinations (written natively, all images of
- *   the stage into the one destination).
- *
- * Paths: every destination path is resolved inside the tree (no `..`, no symlink out). RUNROOT
- * defaults to `/run/containers/storage`, the reference's value. Failure and interruption: the
- * destination (or the store directory, when this install created it) is removed again, and every
- * temporary file with it; a store that existed before is left as skopeo left it.
+ * `to-storage.ts` (containers-storage: skopeo copies, one per image) or `to-layout.ts` (oci,
+ * oci-archive and dir: written natively, all images into the one destination). The behaviour
+ * users rely on is in the TSDoc of {@link install} and in docs/install.md.
  */
 import type { Stats } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -28,7 +23,10 @@ import { installToStorage } from './to-storage.js';
 
 export type { InstallProgress, InstalledImageSummary } from './context.js';
 
-/** What {@link install} needs. */
+/**
+ * What {@link install} needs.
+ * @category Install
+ */
 export interface InstallRequest {
   /** The stage's `inputs` object (`images`, optional `manifest-lists`), paths absolute. */
   readonly inputs: unknown;
@@ -51,22 +49,50 @@ export interface InstallRequest {
   readonly skopeo?: SkopeoOptions | undefined;
 }
 
-/** What {@link install} did. */
+/**
+ * What {@link install} did.
+ * @category Install
+ */
 export interface InstallSummary {
   /** The tree (absolute). */
   readonly tree: string;
   /** The validated destination and where it lies on disk. */
-  readonly destination: Destination & { readonly location: string };
+  readonly destination: Destination & {
+    /** The destination's absolute path on disk, inside the tree (the store directory for containers-storage). */
+    readonly location: string;
+  };
+  /** Whether signatures were dropped (the stage's `remove-signatures`). */
   readonly removeSignatures: boolean;
+  /** One entry per installed image, in input order. */
   readonly images: readonly InstalledImageSummary[];
 }
 
 /**
  * Installs every image of `inputs` into the destination that `options` name inside `tree`.
+ *
+ * Every destination path is resolved inside the tree (no `..`, no symlink out). The run root
+ * defaults to `/run/containers/storage`, the reference's value. On failure or interruption the
+ * destination (or the store directory, when this install created it) is removed again, and every
+ * temporary file with it; a store that existed before is left as skopeo left it.
  * @throws OcikitError `INVALID_INPUT` (options, inputs), `UNSAFE_PATH` (a destination leaving the
  *   tree, a path a store reference cannot carry, a hostile archive), `NOT_FOUND` (tree, images,
  *   blobs, skopeo), `DIGEST_MISMATCH` (blob content), `LIST_MISMATCH`, `UNSUPPORTED`,
  *   `TOOL_FAILED` (skopeo), `INTERRUPTED`, `EXISTS`, `IO`; and what the input readers throw.
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { install } from 'ocikit';
+ *
+ * // What osbuild's org.osbuild.skopeo stage does: every input image into an OCI layout in the tree.
+ * const summary = await install({
+ *   inputs: JSON.parse(await readFile('inputs.json', 'utf8')),
+ *   options: { destination: { type: 'oci', path: '/usr/share/containers/layout' } },
+ *   tree: '/var/tmp/tree',
+ *   signal: AbortSignal.timeout(600_000),
+ * });
+ * for (const image of summary.images) console.log(image.name, image.imageId, image.destination);
+ * ```
+ * @category Install
  */
 export async function install(req: InstallRequest): Promise<InstallSummary> {
   const options = parseInstallOptions(req.options);

@@ -14,11 +14,18 @@ import { convertDockerToOci } from '../model/convert.js';
 import { isValidOciRef } from '../transports/reference.js';
 import type { ImageReader } from '../transports/reader.js';
 
-/** The destination types written natively. */
+/**
+ * The destination types written natively.
+ * @category Install
+ */
 export type LayoutType = 'oci' | 'oci-archive' | 'dir';
 
-/** One image to install. */
+/**
+ * One image to install.
+ * @category Install
+ */
 export interface InstallItem {
+  /** The open source image (e.g. from {@link openDirImage} or {@link openOciLayout}); the caller closes it. */
   readonly reader: ImageReader;
   /** The image name, with a domain (e.g. `localhost/foo:latest`); the ref name in oci layouts. */
   readonly name: string;

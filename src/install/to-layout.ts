@@ -4,21 +4,8 @@
  * `layout-plan.ts`, written by the transports' writers (`transports/{oci,oci-archive,dir}/
  * write.ts`), every blob copied and verified by `copy-blob.ts`.
  *
- * Contract:
- * - every blob is streamed (never held whole) and its size and sha256 are verified in the same
- *   pass that copies it; a wrong, short, long or missing blob fails the install
- *   (`DIGEST_MISMATCH` / `NOT_FOUND`) and nothing appears at the destination;
- * - the destination appears complete or not at all: everything is written under a hidden
- *   temporary sibling (registered with `trackTemp`, so the CLI removes it on SIGINT), then
- *   published without replacing anything (`internal/publish.ts`); a SIGKILL can leave only that
- *   hidden sibling. An existing destination is `EXISTS` (nothing is merged into a layout);
- * - `oci` / `oci-archive`: an OCI image keeps its exact manifest and config bytes, a Docker v2s2
- *   image is converted as skopeo converts it; each image is named by its full name
- *   (`localhost/foo:latest`), so several images share one layout, each reachable as
- *   `oci:PATH:NAME`, and shared blobs are written once;
- * - `dir`: one image only (`INVALID_INPUT` otherwise); the source manifest bytes are kept exactly,
- *   with the signatures unless they are removed;
- * - destination blobs are new files (never hard links to the inputs).
+ * Guarantees: every blob verified while copied; the destination complete or absent. The full
+ * contract is in the TSDoc of {@link installNative} and in docs/transports.md.
  */
 import type { FileHandle } from 'node:fs/promises';
 import * as fs from 'node:fs/promises';
@@ -53,14 +40,23 @@ import {
 
 export type { InstallItem } from './layout-plan.js';
 
-/** Where to install: an absolute path already validated to lie inside the tree. */
+/**
+ * Where to install: an absolute path already validated to lie inside the tree.
+ * @category Install
+ */
 export interface NativeDestination {
+  /** The format to write: an OCI layout directory, an OCI archive file, or a `dir:` image. */
   readonly type: LayoutType;
+  /** Absolute path of the destination; it must not exist yet (its parent must). */
   readonly path: string;
 }
 
-/** What was installed, per image. */
+/**
+ * What was installed, per image.
+ * @category Install
+ */
 export interface InstalledImage {
+  /** The image name given in its {@link InstallItem} (the ref name in an OCI layout). */
   readonly name: string;
   /** The config digest as written (the image ID). */
   readonly imageId: Digest;
@@ -72,6 +68,7 @@ export interface InstalledImage {
 
 /** How {@link writeLayout} runs. */
 export interface LayoutOptions {
+  /** Aborts the install (`INTERRUPTED`); what was written so far is removed. */
   readonly signal?: AbortSignal | undefined;
   /** Receives `start` for every item, then `progress` as its blobs are copied, then `done`. */
   readonly onProgress?: ((event: InstallProgress) => void) | undefined;
@@ -121,7 +118,7 @@ export async function installToLayout(
 }
 
 /**
- * Installs `items` into `dest` (rules in the module header), reporting {@link InstallProgress}
+ * Installs `items` into `dest` (rules at {@link installNative}), reporting {@link InstallProgress}
  * per item.
  * @throws OcikitError `EXISTS`, `INVALID_INPUT` (several images into `dir`, a name that is not a
  *   valid oci reference, one name for two images), `UNSUPPORTED` (schema 1, unconvertible media
@@ -249,25 +246,50 @@ function trackProgress(
   };
 }
 
-/** A progress report of {@link installNative}: bytes of one image's blobs copied so far. */
+/**
+ * A progress report of {@link installNative}: bytes of one image's blobs copied so far.
+ * @category Install
+ */
 export interface InstallNativeProgress {
   /** The position of the image in the `items` given to {@link installNative}. */
   readonly index: number;
+  /** The image's name, from its {@link InstallItem}. */
   readonly name: string;
+  /** Bytes of the image's layer blobs copied so far. */
   readonly done: number;
+  /** Bytes of layer blobs this image brings in all (a blob shared with an earlier image counts there). */
   readonly total: number;
 }
 
-/** Options for {@link installNative}. */
+/**
+ * Options for {@link installNative}.
+ * @category Install
+ */
 export interface InstallNativeOptions extends Omit<LayoutOptions, 'onProgress'> {
   /** Receives the bytes copied so far of an image, as each chunk of its blobs is written. */
   readonly onProgress?: ((ev: InstallNativeProgress) => void) | undefined;
 }
 
 /**
- * Installs `items` into `dest` (rules in the module header): {@link writeLayout} reporting only
- * the bytes copied.
- * @throws as {@link writeLayout}.
+ * Installs `items` into `dest`, natively (no skopeo), reporting only the bytes copied:
+ * - every blob is streamed (never held whole) and its size and sha256 are verified in the same
+ *   pass that copies it; a wrong, short, long or missing blob fails the install
+ *   (`DIGEST_MISMATCH` / `NOT_FOUND`) and nothing appears at the destination;
+ * - the destination appears complete or not at all: everything is written under a hidden
+ *   temporary sibling (registered for removal, so the CLI removes it on SIGINT), then
+ *   published without replacing anything; a SIGKILL can leave only that hidden sibling. An
+ *   existing destination is `EXISTS` (nothing is merged into a layout);
+ * - `oci` / `oci-archive`: an OCI image keeps its exact manifest and config bytes, a Docker v2s2
+ *   image is converted as skopeo converts it; each image is named by its full name
+ *   (`localhost/foo:latest`), so several images share one layout, each reachable as
+ *   `oci:PATH:NAME`, and shared blobs are written once;
+ * - `dir`: one image only (`INVALID_INPUT` otherwise); the source manifest bytes are kept exactly,
+ *   with the signatures unless they are removed;
+ * - destination blobs are new files (never hard links to the inputs).
+ * @throws OcikitError `EXISTS`, `INVALID_INPUT` (several images into `dir`, a name that is not a
+ *   valid oci reference, one name for two images), `UNSUPPORTED` (schema 1, unconvertible media
+ *   types, signatures into an OCI layout), `DIGEST_MISMATCH`, `NOT_FOUND`, `INTERRUPTED`, `IO`.
+ * @category Install
  */
 export async function installNative(
   items: readonly InstallItem[],

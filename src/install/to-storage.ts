@@ -1,21 +1,9 @@
 /**
  * The containers-storage destination of an install: skopeo stays the engine. Per image,
  * `skopeo [--override-arch A --override-os O --override-variant V] copy [--remove-signatures]
- * SOURCE containers-storage:[DRIVER@TREE/STORAGE_PATH+RUNROOT]NAME`.
- *
- * - `dir` images and containers-storage inputs: SOURCE is lent by `withContainerSource`. A dir
- *   image that came with a manifest list is copied from the merged view (so the list digest lands
- *   in the image's RepoDigests), and the override flags carry the platform of the image's own
- *   list entry, so skopeo picks this image and not the build host's.
- * - `oci-archive` inputs are extracted and verified once, natively (which also refuses hostile
- *   archives before skopeo sees them); skopeo then copies from that layout, `oci:<dir>`, instead
- *   of extracting the archive a second time.
- *
- * The image ID reported is the config digest: from the manifest the input resolution parsed (dir
- * images), from the native reader (oci-archives), or, for containers-storage inputs (whose
- * manifest skopeo rewrites store to store) and schema 1 images, read back from the destination.
- * After an overlay install `overlay/backingFsBlockDev` is removed and a mount skopeo left on
- * `overlay/` is lazily undone; a store this install created is removed again on failure.
+ * SOURCE containers-storage:[DRIVER@TREE/STORAGE_PATH+RUNROOT]NAME`. Where SOURCE and the image
+ * ID come from, and the overlay clean-up, are in the TSDoc of {@link installToStorage} and in
+ * docs/install.md.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
@@ -44,6 +32,19 @@ interface Identity {
 
 /**
  * Installs every image into the store `store` (inside `tree`) of `dest`, one after the other.
+ * - `dir` images and containers-storage inputs: SOURCE is lent by `withContainerSource`. A dir
+ *   image that came with a manifest list is copied from the merged view (so the list digest lands
+ *   in the image's RepoDigests), and the override flags carry the platform of the image's own
+ *   list entry, so skopeo picks this image and not the build host's.
+ * - `oci-archive` inputs are extracted and verified once, natively (which also refuses hostile
+ *   archives before skopeo sees them); skopeo then copies from that layout, `oci:<dir>`, instead
+ *   of extracting the archive a second time.
+ *
+ * The image ID reported is the config digest: from the manifest the input resolution parsed (dir
+ * images), from the native reader (oci-archives), or, for containers-storage inputs (whose
+ * manifest skopeo rewrites store to store) and schema 1 images, read back from the destination.
+ * After an overlay install `overlay/backingFsBlockDev` is removed and a mount skopeo left on
+ * `overlay/` is lazily undone; a store this install created is removed again on failure.
  * @throws OcikitError `TOOL_FAILED` (skopeo), `NOT_FOUND`, `UNSUPPORTED` (a list entry skopeo
  *   cannot be made to pick), `UNSAFE_PATH`, `INTERRUPTED`, `IO`; and what the sources throw.
  */

@@ -3,8 +3,9 @@
  *
  * Scoped helpers ({@link withTempDir}, atomic writers) register what they create here and
  * unregister it when they clean up themselves. The CLI's signal handler calls
- * {@link removeTrackedSync} before exiting, so Ctrl-C leaves no temporary files behind. A library
- * user that installs its own signal handlers can call it too.
+ * {@link removeTrackedSync} before exiting, so Ctrl-C leaves no temporary files behind. It is
+ * internal (not exported from the package): a library user aborts an operation through its
+ * `signal` instead, and the operation removes what it created as it unwinds.
  */
 import { rmSync } from 'node:fs';
 

@@ -3,15 +3,7 @@
  * up: the environment, the user ID, the home directory and the working directory. Every lookup
  * (the containers auth files, storage.conf, and next registries.conf, policy.json and certs.d)
  * takes them as one {@link HostEnv}, so that tests and library callers describe another host
- * with the same four fields, and every lookup applies the same defaults:
- *
- * - `env`: `process.env`. A variable set to the empty string counts as unset, as containers/image
- *   and containers/storage treat `XDG_CONFIG_HOME=` and the like ({@link hostVar}).
- * - `uid`: the process's user ID (0 where there is none).
- * - `home`: the first non-empty of `home`, `$HOME`, and the account's home directory from the
- *   password database (`os.homedir()`); undefined when there is none at all, and a lookup then
- *   skips the files under it.
- * - `cwd`: `process.cwd()`, read only when a relative path has to be resolved.
+ * with the same four fields, and every lookup applies the same defaults (documented on the fields).
  *
  * It lives in `internal/` because both `auth/` and `config/` need it and neither may import the
  * other.
@@ -19,15 +11,25 @@
 import { homedir } from 'node:os';
 import * as path from 'node:path';
 
-/** Where a lookup runs. Every field is optional; the defaults describe this process. */
+/**
+ * Where a lookup runs. Every field is optional; the defaults describe this process.
+ * @category Configuration
+ */
 export interface HostEnv {
-  /** The environment to read (default `process.env`). */
+  /**
+   * The environment to read (default `process.env`). A variable set to the empty string counts as
+   * unset, as containers/image and containers/storage treat `XDG_CONFIG_HOME=` and the like.
+   */
   readonly env?: NodeJS.ProcessEnv | undefined;
-  /** The user ID (default: the process's). */
+  /** The user ID (default: the process's; 0 where the platform has none). */
   readonly uid?: number | undefined;
-  /** The home directory (default `$HOME`, else the account's home directory). */
+  /**
+   * The home directory (default: the first non-empty of `$HOME` and the account's home directory
+   * from the password database, `os.homedir()`). When there is none at all, lookups skip the files
+   * under it.
+   */
   readonly home?: string | undefined;
-  /** The directory relative file names are resolved against (default `process.cwd()`). */
+  /** The directory relative file names are resolved against (default `process.cwd()`, read only when needed). */
   readonly cwd?: string | undefined;
 }
 

@@ -1,22 +1,11 @@
 /**
  * Docker schema 2 → OCI image conversion, byte-for-byte as skopeo 1.9.3 (containers/image v5.23,
- * image-spec v1.1.0-rc2, Go 1.19) performs it when copying to `oci:` / `oci-archive:`.
- *
- * What c/image does (`internal/image/docker_schema2.go` `convertToManifestOCI1`):
- * - the config is decoded into image-spec's `v1.Image` struct and encoded again with
- *   `json.Marshal`, which drops every Docker-only field (`container_config`, `docker_version`,
- *   `config.Hostname`, …), reorders the rest into struct order, and re-formats timestamps;
- * - the manifest becomes a `v1.Manifest` with `schemaVersion` 2, the OCI manifest media type,
- *   an OCI config descriptor for the new config bytes, and one layer descriptor per Docker layer
- *   (`mediaType`, `digest`, `size`, `urls`), the layer types mapped tar → `tar`, tar.gzip →
- *   `tar+gzip`, foreign → `nondistributable` (anything else fails the conversion).
- *
- * The config goes through Go's `encoding/json` as reproduced by ../gojson/ (parse, decode into the
- * `v1.Image` declaration below, encode); the rules that matter here are written there: keys match
- * fields case-insensitively, repeated keys merge, `null` and type mismatches behave as in Go,
- * `omitempty`, map key order, string escaping, and `*time.Time` parsed and written as Go 1.19 does.
- * Uncompressed Docker layers are kept uncompressed (`…layer.v1.tar`); skopeo would gzip them, and
- * Go's gzip output cannot be reproduced, so only that case differs from skopeo (docs/transports.md).
+ * image-spec v1.1.0-rc2, Go 1.19) performs it when copying to `oci:` / `oci-archive:`, following
+ * c/image `internal/image/docker_schema2.go` `convertToManifestOCI1` (the steps are in the TSDoc
+ * of {@link convertDockerToOci}). The config goes through Go's `encoding/json` as reproduced by
+ * ../gojson/, whose rules are written there. Uncompressed Docker layers are kept uncompressed
+ * (`…layer.v1.tar`); skopeo would gzip them, and Go's gzip output cannot be reproduced, so only
+ * that case differs from skopeo (docs/transports.md).
  */
 import { OcikitError } from '../errors.js';
 import { decodeGo, T } from '../gojson/decode.js';
@@ -75,7 +64,7 @@ const IMAGE = T.struct({
 
 /**
  * Converts a Docker image config to the OCI config skopeo writes: decoded into image-spec's
- * `v1.Image` and re-encoded as Go's `json.Marshal` does (rules in the module header).
+ * `v1.Image` and re-encoded as Go's `json.Marshal` does (rules at {@link convertDockerToOci}).
  * @throws OcikitError `INVALID_INPUT` when the config is not JSON or Go would fail to decode it.
  */
 export function convertConfigToOci(dockerConfig: Uint8Array): Buffer {
@@ -124,7 +113,18 @@ export interface ConvertedImage {
 }
 
 /**
- * Converts a Docker v2s2 image (manifest + config bytes) to the OCI image skopeo writes to `oci:`.
+ * Converts a Docker v2s2 image (manifest + config bytes) to the OCI image skopeo writes to `oci:`,
+ * as c/image's `convertToManifestOCI1` does:
+ * - the config is decoded into image-spec's `v1.Image` struct and encoded again with
+ *   `json.Marshal`, which drops every Docker-only field (`container_config`, `docker_version`,
+ *   `config.Hostname`, …), reorders the rest into struct order, and re-formats timestamps; keys
+ *   match fields case-insensitively, repeated keys merge, `null` and type mismatches behave as in
+ *   Go, and `omitempty`, map key order, string escaping and `*time.Time` are written as Go 1.19
+ *   writes them;
+ * - the manifest becomes a `v1.Manifest` with `schemaVersion` 2, the OCI manifest media type,
+ *   an OCI config descriptor for the new config bytes, and one layer descriptor per Docker layer
+ *   (`mediaType`, `digest`, `size`, `urls`), the layer types mapped tar → `tar`, tar.gzip →
+ *   `tar+gzip`, foreign → `nondistributable` (anything else fails the conversion).
  * @throws OcikitError `UNSUPPORTED` for a layer media type c/image cannot convert, `INVALID_INPUT`
  *   when the config cannot be decoded.
  */

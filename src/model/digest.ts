@@ -9,12 +9,21 @@
 import { createHash } from 'node:crypto';
 import { OcikitError } from '../errors.js';
 
-/** A validated `sha256:<64 lowercase hex>` string. */
-export type Digest = string & { readonly __brand: 'Digest' };
+/**
+ * A validated `sha256:<64 lowercase hex>` string.
+ * @category Model
+ */
+export type Digest = string & {
+  /** Type-only brand, so that only validated strings are digests; absent at run time. */
+  readonly __brand: 'Digest';
+};
 
 const DIGEST_RE = /^sha256:[0-9a-f]{64}$/;
 
-/** True when `value` is a valid sha256 digest (anchored, lowercase hex). */
+/**
+ * True when `value` is a valid sha256 digest (anchored, lowercase hex).
+ * @category Model
+ */
 export function isDigest(value: unknown): value is Digest {
   return typeof value === 'string' && DIGEST_RE.test(value);
 }
@@ -23,6 +32,7 @@ export function isDigest(value: unknown): value is Digest {
  * Validates `value` as a digest.
  * @param what names the value in the error message (e.g. `manifest-lists key`).
  * @throws OcikitError `INVALID_DIGEST` when it is not `sha256:` + 64 lowercase hex.
+ * @category Model
  */
 export function parseDigest(value: unknown, what = 'digest'): Digest {
   if (!isDigest(value)) {
@@ -34,12 +44,18 @@ export function parseDigest(value: unknown, what = 'digest'): Digest {
   return value;
 }
 
-/** The 64-character hex part of a digest (what `dir:` names blobs by). */
+/**
+ * The 64-character hex part of a digest (what `dir:` names blobs by).
+ * @category Model
+ */
 export function digestHex(digest: Digest): string {
   return digest.slice('sha256:'.length);
 }
 
-/** The sha256 digest of `bytes`. */
+/**
+ * The sha256 digest of `bytes` (a string is hashed as UTF-8).
+ * @category Model
+ */
 export function sha256(bytes: Uint8Array | string): Digest {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}` as Digest;
 }

@@ -13,18 +13,24 @@
 import { isDigest, type Digest } from './digest.js';
 import { OcikitError } from '../errors.js';
 
-/** A parsed, normalised docker reference. */
+/**
+ * A parsed, normalised docker reference.
+ * @category Model
+ */
 export interface DockerReference {
   /** Registry domain as written (with `:port`), normalised: `docker.io` for Docker Hub. */
   readonly domain: string;
   /** Repository path below the domain, e.g. `library/fedora`. */
   readonly path: string;
+  /** The tag after `:`, as written; absent when the reference has none (no `latest` is implied here). */
   readonly tag?: string;
+  /** The digest after `@`; absent when the reference has none. A reference may carry both. */
   readonly digest?: Digest;
 }
 
-/** Docker Hub's canonical domain and the host its API really lives on. */
+/** Docker Hub's canonical domain, the one references are normalised to. */
 export const DOCKER_HUB_DOMAIN = 'docker.io';
+/** The host Docker Hub's registry API really lives on. */
 export const DOCKER_HUB_API_HOST = 'registry-1.docker.io';
 
 const PATH_COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
@@ -66,6 +72,7 @@ function splitDomain(name: string): [string, string] {
  * Parses and normalises a docker reference (without the `docker://` prefix).
  * @param what names the value in error messages.
  * @throws OcikitError `INVALID_INPUT` naming the value and what is wrong with it.
+ * @category Model
  */
 export function parseDockerReference(value: unknown, what = 'image name'): DockerReference {
   if (typeof value !== 'string' || value === '') {
@@ -99,7 +106,10 @@ export function parseDockerReference(value: unknown, what = 'image name'): Docke
   return { domain, path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
-/** The canonical string of a reference: `domain/path[:tag][@digest]`. */
+/**
+ * The canonical string of a reference: `domain/path[:tag][@digest]`.
+ * @category Model
+ */
 export function formatDockerReference(ref: DockerReference): string {
   return `${ref.domain}/${ref.path}${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${ref.digest}` : ''}`;
 }

@@ -31,7 +31,10 @@ import {
 } from './media-types.js';
 import type { Platform } from './platform.js';
 
-/** The largest manifest containers/image accepts (4 MiB). */
+/**
+ * The largest manifest containers/image accepts, in bytes (4 MiB).
+ * @category Model
+ */
 export const MAX_MANIFEST_SIZE = 4 * 1024 * 1024;
 
 /**
@@ -45,13 +48,22 @@ export function manifestTooLarge(subject: string, size: number | string, limit =
   );
 }
 
-/** A content descriptor: what a manifest says about a blob or another manifest. */
+/**
+ * A content descriptor: what a manifest says about a blob or another manifest.
+ * @category Model
+ */
 export interface Descriptor {
+  /** Media type of the content it points to (a layer, config or manifest type, see {@link mediaTypes}). */
   readonly mediaType: string;
+  /** sha256 digest of the content's bytes. */
   readonly digest: Digest;
+  /** Length of the content in bytes. */
   readonly size: number;
+  /** Where a foreign (non-distributable) layer can be downloaded from; absent for ordinary blobs. */
   readonly urls?: readonly string[];
+  /** The descriptor's annotations (e.g. `org.opencontainers.image.ref.name` in an OCI index); absent when it has none. */
   readonly annotations?: Readonly<Record<string, string>>;
+  /** What an entry of a manifest list is for; absent outside lists and for entries without one. */
   readonly platform?: Platform;
 }
 
@@ -64,31 +76,55 @@ interface ManifestCommon {
   readonly digest: Digest;
 }
 
-/** A single-image manifest: Docker schema 2 or OCI. */
+/**
+ * A single-image manifest: Docker schema 2 or OCI.
+ * @category Model
+ */
 export interface ImageManifest extends ManifestCommon {
+  /** Tells the {@link ParsedManifest} variants apart: `'image'` for this one. */
   readonly kind: 'image';
+  /** Always 2 (both Docker schema 2 and OCI manifests declare it). */
   readonly schemaVersion: 2;
+  /** The image configuration blob (its digest is the image ID). */
   readonly config: Descriptor;
+  /** The layer blobs, base layer first; empty for an artifact without layers. */
   readonly layers: readonly Descriptor[];
+  /** The manifest's top-level annotations (OCI); absent when it has none. */
   readonly annotations?: Readonly<Record<string, string>>;
 }
 
-/** A multi-image manifest: Docker manifest list or OCI index. */
+/**
+ * A multi-image manifest: Docker manifest list or OCI index.
+ * @category Model
+ */
 export interface ManifestList extends ManifestCommon {
+  /** Tells the {@link ParsedManifest} variants apart: `'list'` for this one. */
   readonly kind: 'list';
+  /** One descriptor per instance (usually per platform), in file order; may be empty. */
   readonly manifests: readonly Descriptor[];
 }
 
-/** A Docker schema 1 manifest (signed or not). `blobSums` are in file order (top layer first). */
+/**
+ * A Docker schema 1 manifest (signed or not). `blobSums` are in file order (top layer first).
+ * @category Model
+ */
 export interface Schema1Manifest extends ManifestCommon {
+  /** Tells the {@link ParsedManifest} variants apart: `'schema1'` for this one. */
   readonly kind: 'schema1';
+  /** The repository name the manifest was pushed under (e.g. `library/busybox`); absent when not a string. */
   readonly name?: string;
+  /** The tag the manifest was pushed under; absent when not a string. */
   readonly tag?: string;
+  /** The image's architecture (`amd64`, …); absent when not a string. */
   readonly architecture?: string;
+  /** The `fsLayers[].blobSum` digests, top layer first (the reverse of schema 2's order); never empty. */
   readonly blobSums: readonly Digest[];
 }
 
-/** Any manifest {@link parseManifest} accepts. */
+/**
+ * Any manifest {@link parseManifest} accepts; `kind` tells them apart.
+ * @category Model
+ */
 export type ParsedManifest = ImageManifest | ManifestList | Schema1Manifest;
 
 // ---------------------------------------------------------------------------------------------
@@ -159,6 +195,7 @@ function guessFromRoot(root: GoNode): string {
  * bytes are not JSON, not an object, mistyped in a field Go decodes, or of no known kind.
  * Can also return a config media type for a schema 2 document with both `config` and
  * `manifests`, as c/image does.
+ * @category Model
  */
 export function guessMediaType(bytes: Uint8Array): string {
   let root: GoNode;
@@ -190,6 +227,16 @@ function digestOf(bytes: Uint8Array, root: GoNode | undefined, mediaType: string
  * @throws OcikitError `INVALID_MANIFEST` where skopeo fails (a signed schema 1 manifest whose
  *   signatures libtrust cannot parse); `MANIFEST_TOO_LARGE` over {@link MAX_MANIFEST_SIZE}
  *   (skopeo itself has no limit in `manifest-digest`).
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { manifestDigest } from 'ocikit';
+ *
+ * // The same string `skopeo manifest-digest image/manifest.json` prints.
+ * const digest = manifestDigest(await readFile('image/manifest.json'));
+ * console.log(digest); // sha256:…
+ * ```
+ * @category Model
  */
 export function manifestDigest(bytes: Uint8Array): Digest {
   checkSize(bytes, 'manifest');
@@ -210,6 +257,7 @@ export function manifestDigest(bytes: Uint8Array): Digest {
  * osbuild's `is_manifest_list` on parsed JSON: true when `mediaType` is the Docker list or OCI
  * index type, or when `mediaType` is absent or `null` and `manifests` is present and not `null`
  * (an empty array counts). Anything that is not a JSON object gives false.
+ * @category Model
  */
 export function isManifestList(doc: unknown): boolean {
   if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) return false;
@@ -297,6 +345,7 @@ function optionalString(value: unknown, what: string, field: string): string | u
  * Validates a platform object: `architecture` and `os` must be non-empty strings; `os.version`,
  * `os.features` and `variant` are kept when present.
  * @throws OcikitError `INVALID_MANIFEST` naming `what`.
+ * @category Model
  */
 export function parsePlatform(p: unknown, what: string): Platform {
   if (!isRecordNotMap(p)) invalid(what, 'platform is not an object');
@@ -318,6 +367,7 @@ export function parsePlatform(p: unknown, what: string): Platform {
  * Validates a descriptor object: a non-empty `mediaType`, a sha256 `digest`, a `size` that is a
  * non-negative safe integer, string `urls` and `annotations`, and a valid `platform` when present.
  * @throws OcikitError `INVALID_MANIFEST`, or `INVALID_DIGEST` for a digest that is not sha256, naming `what`.
+ * @category Model
  */
 export function parseDescriptor(d: unknown, what: string): Descriptor {
   if (!isRecordNotMap(d)) invalid(what, 'descriptor is not an object');
@@ -363,6 +413,7 @@ function checkUnambiguous(root: GoNode, what: string, kind: string, allowed: rea
  * @throws OcikitError `MANIFEST_TOO_LARGE` over 4 MiB; `INVALID_MANIFEST` for invalid JSON, an
  *   unrecognised type, a missing or mistyped field, or an undigestable schema 1 signature;
  *   `INVALID_DIGEST` for a digest that is not sha256.
+ * @category Model
  */
 export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
   checkSize(bytes, what);

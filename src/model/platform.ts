@@ -13,16 +13,27 @@ import { OcikitError } from '../errors.js';
 import type { Digest } from './digest.js';
 import type { Descriptor, ManifestList } from './manifest.js';
 
-/** The platform of a list entry (OCI `platform` / Docker `platform`). */
+/**
+ * The platform of a list entry (OCI `platform` / Docker `platform`).
+ * @category Model
+ */
 export interface Platform {
+  /** CPU architecture as Go's `GOARCH` spells it: `amd64`, `arm64`, `arm`, `s390x`, … */
   readonly architecture: string;
+  /** Operating system as Go's `GOOS` spells it: `linux`, `windows`, … */
   readonly os: string;
+  /** OS version the image needs (used for Windows images, e.g. `10.0.17763.1234`); absent when any will do. */
   readonly 'os.version'?: string;
+  /** OS features the image needs (Windows: `win32k`); absent when none. */
   readonly 'os.features'?: readonly string[];
+  /** CPU variant, e.g. `v7` for `arm`, `v8` for `arm64`; absent when the entry names none. */
   readonly variant?: string;
 }
 
-/** A platform as `os/architecture[/variant]`, e.g. `linux/arm64/v8`. */
+/**
+ * A platform as `os/architecture[/variant]`, e.g. `linux/arm64/v8`.
+ * @category Model
+ */
 export function platformString(p: Platform): string {
   return [p.os, p.architecture, ...(p.variant ? [p.variant] : [])].join('/');
 }
@@ -41,7 +52,10 @@ const GOARCH: Readonly<Record<string, string>> = {
   loong64: 'loong64',
 };
 
-/** The Go `GOOS`/`GOARCH` platform of the running Node process (what skopeo would pick by default). */
+/**
+ * The Go `GOOS`/`GOARCH` platform of the running Node process (what skopeo would pick by default).
+ * @category Model
+ */
 export function hostPlatform(): Platform {
   return {
     architecture: GOARCH[process.arch] ?? process.arch,
@@ -57,7 +71,10 @@ function normVariant(arch: string, variant: string | undefined): string {
   return '';
 }
 
-/** Which instance of a manifest list to use. */
+/**
+ * Which instance of a manifest list to use.
+ * @category Model
+ */
 export interface InstanceChoice {
   /** Pick this instance digest from a list (verified against the instance manifest bytes). */
   readonly instance?: Digest;
@@ -71,6 +88,7 @@ export interface InstanceChoice {
  * `choice.platform` or the host platform.
  * @param what names the list in error messages.
  * @throws OcikitError `NOT_FOUND` when no entry matches.
+ * @category Model
  */
 export function chooseInstance(list: ManifestList, choice: InstanceChoice, what: string): Descriptor {
   if (choice.instance !== undefined) {

@@ -9,17 +9,8 @@
  * `bytes[0:formatLength] + formatTail`; nothing after `formatLength` counts.
  *
  * Followed exactly (containers/libtrust `jsonsign.go`, `util.go`, `key.go`, `ec_key.go`,
- * `rsa_key.go`), with Go JSON semantics from ../gojson/:
- * - the `signatures` key is looked up case-sensitively (unlike GuessMIMEType);
- * - every signature must carry a numeric `formatLength` (float64, truncated toward zero) and a
- *   string `formatTail`; the first non-zero length and the first non-empty tail are kept, and any
- *   later value that differs from a kept one is a conflict (a later 0 or empty tail included);
- * - a `jwk` header, when present (even `null`), must be a valid libtrust public key: EC on P-256,
- *   P-384 or P-521 with coordinates of the curve's byte length, or RSA without a private exponent;
- *   a `kid` must equal the key's libtrust fingerprint (which is "" for an EC point off its curve,
- *   since Go cannot encode such a key). `alg` and `signature` are not checked.
- * - `formatLength` beyond the file is an error. Where skopeo panics (a negative length, an RSA
- *   exponent over 4 bytes) this is an error too.
+ * `rsa_key.go`), with Go JSON semantics from ../gojson/; the rules are in the TSDoc of
+ * {@link prettySignaturePayload}.
  */
 import { createHash } from 'node:crypto';
 import { OcikitError } from '../errors.js';
@@ -46,6 +37,17 @@ function fail(message: string, cause?: unknown): never {
 
 /**
  * Returns the JWS payload of a signed schema 1 manifest: what its digest is computed over.
+ * libtrust's rules, as followed here:
+ * - the `signatures` key is looked up case-sensitively (unlike GuessMIMEType);
+ * - every signature must carry a numeric `formatLength` (float64, truncated toward zero) and a
+ *   string `formatTail`; the first non-zero length and the first non-empty tail are kept, and any
+ *   later value that differs from a kept one is a conflict (a later 0 or empty tail included);
+ * - a `jwk` header, when present (even `null`), must be a valid libtrust public key: EC on P-256,
+ *   P-384 or P-521 with coordinates of the curve's byte length, or RSA without a private exponent;
+ *   a `kid` must equal the key's libtrust fingerprint (which is "" for an EC point off its curve,
+ *   since Go cannot encode such a key). `alg` and `signature` are not checked.
+ * - `formatLength` beyond the file is an error. Where skopeo panics (a negative length, an RSA
+ *   exponent over 4 bytes) this is an error too.
  * @param root the manifest already parsed by {@link parseGoJSON} (parsed here when omitted).
  * @throws OcikitError `INVALID_MANIFEST` wherever libtrust fails (or skopeo panics).
  */

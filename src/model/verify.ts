@@ -12,9 +12,14 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import type { Digest } from './digest.js';
 
-/** What a blob is declared to be: its digest and size in bytes. */
+/**
+ * What a blob is declared to be: its digest and size in bytes.
+ * @category Model
+ */
 export interface BlobExpectation {
+  /** The sha256 digest the content must have. */
   readonly digest: Digest;
+  /** The exact length of the content in bytes. */
   readonly size: number;
 }
 
@@ -50,6 +55,7 @@ export function expectDigest(what: string, expected: Digest, actual: string): vo
 /**
  * Incremental verification of one blob: feed every chunk to {@link Verifier.update}, then call
  * {@link Verifier.finish}. With no expectation it only hashes and counts.
+ * @category Model
  */
 export class Verifier {
   #hash: Hash = createHash('sha256');
@@ -58,6 +64,7 @@ export class Verifier {
   readonly #what: string;
 
   /**
+   * Starts verifying one blob.
    * @param expect the declared digest and size, or undefined to only compute them.
    * @param what names the blob in error messages (e.g. `docker.io/library/busybox blob sha256:…`).
    */
@@ -111,6 +118,7 @@ export class Verifier {
  * length `expect.size`.
  * @returns the digest.
  * @throws OcikitError `DIGEST_MISMATCH`.
+ * @category Model
  */
 export function verifyBytes(
   bytes: Uint8Array,
@@ -129,11 +137,17 @@ export function verifyBytes(
  * A pass-through stream that verifies what flows through it with a {@link Verifier}; it fails the
  * pipeline with `DIGEST_MISMATCH` as soon as more bytes than declared pass, and at the end when the
  * size or digest differs, so downstream never sees a successful end of unverified data.
+ * @category Model
  */
 export class DigestingStream extends Transform {
   readonly #verifier: Verifier;
   #digest: Digest | undefined;
 
+  /**
+   * A stream for one blob.
+   * @param expect the declared digest and size; without it the stream only hashes and counts.
+   * @param what names the blob in error messages.
+   */
   constructor(expect?: BlobExpectation, what = 'blob') {
     super();
     this.#verifier = new Verifier(expect, what);

@@ -1,19 +1,10 @@
 /**
- * Scoped container sources: the port of the reference's `container_source`.
+ * Scoped container sources: the port of `container_source` in osbuild's `osbuild/util/containers.py`.
  *
- * For each resolved input image it lends the caller what a consumer (skopeo copy, bootc, ostree,
- * podman) needs: the image name, the source reference, and podman arguments where they apply.
- * Everything it creates (temporary directories, symlinks, merged views, an empty graph root) is
- * removed when the callback returns or throws, and when the CLI is interrupted.
- *
- * - `dir` without a list, `oci-archive`: `<format>:<tmp>/image`, a symlink to the real path, so a
- *   `:` in the real path cannot be misread as a tag separator.
- * - `dir` with a list: `dir:<tmp>/image`, the merged view of {@link mergeManifest} (links, no copy),
- *   plus the list digest and the platform of the image's list entry, so a caller can make skopeo
- *   pick this very instance on any host (`--override-arch/os/variant`).
- * - `containers-storage`: the store specifications upstream osbuild builds. Overlay: an empty graph
- *   root plus the host store as `additionalimagestore` (podman: `--root`, `--imagestore`); other
- *   drivers: the host store as graph root (podman: `--imagestore`). The image is named by its ID.
+ * For each resolved input image it lends a consumer (skopeo copy, bootc, ostree, podman) the image
+ * name, the source reference and podman arguments where they apply, and removes everything it
+ * created when the callback returns or throws, and when the CLI is interrupted. The reference per
+ * format is in the TSDoc of {@link openContainerSource} and in docs/inputs.md.
  */
 import * as fs from 'node:fs/promises';
 import * as os from 'node:os';
@@ -29,7 +20,10 @@ import { type MergeResult, mergeManifest, mergeParsedManifest } from '../transpo
 import { formatImageReference } from '../transports/reference.js';
 import { unmountIfMounted } from '../tools/mounts.js';
 
-/** What a container source lends. */
+/**
+ * What a container source lends.
+ * @category osbuild
+ */
 export interface ContainerSource {
   /** The image name from the input (`data.name`). */
   readonly name: string;
@@ -45,7 +39,10 @@ export interface ContainerSource {
   readonly manifestDigest: string | null;
 }
 
-/** Host paths and defaults for containers-storage sources. */
+/**
+ * Host paths and defaults for containers-storage sources.
+ * @category osbuild
+ */
 export interface SourceOptions {
   /** The host store to read (default: the image's `filepath`, i.e. `<images path>/storage`). */
   readonly storage?: string | undefined;
@@ -57,18 +54,39 @@ export interface SourceOptions {
   readonly tmpdir?: string | undefined;
 }
 
-/** An open source; call `close()` (or `await using`) to release what it holds. */
+/**
+ * An open source; call `close()` (or `await using`) to release what it holds.
+ * @category osbuild
+ */
 export interface OpenContainerSource extends ContainerSource, AsyncDisposable {
+  /**
+   * Removes everything the source created (symlink, merged view, empty graph root, and an overlay
+   * mount left on it). Safe to call twice.
+   * @throws OcikitError `IO` when something could not be removed (the first failure is the cause).
+   */
   close(): Promise<void>;
 }
 
-/** The run root the reference uses inside stages (the host store's default run root). */
+/**
+ * The run root the reference uses inside stages (the host store's default run root).
+ * @category osbuild
+ */
 export const DEFAULT_RUNROOT = STORAGE_DEFAULTS.runroot;
 
 /**
  * Opens the source of `image` (a record from `resolveContainersInput`, already validated; what
  * it parsed is used, not read again). Prefer {@link withContainerSource}, which closes it for you.
+ *
+ * - `dir` without a list, `oci-archive`: `<format>:<tmp>/image`, a symlink to the real path, so a
+ *   `:` in the real path cannot be misread as a tag separator.
+ * - `dir` with a list: `dir:<tmp>/image`, the merged view of {@link mergeManifest} (links, no copy),
+ *   plus the list digest and the platform of the image's list entry, so a caller can make skopeo
+ *   pick this very instance on any host (`--override-arch/os/variant`).
+ * - `containers-storage`: the store specifications upstream osbuild builds. Overlay: an empty graph
+ *   root plus the host store as `additionalimagestore` (podman: `--root`, `--imagestore`); other
+ *   drivers: the host store as graph root (podman: `--imagestore`). The image is named by its ID.
  * @throws OcikitError `UNSUPPORTED` (unknown format), and what {@link mergeManifest} throws.
+ * @category osbuild
  */
 export async function openContainerSource(
   image: ResolvedImage,
@@ -165,7 +183,25 @@ export async function openContainerSource(
 
 /**
  * Lends the source of `image` to `fn` and releases it afterwards, on success and on error.
+ * The source per format is described at {@link openContainerSource}.
  * @throws what {@link openContainerSource} and `fn` throw.
+ * @example
+ * ```ts
+ * import { execFile } from 'node:child_process';
+ * import { readFile } from 'node:fs/promises';
+ * import { promisify } from 'node:util';
+ * import { resolveContainersInput, withContainerSource } from 'ocikit';
+ *
+ * const run = promisify(execFile);
+ * const inputs = JSON.parse(await readFile('inputs.json', 'utf8'));
+ * for (const image of await resolveContainersInput(inputs)) {
+ *   // The temporary symlink or merged view exists only while the callback runs.
+ *   await withContainerSource(image, (src) =>
+ *     run('skopeo', ['copy', src.source, `oci:/var/tmp/layout:${src.name}`]),
+ *   );
+ * }
+ * ```
+ * @category osbuild
  */
 export async function withContainerSource<T>(
   image: ResolvedImage,

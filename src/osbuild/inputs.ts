@@ -26,30 +26,62 @@ import { readDirManifest } from '../transports/dir/read.js';
 import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
 import { isStorageDriverName } from '../transports/containers-storage/reference.js';
 
-/** The container formats an images input can carry. */
+/**
+ * The container formats an images input can carry.
+ * @category osbuild
+ */
 export const CONTAINER_FORMATS = ['dir', 'oci-archive', 'containers-storage'] as const;
-/** One of {@link CONTAINER_FORMATS}. */
+/**
+ * One of {@link CONTAINER_FORMATS}.
+ * @category osbuild
+ */
 export type ContainerFormat = (typeof CONTAINER_FORMATS)[number];
 
-/** An archive entry's data as osbuild passes it (`format`, `name`, and for storage `storage`). */
+/**
+ * An archive entry's data as osbuild passes it (`format`, `name`, and for storage `storage`).
+ * @category osbuild
+ */
 export interface ArchiveData {
+  /** How the image is stored at `filepath`: a `dir:` image, an OCI archive or a containers-storage store. */
   readonly format: ContainerFormat;
+  /** The name to give the image when it is installed, e.g. `registry.example/app:1`. */
   readonly name: string;
+  /** Any other key osbuild passes (`storage` for containers-storage), kept as given. */
   readonly [key: string]: unknown;
 }
 
-/** One entry of the reference's result, keyed by archive key. */
+/**
+ * One entry of the reference's result, keyed by archive key. The field names are osbuild's
+ * (`parse_containers_input` in `osbuild/util/containers.py`) and part of the `ocikit inputs` contract.
+ * @category osbuild
+ */
 export interface ContainerImage {
+  /**
+   * Where the image is: `<images.path>/<key>` for `dir` and `oci-archive`, `<images.path>/storage`
+   * (the mounted host store) for `containers-storage`.
+   */
   readonly filepath: string;
+  /** Path of the list file whose entries contain this `dir` image's manifest digest; `null` when none does and for other formats. */
   readonly 'manifest-list': string | null;
+  /** The archive entry's data exactly as given in the input. */
   readonly data: ArchiveData;
+  /**
+   * The archive key itself (a `sha256:` image ID, or the file name of an `oci-archive`). osbuild
+   * calls it `checksum`; the name is kept for parity, though it is a key, not a checksum of the file.
+   */
   readonly checksum: string;
 }
 
-/** The typed record ocikit uses internally for one input image. */
+/**
+ * The typed record ocikit uses internally for one input image.
+ * @category osbuild
+ */
 export interface ResolvedImage extends ContainerImage {
+  /** The archive key (equal to `checksum`). */
   readonly key: string;
+  /** `data.format`, validated. */
   readonly format: ContainerFormat;
+  /** `data.name`, validated to be a non-empty string. */
   readonly name: string;
   /** For `dir` images: the parsed manifest.json (raw bytes and native digest). */
   readonly manifest: ParsedManifest | null;
@@ -81,6 +113,7 @@ export function checkArchiveFileName(key: string): string {
  *   `NOT_FOUND` (a missing image or list), `UNSAFE_PATH`, `INVALID_MANIFEST`,
  *   `MANIFEST_TOO_LARGE`, `DIGEST_MISMATCH` (a list not named by its digest),
  *   `LIST_MISMATCH` (unmatched lists, all named; an image in two lists).
+ * @category osbuild
  */
 export async function resolveContainersInput(inputs: unknown): Promise<ResolvedImage[]> {
   if (!isRecord(inputs)) throw new OcikitError('INVALID_INPUT', 'inputs must be an object');
@@ -119,6 +152,18 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
 /**
  * The reference's `parse_containers_input`: archive key → `{filepath, manifest-list, data, checksum}`.
  * @throws as {@link resolveContainersInput}.
+ * @example
+ * ```ts
+ * import { readFile } from 'node:fs/promises';
+ * import { parseContainersInput } from 'ocikit';
+ *
+ * // The `inputs` object of an org.osbuild.skopeo stage, as osbuild hands it over.
+ * const inputs = JSON.parse(await readFile('inputs.json', 'utf8'));
+ * for (const [key, image] of Object.entries(await parseContainersInput(inputs))) {
+ *   console.log(key, image.data.name, image.filepath, image['manifest-list']);
+ * }
+ * ```
+ * @category osbuild
  */
 export async function parseContainersInput(inputs: unknown): Promise<Record<string, ContainerImage>> {
   const out: Record<string, ContainerImage> = {};

@@ -13,7 +13,10 @@ import { type ManifestList, type ParsedManifest, isManifestList, parseManifest }
 import { isRecord } from '../internal/guards.js';
 import { readManifestFile } from '../transports/reader.js';
 
-/** One list file of the input. */
+/**
+ * One list file of the input.
+ * @category osbuild
+ */
 export interface ListFile {
   /** The input key: the list's digest. */
   readonly digest: Digest;
@@ -23,13 +26,24 @@ export interface ListFile {
   readonly list: ManifestList;
 }
 
-/** Instance manifest digest → the list that contains it. Frozen. */
+/**
+ * Instance manifest digest → the list that contains it. Frozen.
+ * @category osbuild
+ */
 export type ManifestListMap = ReadonlyMap<Digest, ListFile>;
 
-/** The osbuild `manifest-lists` input shape (`org.osbuild.files`). */
+/**
+ * The osbuild `manifest-lists` input shape (`org.osbuild.files`).
+ * @category osbuild
+ */
 export interface ManifestListsInput {
+  /** The directory osbuild put the list files in (e.g. `/run/osbuild/inputs/manifest-lists`). */
   readonly path: string;
-  readonly data: { readonly files: Readonly<Record<string, unknown>> };
+  /** What the files input says about its contents. */
+  readonly data: {
+    /** One entry per list file, keyed by the list's digest (the file name); the values are not read. */
+    readonly files: Readonly<Record<string, unknown>>;
+  };
 }
 
 /**
@@ -52,6 +66,7 @@ export function validateManifestListsInput(input: unknown): ManifestListsInput {
  * @throws OcikitError `INVALID_INPUT` (shape), `INVALID_DIGEST` (a key), `NOT_FOUND`,
  *   `UNSAFE_PATH`, `INVALID_MANIFEST` (not a list, unreadable JSON), `MANIFEST_TOO_LARGE`,
  *   `DIGEST_MISMATCH` (a file whose digest is not its name), `LIST_MISMATCH` (an instance in two lists).
+ * @category osbuild
  */
 export async function readManifestLists(input: unknown): Promise<ManifestListMap> {
   const lists = validateManifestListsInput(input);
@@ -112,6 +127,7 @@ export function expectManifestList(bytes: Uint8Array, what: string, opts: ListCh
 /**
  * Reads and validates one list file `<dir>/<key>`.
  * @throws as {@link readManifestLists}.
+ * @category osbuild
  */
 export async function readListFile(dir: string, key: string): Promise<ListFile> {
   const digest = parseDigest(key, 'manifest-lists key');

@@ -15,37 +15,57 @@ import { isRecord } from '../internal/guards.js';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { type DockerReference, parseDockerReference } from '../model/docker-reference.js';
 
-/** The source names ocikit fetches. */
+/** The osbuild source of registry images (and local ones with `containers-transport`). */
 export const SKOPEO_SOURCE = 'org.osbuild.skopeo';
+/** The osbuild source of manifest lists. */
 export const SKOPEO_INDEX_SOURCE = 'org.osbuild.skopeo-index';
+/** The osbuild source of images already in the host's containers-storage. */
 export const CONTAINERS_STORAGE_SOURCE = 'org.osbuild.containers-storage';
 
-/** A registry image to fetch (an `org.osbuild.skopeo` item). */
+/**
+ * A registry image to fetch (an `org.osbuild.skopeo` item).
+ * @category osbuild
+ */
 export interface ImageItem {
+  /** Tells the {@link FetchItem} variants apart: `'image'` for this one. */
   readonly kind: 'image';
   /** The image ID: digest of the config. */
   readonly id: Digest;
   /** The name as given. */
   readonly name: string;
+  /** `name` parsed and normalised (registry, repository, tag); where the image is fetched from. */
   readonly ref: DockerReference;
   /** The manifest digest to fetch. */
   readonly digest: Digest;
+  /** `image.tls-verify`: false allows plain HTTP and unverified TLS for this registry; default true. */
   readonly tlsVerify: boolean;
 }
 
-/** A manifest list to fetch (an `org.osbuild.skopeo-index` item). */
+/**
+ * A manifest list to fetch (an `org.osbuild.skopeo-index` item).
+ * @category osbuild
+ */
 export interface ListItem {
+  /** Tells the {@link FetchItem} variants apart: `'list'` for this one. */
   readonly kind: 'list';
   /** The list digest. */
   readonly id: Digest;
+  /** The name as given (`image.name`). */
   readonly name: string;
+  /** `name` parsed and normalised; the list is fetched from this repository by `id`. */
   readonly ref: DockerReference;
+  /** `image.tls-verify`: false allows plain HTTP and unverified TLS for this registry; default true. */
   readonly tlsVerify: boolean;
 }
 
-/** An image to check in the host's containers-storage. */
+/**
+ * An image to check in the host's containers-storage.
+ * @category osbuild
+ */
 export interface LocalItem {
+  /** Tells the {@link FetchItem} variants apart: `'local'` for this one. */
   readonly kind: 'local';
+  /** The image ID (the item key): the store must hold an image with this ID. */
   readonly id: Digest;
   /** The name as given (empty for `org.osbuild.containers-storage` items). */
   readonly name: string;
@@ -55,7 +75,10 @@ export interface LocalItem {
   readonly storageLocation: string | null;
 }
 
-/** One validated item. */
+/**
+ * One validated item; `kind` tells them apart.
+ * @category osbuild
+ */
 export type FetchItem = ImageItem | ListItem | LocalItem;
 
 function invalid(message: string): OcikitError {
@@ -179,6 +202,7 @@ const SOURCES: readonly (readonly [string, (id: Digest, item: unknown, where: st
  * @throws OcikitError `INVALID_INPUT` (wrong shape, unknown key, bad name, conflicting fields,
  *   naming the key), `INVALID_DIGEST` (a key or digest that is not `sha256:<64 hex>`),
  *   `UNSUPPORTED` (a manifest list from containers-storage).
+ * @category osbuild
  */
 export function parseFetchSources(doc: unknown): FetchItem[] {
   if (!isRecord(doc)) throw invalid('sources: not a JSON object');

@@ -2,7 +2,70 @@
  * The options of the install operation: osbuild's `org.osbuild.skopeo` stage options, validated
  * once and turned into typed, readonly data.
  *
- * Follows the stage's schema (osbuild `stages/org.osbuild.skopeo.meta.json`):
+ * The schema is the stage's (osbuild `stages/org.osbuild.skopeo.meta.json`); the rules, and where
+ * ocikit is stricter, are in the TSDoc of {@link parseInstallOptions} and in docs/install.md.
+ * Where a destination lies on disk is decided by `install/install.ts`, which resolves the path
+ * inside the tree (no `..`, no symlink out).
+ */
+import { OcikitError } from '../errors.js';
+import { describeValue, isRecord } from '../internal/guards.js';
+import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
+import { isStorageDriverName } from '../transports/containers-storage/reference.js';
+
+/**
+ * The destination types the stage knows.
+ * @category osbuild
+ */
+export const DESTINATION_TYPES = ['containers-storage', 'oci', 'oci-archive', 'dir'] as const;
+/**
+ * One of {@link DESTINATION_TYPES}.
+ * @category osbuild
+ */
+export type DestinationType = (typeof DESTINATION_TYPES)[number];
+
+/**
+ * A containers-storage destination, defaults filled in.
+ * @category osbuild
+ */
+export interface StorageDestination {
+  /** Tells the {@link Destination} variants apart. */
+  readonly type: 'containers-storage';
+  /** The store's path inside the tree (as given; may start with `/`). */
+  readonly storagePath: string;
+  /** `storage-driver`, default `overlay`; a driver name such as `overlay` or `vfs`. */
+  readonly storageDriver: string;
+}
+
+/**
+ * An oci, oci-archive or dir destination.
+ * @category osbuild
+ */
+export interface PathDestination {
+  /** The format written at `path`: an OCI layout, an OCI archive file, or a `dir:` image. */
+  readonly type: 'oci' | 'oci-archive' | 'dir';
+  /** The destination's path inside the tree (as given; may start with `/`). */
+  readonly path: string;
+}
+
+/**
+ * Where the images go; `type` tells the variants apart.
+ * @category osbuild
+ */
+export type Destination = StorageDestination | PathDestination;
+
+/**
+ * The validated stage options.
+ * @category osbuild
+ */
+export interface InstallOptions {
+  /** `destination`: where the images go. */
+  readonly destination: Destination;
+  /** `remove-signatures`: drop the images' signatures while copying; default false. */
+  readonly removeSignatures: boolean;
+}
+
+/**
+ * Validates the stage options and fills in the defaults. The rules are the stage schema's:
  * - `destination` (required) is exactly one of
  *   - `{"type": "containers-storage", "storage-path"?: string, "storage-driver"?: string}`
  *     (defaults `/var/lib/containers/storage` and `overlay`), or
@@ -13,46 +76,8 @@
  * Stricter than the schema, on purpose: an empty `path`/`storage-path` (which would make the tree
  * root itself the destination), a NUL byte in a path, and a `storage-driver` that is not a driver
  * name are refused. Every problem found is reported in one error, each naming its field.
- * Where a destination lies on disk is decided by `install/install.ts`, which resolves the path inside the
- * tree (no `..`, no symlink out).
- */
-import { OcikitError } from '../errors.js';
-import { describeValue, isRecord } from '../internal/guards.js';
-import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
-import { isStorageDriverName } from '../transports/containers-storage/reference.js';
-
-/** The destination types the stage knows. */
-export const DESTINATION_TYPES = ['containers-storage', 'oci', 'oci-archive', 'dir'] as const;
-/** One of {@link DESTINATION_TYPES}. */
-export type DestinationType = (typeof DESTINATION_TYPES)[number];
-
-/** A containers-storage destination, defaults filled in. */
-export interface StorageDestination {
-  readonly type: 'containers-storage';
-  /** The store's path inside the tree (as given; may start with `/`). */
-  readonly storagePath: string;
-  readonly storageDriver: string;
-}
-
-/** An oci, oci-archive or dir destination. */
-export interface PathDestination {
-  readonly type: 'oci' | 'oci-archive' | 'dir';
-  /** The destination's path inside the tree (as given; may start with `/`). */
-  readonly path: string;
-}
-
-/** Where the images go. */
-export type Destination = StorageDestination | PathDestination;
-
-/** The validated stage options. */
-export interface InstallOptions {
-  readonly destination: Destination;
-  readonly removeSignatures: boolean;
-}
-
-/**
- * Validates the stage options and fills in the defaults.
  * @throws OcikitError `INVALID_INPUT`, naming every offending field (`values` lists their paths).
+ * @category osbuild
  */
 export function parseInstallOptions(options: unknown): InstallOptions {
   const problems: { field: string; message: string }[] = [];

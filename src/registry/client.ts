@@ -5,16 +5,10 @@
  * arrives, resumed (`Range: bytes=<received>-`) when the server answers 206 with a matching
  * `Content-Range` after a broken connection, and restarted from zero otherwise; the digest and
  * size cover the whole blob, so a resumed blob is verified exactly like a fresh one. Behaviour
- * follows containers/image `docker/docker_client.go` and `docker/docker_image_src.go`.
- *
- * The layers below, as go-containerregistry splits `pkg/v1/remote` from `remote/transport`:
- * transport/dispatcher.ts builds the connection pools from TLS settings; transport/http.ts sends
- * with retries, backoff and redirects; transport/ping.ts finds the scheme and the challenges
- * (`GET /v2/`, plain-HTTP fallback with `tls-verify: false`); transport/bearer.ts authorises
- * (Basic, bearer tokens, credentials from auth/auth-files.ts); blob-sink.ts writes and verifies.
- *
- * The client is a plain record holding two dispatchers and caches; close it with
- * {@link closeRegistryClient}.
+ * follows containers/image `docker/docker_client.go` and `docker/docker_image_src.go`; the layers
+ * below it (`transport/`, `blob-sink.ts`, split as go-containerregistry splits `pkg/v1/remote`
+ * from `remote/transport`) are listed in docs/fetch.md. The client is a plain record holding two
+ * dispatchers and caches; close it with {@link closeRegistryClient}.
  */
 import type { Dispatcher } from 'undici';
 import type { Digest } from '../model/digest.js';

@@ -7,7 +7,10 @@
  */
 import { type RunOptions, type ToolResult, runTool } from '../internal/exec.js';
 
-/** Which skopeo to run. */
+/**
+ * Which skopeo to run.
+ * @category Configuration
+ */
 export interface SkopeoOptions {
   /** Path or name of the skopeo binary (default: `$OCIKIT_SKOPEO`, else `skopeo`). */
   readonly binary?: string | undefined;

@@ -28,7 +28,10 @@ import { chooseInstance, type InstanceChoice } from '../model/platform.js';
 /** The largest config blob accepted (c/image's `iolimits.MaxConfigBodySize`, 4 MiB). */
 export const MAX_CONFIG_SIZE = 4 * 1024 * 1024;
 
-/** One image, opened for reading. */
+/**
+ * One image, opened for reading.
+ * @category Transports
+ */
 export interface ImageReader {
   /** Where the image comes from, for messages and progress (e.g. `dir:/srv/img`). */
   readonly source: string;

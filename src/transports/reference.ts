@@ -1,45 +1,68 @@
 /**
  * Image references, `transport:details`: the one dispatcher that parses and formats them for every
  * transport ocikit knows, following containers/image 5.23 (the library under skopeo 1.9.3,
- * `transports/alltransports/alltransports.go` and each transport's `*_transport.go`):
+ * `transports/alltransports/alltransports.go` and each transport's `*_transport.go`).
  *
- * - The transport name ends at the first `:`; everything after it is the transport's details.
- * - `dir:PATH` (`directory/directory_transport.go`): the whole rest is the path, `:` included.
- * - `oci:PATH[:REF]` and `oci-archive:PATH[:REF]` (`oci/layout/oci_transport.go`,
- *   `oci/archive/oci_transport.go`, `oci/internal/oci_util.go`): the path ends at the first `:`,
- *   so a path holding `:` cannot be expressed (c/image refuses it too); REF is `C(/C)*` with
- *   `C = A(S A)*`, `A = [A-Za-z0-9]+`, `S = [-._:@+] | --`, so it may itself hold `:` and `@`.
- *   An empty REF (`oci:/p:`) is the same as none.
- * - `containers-storage:[STORE]IMAGE`: the store grammar of ./containers-storage/reference.ts;
- *   IMAGE is kept as written (a name, `name@digest`, an ID: c/storage resolves it).
- * - `docker://NAME` (`docker/docker_transport.go`): NAME is a docker reference
- *   (../model/docker-reference.ts); a name without tag or digest gets `latest`, and a name with
- *   both is refused, as c/image does.
- *
- * {@link formatImageReference} refuses what {@link parseImageReference} would read differently,
- * so `parseImageReference(formatImageReference(r))` equals `r` for every reference it formats, and
- * every parsed reference formats. ocikit is stricter than c/image in a few places, which it says
- * instead of passing on: an empty path (c/image would take the working directory), a NUL byte in a
- * path, a store specification without a graph root or with options that are not
- * `key=/absolute/path` (./containers-storage/reference.ts writes only those), and an image that
- * starts with `[` (c/image would read it as a second store specification).
+ * Guarantee: {@link formatImageReference} refuses what {@link parseImageReference} would read
+ * differently, so the two round-trip. The grammar per transport, and where ocikit is stricter
+ * than c/image, are in the TSDoc of {@link parseImageReference}; see also docs/transports.md.
  */
 import { OcikitError } from '../errors.js';
 import { type DockerReference, formatDockerReference, parseDockerReference } from '../model/docker-reference.js';
 import { type StoreSpec, formatStoreSpec, parseContainersStorageRef } from './containers-storage/reference.js';
 
-/** An image reference of one transport, parsed. */
+/**
+ * An image reference of one transport, parsed; `transport` tells the variants apart.
+ * @category Transports
+ */
 export type ImageReference =
-  | { readonly transport: 'dir'; readonly path: string }
-  | { readonly transport: 'oci'; readonly path: string; readonly reference?: string }
-  | { readonly transport: 'oci-archive'; readonly path: string; readonly reference?: string }
-  | { readonly transport: 'containers-storage'; readonly store?: StoreSpec; readonly image: string }
-  | { readonly transport: 'docker'; readonly reference: DockerReference };
+  | {
+      /** A `dir:` image. */
+      readonly transport: 'dir';
+      /** The image directory, as written (`:` allowed). */
+      readonly path: string;
+    }
+  | {
+      /** An OCI image layout directory. */
+      readonly transport: 'oci';
+      /** The layout directory, as written (never holds `:`). */
+      readonly path: string;
+      /** The `org.opencontainers.image.ref.name` to pick from `index.json`; absent for the only image. */
+      readonly reference?: string;
+    }
+  | {
+      /** An OCI layout packed in a tar file. */
+      readonly transport: 'oci-archive';
+      /** The archive file, as written (never holds `:`). */
+      readonly path: string;
+      /** The `org.opencontainers.image.ref.name` to pick from its `index.json`; absent for the only image. */
+      readonly reference?: string;
+    }
+  | {
+      /** An image in a containers/storage store. */
+      readonly transport: 'containers-storage';
+      /** The `[…]` store specification; absent to use the default store of storage.conf. */
+      readonly store?: StoreSpec;
+      /** The image as written: a name, `name@digest` or an image ID (containers/storage resolves it). */
+      readonly image: string;
+    }
+  | {
+      /** An image in a registry. */
+      readonly transport: 'docker';
+      /** The normalised docker reference, with exactly one of a tag (`latest` when none was written) and a digest. */
+      readonly reference: DockerReference;
+    };
 
-/** The transport names ocikit parses and formats. */
+/**
+ * The transport names ocikit parses and formats.
+ * @category Transports
+ */
 export const TRANSPORTS = ['dir', 'oci', 'oci-archive', 'containers-storage', 'docker'] as const;
 
-/** A transport name. */
+/**
+ * A transport name.
+ * @category Transports
+ */
 export type TransportName = ImageReference['transport'];
 
 // c/image's OCI reference grammar (`oci/internal/oci_util.go` refRegexp).
@@ -76,9 +99,29 @@ function checkPath(label: string, path: string): void {
 }
 
 /**
- * Parses `transport:details` (the grammar in the module comment).
+ * Parses `transport:details`:
+ *
+ * - The transport name ends at the first `:`; everything after it is the transport's details.
+ * - `dir:PATH` (`directory/directory_transport.go`): the whole rest is the path, `:` included.
+ * - `oci:PATH[:REF]` and `oci-archive:PATH[:REF]` (`oci/layout/oci_transport.go`,
+ *   `oci/archive/oci_transport.go`, `oci/internal/oci_util.go`): the path ends at the first `:`,
+ *   so a path holding `:` cannot be expressed (c/image refuses it too); REF is `C(/C)*` with
+ *   `C = A(S A)*`, `A = [A-Za-z0-9]+`, `S = [-._:@+] | --`, so it may itself hold `:` and `@`.
+ *   An empty REF (`oci:/p:`) is the same as none.
+ * - `containers-storage:[STORE]IMAGE`: the store grammar of {@link parseContainersStorageRef};
+ *   IMAGE is kept as written (a name, `name@digest`, an ID: c/storage resolves it).
+ * - `docker://NAME` (`docker/docker_transport.go`): NAME is a docker reference
+ *   ({@link parseDockerReference}); a name without tag or digest gets `latest`, and a name with
+ *   both is refused, as c/image does.
+ *
+ * ocikit is stricter than c/image in a few places, which it says instead of passing on: an empty
+ * path (c/image would take the working directory), a NUL byte in a path, a store specification
+ * without a graph root or with options that are not `key=/absolute/path` (the only ones
+ * {@link formatStoreSpec} writes), and an image that starts with `[` (c/image would read it as a
+ * second store specification).
  * @throws OcikitError `INVALID_INPUT` (no or an unknown transport, a malformed part),
  *   `UNSAFE_PATH` (a path or store root no reference can carry), naming the reference.
+ * @category Transports
  */
 export function parseImageReference(s: string): ImageReference {
   const label = `image reference ${q(s)}`;
@@ -130,6 +173,7 @@ export function parseImageReference(s: string): ImageReference {
  * @throws OcikitError `INVALID_INPUT` (an empty path or image, a malformed reference, a docker
  *   reference that is not normalised or has not exactly one of tag and digest), `UNSAFE_PATH`
  *   (an `oci:` path holding `:`, a path with a NUL byte, a store root with a delimiter).
+ * @category Transports
  */
 export function formatImageReference(r: ImageReference): string {
   return formatWith(r, `${r.transport} reference`);
@@ -139,6 +183,7 @@ export function formatImageReference(r: ImageReference): string {
  * `containers-storage:[spec]image`: {@link formatImageReference} of a containers-storage reference
  * with a store specification.
  * @throws as {@link formatImageReference}.
+ * @category Transports
  */
 export function containersStorageRef(store: StoreSpec, image: string): string {
   return formatImageReference({ transport: 'containers-storage', store, image });

@@ -1,5 +1,5 @@
 /**
- * Tests for src/storage-conf.ts and `ocikit storage-conf`: the classic containers-storage.conf(5)
+ * Tests for src/config/storage-conf.ts and `ocikit storage-conf`: the classic containers-storage.conf(5)
  * lookup (on injected paths, never the real /etc), the defaults for commented-out keys, typed
  * errors, and one cross-check with real skopeo.
  */

@@ -4,11 +4,8 @@
  * Each case states what `skopeo manifest-digest` does with it: hash the bytes as they are
  * (`plain`), hash a reconstructed schema 1 payload (`payload`), or fail (`error`). The expectations
  * were written from the Go sources (c/image GuessMIMEType, libtrust ParsePrettySignature) and are
- * checked against the real skopeo by test/cli-digest.test.ts on every run; test/manifest.test.ts
- * checks ocikit against the same table without skopeo.
- *
- * This replaces `skopeo-observed/digest-edge-cases/` (formats.md §1.3), which the fixture copy does
- * not contain; the cases of that folder named in formats.md are all here.
+ * checked against the real skopeo by test/integration/cli-digest.test.ts on every run;
+ * test/model/manifest.test.ts checks ocikit against the same table without skopeo.
  */
 import { createHash, generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';

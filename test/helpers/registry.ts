@@ -1,6 +1,8 @@
 /**
  * A real registry for tests: Debian's `docker-registry` (distribution 2.8) on a free 127.0.0.1
- * port with a temporary storage directory (tools-probe.md §5), plus pushing `dir:` images to it
+ * port with a temporary storage directory and no auth (its own config file, keys as distribution's
+ * `docs/configuration.md` describes them; the packaged /etc/docker/registry/config.yml wants
+ * htpasswd and listens on every interface), plus pushing `dir:` images to it
  * with skopeo. Use one registry per test file: skopeo's blob-info cache can turn a push to a new
  * repository into a cross-repository mount, which is only sound on the registry that saw the blob.
  */

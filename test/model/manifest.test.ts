@@ -1,9 +1,10 @@
 /**
- * Tests for src/manifest.ts: media type guessing with Go JSON semantics, skopeo-identical digests,
- * osbuild's list rule and typed parsing. Expected values come from upstream tests (formats.md
- * §1.5), from the fixture inventory (test/fixtures/upstream/README.md, skopeo 1.9.3 output) and
- * from the edge-case corpus (test/digest-edge-cases.ts, checked against skopeo by
- * test/cli-digest.test.ts).
+ * Tests for src/model/manifest.ts: media type guessing with Go JSON semantics, skopeo-identical
+ * digests, osbuild's list rule and typed parsing. Expected values come from upstream tests
+ * (containers/image `manifest/manifest_test.go` `TestDigest` on its `testdata/` manifests, the
+ * image-spec `backwards-compatibility/` examples), from the fixture inventory
+ * (test/fixtures/upstream/README.md, skopeo 1.9.3 output) and from the edge-case corpus
+ * (test/helpers/digest-edge-cases.ts, checked against skopeo by test/integration/cli-digest.test.ts).
  */
 import { strict as assert } from 'node:assert';
 import { createHash } from 'node:crypto';

@@ -1,6 +1,6 @@
 /**
- * Validation of the install (org.osbuild.skopeo stage) options: the schema cases of osbuild's
- * stages/test/test_skopeo.py (osbuild-usage.md §3.2 item 2), and ocikit's stricter checks.
+ * Validation of the install (org.osbuild.skopeo stage) options: the schema-validation cases of
+ * osbuild's `stages/test/test_skopeo.py`, and ocikit's stricter checks.
  */
 import * as assert from 'node:assert/strict';
 import { describe, it } from 'node:test';

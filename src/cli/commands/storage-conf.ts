@@ -1,7 +1,7 @@
 /**
  * `ocikit storage-conf`: prints the host's containers storage configuration, meaning the one
  * storage.conf that containers-storage.conf(5) selects, with defaults filled in (see
- * src/storage-conf.ts).
+ * src/config/storage-conf.ts).
  *
  * When no file exists, the built-in defaults are printed with `file` null (`file: (none)`), and
  * one note on stderr lists the paths tried. This is not an error, because skopeo and podman also

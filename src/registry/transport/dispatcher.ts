@@ -2,26 +2,10 @@
  * The dispatcher factory: the one function that builds the undici connection pools registry
  * traffic goes through, from one registry's TLS settings, and the one place that loads undici.
  *
- * Today a registry's settings are only `tlsVerify` (skopeo's `--tls-verify`). The options object
- * already has the shape the host configuration will fill next: per-registry CA certificates and
- * a client certificate and key from a certs.d directory (containers-certs.d(5), containers/image
- * `pkg/tlsclientconfig`), and a proxy (undici's `ProxyAgent` / `EnvHttpProxyAgent`). Until they
- * are implemented, those fields are refused with `UNSUPPORTED`, never quietly dropped.
- *
- * **Loading undici.** `undici`'s package index also loads fetch, WebSocket, EventSource, the
- * cache and mock agents; that costs about 40 ms on every `ocikit fetch` start (measured with
- * `node -e`). Only the Agent class and the promise `request` are needed, so they are required
- * from their own modules, `undici/lib/dispatcher/agent.js` and `undici/lib/api/index.js`. This is
- * undici's private file layout, reachable only because undici 7 publishes no `exports` map. The
- * load happens on first use, not on import of this module.
- *
- * If that layout changes (a file moves: `MODULE_NOT_FOUND`; an `exports` map hides it:
- * `ERR_PACKAGE_PATH_NOT_EXPORTED`; a module no longer has the expected shape), requests still
- * work: the loader falls back to the public package index, and only start-up gets slower. The
- * change is not silent: test/registry/transport/dispatcher.test.ts asserts that the private path
- * was taken and that it yields the very class the index exports, so the first test run after an
- * undici upgrade fails and names this file. Any other error while loading (a module that throws)
- * is raised, not swallowed.
+ * Guarantees: a setting that is not implemented yet is refused (`UNSUPPORTED`), never quietly
+ * dropped ({@link DispatcherOptions}); undici is loaded from its own modules for a fast start, and
+ * falls back to its public index when their layout changes (see the loader below, and
+ * docs/fetch.md).
  */
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
@@ -41,6 +25,22 @@ const LAYOUT_ERRORS = new Set(['MODULE_NOT_FOUND', 'ERR_PACKAGE_PATH_NOT_EXPORTE
 
 let loaded: Undici | undefined;
 
+/**
+ * Loads undici once, on first use (not on import of this module). Its package index also loads
+ * fetch, WebSocket, EventSource, the cache and mock agents; that costs about 40 ms on every
+ * `ocikit fetch` start (measured with `node -e`). Only the Agent class and the promise `request`
+ * are needed, so they are required from their own modules, `undici/lib/dispatcher/agent.js` and
+ * `undici/lib/api/index.js`: undici's private file layout, reachable only because undici 7
+ * publishes no `exports` map.
+ *
+ * If that layout changes (a file moves: `MODULE_NOT_FOUND`; an `exports` map hides it:
+ * `ERR_PACKAGE_PATH_NOT_EXPORTED`; a module no longer has the expected shape), requests still
+ * work: the loader falls back to the public package index, and only start-up gets slower. The
+ * change is not silent: test/registry/transport/dispatcher.test.ts asserts that the private path
+ * was taken and that it yields the very class the index exports, so the first test run after an
+ * undici upgrade fails and names this file. Any other error while loading (a module that throws)
+ * is raised, not swallowed.
+ */
 function undici(): Undici {
   if (loaded !== undefined) return loaded;
   const require = createRequire(import.meta.url);
@@ -72,8 +72,11 @@ export function undiciLoadPath(): 'lib' | 'index' {
 }
 
 /**
- * One registry's connection settings. Only `tlsVerify` is implemented; the other fields are the
- * places host configuration will plug in, and giving one today is refused.
+ * One registry's connection settings. Only `tlsVerify` (skopeo's `--tls-verify`) is implemented;
+ * the other fields are the places host configuration will plug in: per-registry CA certificates
+ * and a client certificate and key from a certs.d directory (containers-certs.d(5), containers/image
+ * `pkg/tlsclientconfig`), and a proxy (undici's `ProxyAgent` / `EnvHttpProxyAgent`). Giving one
+ * today is refused with `UNSUPPORTED`.
  */
 export interface DispatcherOptions {
   /** Check server certificates (default in every caller: true). False: accept any certificate. */

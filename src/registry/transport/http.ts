@@ -16,7 +16,10 @@ import type { Agent, Dispatcher } from 'undici';
 import { OcikitError, interrupted, isOcikitError } from '../../errors.js';
 import { request } from './dispatcher.js';
 
-/** How often and how patiently failed requests are retried. */
+/**
+ * How often and how patiently failed requests are retried.
+ * @category Registry
+ */
 export interface RetryPolicy {
   /** Attempts in total for one request (≥ 1); also the bound on resumes of one blob. */
   readonly attempts: number;

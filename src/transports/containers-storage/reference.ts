@@ -12,7 +12,10 @@
  */
 import { OcikitError } from '../../errors.js';
 
-/** The parts of a containers-storage store specification. */
+/**
+ * The parts of a containers-storage store specification.
+ * @category Transports
+ */
 export interface StoreSpec {
   /** Storage driver (`overlay`, `vfs`, …); optional in the grammar. */
   readonly driver?: string;
@@ -51,6 +54,7 @@ function checkPath(p: string, what: string): void {
  * Formats `[DRIVER@GRAPHROOT+RUNROOT:OPTIONS]` (the brackets included).
  * @throws OcikitError `INVALID_INPUT` (bad driver, relative path, no graphroot),
  *   `UNSAFE_PATH` (a path with a delimiter character).
+ * @category Transports
  */
 export function formatStoreSpec(spec: StoreSpec): string {
   if (spec.graphroot === undefined) throw new OcikitError('INVALID_INPUT', 'a store specification needs a graph root');
@@ -87,8 +91,14 @@ function splitOnce(s: string, sep: string): [string, string | undefined] {
  * Parses a `containers-storage:` reference the way containers/image does, for round-trip checks
  * and for reading references users give.
  * @throws OcikitError `INVALID_INPUT` for `[]`, an unterminated `[`, empty driver or roots.
+ * @category Transports
  */
-export function parseContainersStorageRef(ref: string): { spec: StoreSpec | null; image: string } {
+export function parseContainersStorageRef(ref: string): {
+  /** The `[…]` store specification; `null` when the reference has none (the default store). */
+  spec: StoreSpec | null;
+  /** What follows the specification, as written: a name, `name@digest` or an image ID. */
+  image: string;
+} {
   const prefix = 'containers-storage:';
   if (!ref.startsWith(prefix))
     throw new OcikitError('INVALID_INPUT', `${JSON.stringify(ref)} is not a containers-storage reference`);

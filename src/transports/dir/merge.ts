@@ -1,6 +1,7 @@
 /**
  * Merging a manifest list into a `dir:` image, so that the list digest survives a `skopeo copy`
- * into containers-storage (skopeo issue 1935; osbuild PR 1252).
+ * into containers-storage (https://github.com/containers/skopeo/issues/1935, the method osbuild
+ * adopted in https://github.com/osbuild/osbuild/pull/1252).
  *
  * The merged view follows the `dir:` convention for lists that `skopeo copy --multi-arch all`
  * writes: `manifest.json` holds the list's exact bytes and `<hex>.manifest.json` the image
@@ -21,7 +22,10 @@ import { readManifestFile } from '../reader.js';
 import { readDirManifest } from './read.js';
 import { type Descriptor, type ManifestList, type ParsedManifest, parseManifest } from '../../model/manifest.js';
 
-/** What {@link mergeManifest} produced. */
+/**
+ * What {@link mergeManifest} produced.
+ * @category osbuild
+ */
 export interface MergeResult {
   /** The merged directory. */
   readonly dir: string;
@@ -31,18 +35,20 @@ export interface MergeResult {
   readonly imageDigest: string;
   /** The list entry of the image (carries its platform). */
   readonly entry: Descriptor;
-  /** How the other files were brought in. */
+  /** How many of the image's other files (blobs, `version`, signatures) were hard-linked. */
   readonly linked: number;
+  /** How many were symlinked instead, because a hard link was impossible (another file system). */
   readonly symlinked: number;
 }
 
 /**
  * Creates `outDir` as the merge of the list file `listFile` and the `dir:` image `imageDir`
- * (both read and parsed here; {@link mergeParsedManifest} takes them already parsed).
+ * (both read and parsed here): osbuild's `merge_manifest`, without copying any blob.
  * @throws OcikitError `EXISTS` (outDir exists), `NOT_FOUND`, `INVALID_MANIFEST` (the list is not
  *   a list, or the image manifest is one), `MANIFEST_TOO_LARGE`, `LIST_MISMATCH` (the list does not
  *   contain the image's digest), `UNSAFE_PATH` (a symlink in the image pointing out of it),
  *   `UNSUPPORTED` (a subdirectory in the image), `IO`.
+ * @category osbuild
  */
 export async function mergeManifest(listFile: string, imageDir: string, outDir: string): Promise<MergeResult> {
   const listBytes = await readManifestFile(

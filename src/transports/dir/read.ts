@@ -42,7 +42,10 @@ export function dirVersionPath(dir: string): string {
 
 const readManifest = (dir: string, file: string) => readManifestFile(dir, file, 'dir: manifest');
 
-/** Options of {@link openDirImage}. */
+/**
+ * Options of {@link openDirImage}.
+ * @category Transports
+ */
 export interface DirImageOptions extends InstanceChoice {
   /**
    * `manifest.json` of the image, already read and parsed (e.g. by `resolveContainersInput`); it
@@ -73,6 +76,7 @@ export async function resolveDirManifest(
  * `<hex>.manifest.json` and its digest verified. The config blob is read and verified.
  * @throws OcikitError `NOT_FOUND`, `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `DIGEST_MISMATCH`,
  *   `UNSUPPORTED` (schema 1), `INVALID_INPUT`, `IO`.
+ * @category Transports
  */
 export async function openDirImage(dir: string, opts: DirImageOptions = {}): Promise<ImageReader> {
   const what = `dir:${dir}`;
@@ -108,6 +112,7 @@ export async function readDirSignatures(dir: string, prefix = ''): Promise<Buffe
  * Reads and parses `<dir>/manifest.json` of a `dir:` image: a regular file inside the image
  * directory, within the manifest size limit, a valid manifest.
  * @throws OcikitError `NOT_FOUND`, `UNSAFE_PATH`, `INVALID_INPUT`, `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`.
+ * @category Transports
  */
 export async function readDirManifest(key: string, dir: string): Promise<ParsedManifest> {
   const what = `dir image ${key}`;

@@ -15,7 +15,10 @@ import { extractTarSafely } from '../../internal/tar/extract.js';
 import { openOciLayout, type OciLayoutOptions } from '../oci/read.js';
 import type { ImageReader } from '../reader.js';
 
-/** Options for {@link withOciArchive}. */
+/**
+ * Options for {@link withOciArchive}.
+ * @category Transports
+ */
 export interface OciArchiveOptions extends Omit<OciLayoutOptions, 'index'> {
   /** Where to extract (default: `/var/tmp`, c/image's default for big files, else the OS temp dir). */
   readonly tmpdir?: string | undefined;
@@ -36,6 +39,7 @@ async function defaultTmp(): Promise<string | undefined> {
  * afterwards, on error too.
  * @throws OcikitError `UNSAFE_PATH` (hostile archive entry), `UNSUPPORTED`, `INVALID_INPUT`,
  *   `NOT_FOUND`, `DIGEST_MISMATCH`, `INVALID_MANIFEST`, `IO`, `INTERRUPTED`; and whatever `fn` throws.
+ * @category Transports
  */
 export async function withOciArchive<T>(
   file: string,

@@ -2,17 +2,11 @@
  * Writing an `oci-archive:`: an OCI image layout as one uncompressed tar, byte for byte what
  * skopeo 1.9.3 writes (containers/image `oci/archive/oci_dest.go`, which tars the layout through
  * c/storage's `archive.TarWithOptions`) except for the timestamps, and deterministic: the same
- * images give the same archive.
+ * images give the same archive. The entries and their order are in the TSDoc of
+ * {@link planOciArchive}, how they are written at {@link writeOciArchive}.
  *
- * Entries, in this order: `blobs/`, `blobs/sha256/`, the blobs sorted by digest, `index.json`,
- * `oci-layout`; USTAR headers as Go's `archive/tar` writes them, mtime 0, uid/gid 0, owner
- * `root`, modes 0755/0644; then the two zero blocks that end an archive.
- *
- * The archive is laid out from the sizes alone, before any blob is read: every header and every
- * blob has a known offset. Headers, padding and the small files are written at their offsets,
- * then the blobs are copied straight into their places, several at a time, by the caller's
- * `copy` (which verifies them). The file is a new one nobody else sees yet (a temporary sibling);
- * publishing it is the caller's job, through `internal/publish.ts`.
+ * The file is a new one nobody else sees yet (a temporary sibling); publishing it is the caller's
+ * job, through `internal/publish.ts`.
  */
 import type { FileHandle } from 'node:fs/promises';
 import { writeNewFile } from '../../internal/fs.js';
@@ -51,7 +45,10 @@ function header(name: string, type: TarHeader['type'], size: number): TarHeader 
 
 /**
  * Lays out the archive of a layout holding `blobs` (each once) and listing `index`: the offset and
- * header of every entry.
+ * header of every entry, from the sizes alone, before any blob is read. Entries, in this order:
+ * `blobs/`, `blobs/sha256/`, the blobs sorted by digest, `index.json`, `oci-layout`; USTAR headers
+ * as Go's `archive/tar` writes them, mtime 0, uid/gid 0, owner `root`, modes 0755/0644; then the
+ * two zero blocks that end an archive.
  * @throws OcikitError `UNSUPPORTED` when a size does not fit a USTAR header.
  */
 export function planOciArchive<B extends BlobExpectation>(
@@ -76,9 +73,10 @@ export function planOciArchive<B extends BlobExpectation>(
 }
 
 /**
- * Writes the archive of `blobs` and `index` (see the module header) as the new file `file`;
- * `copy` writes one blob's bytes into the open archive at the given offset, and must fail unless
- * they are the blob's declared bytes.
+ * Writes the archive of `blobs` and `index` (laid out by {@link planOciArchive}) as the new file
+ * `file`: headers, padding and the small files at their offsets, then the blobs straight into
+ * their places, several at a time, by `copy`, which writes one blob's bytes into the open archive
+ * at the given offset and must fail unless they are the blob's declared bytes.
  * @throws OcikitError `UNSUPPORTED` (a size USTAR cannot carry), `IO`; and what `copy` throws.
  */
 export async function writeOciArchive<B extends BlobExpectation>(

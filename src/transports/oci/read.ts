@@ -1,15 +1,8 @@
 /**
  * The OCI image layout and the `oci:` transport (image-spec `image-layout.md`; containers/image
- * `oci/layout/oci_src.go`).
- *
- * A layout is a directory with `oci-layout`, `index.json` and content-addressed `blobs/<alg>/<hex>`.
- * The reader resolves an image the way containers/image's `oci/layout` source does:
- * - no reference: `index.json` must hold exactly one entry;
- * - a reference `REF`: the first entry whose `org.opencontainers.image.ref.name` annotation equals
- *   it and whose media type is an OCI manifest/index or a Docker v2s2 manifest/list; when only
- *   entries of other types carry the name the error is `UNSUPPORTED`;
- * - `@N` (an index into `manifests`, c/image ≥ 5.34) as {@link OciLayoutOptions.index}.
- * When the entry is a list, the instance for a platform or digest is chosen. Every manifest read
+ * `oci/layout/oci_src.go`): a directory with `oci-layout`, `index.json` and content-addressed
+ * `blobs/<alg>/<hex>`, read the way containers/image's `oci/layout` source reads it (the rules
+ * are in the TSDoc of {@link openOciLayout}; see also docs/transports.md). Every manifest read
  * from `blobs/` is verified against the digest and size of the descriptor that named it.
  *
  * Like c/image, the reader never reads `oci-layout`. `write.ts` beside it writes a layout; the
@@ -37,7 +30,10 @@ export function ociBlobPath(dir: string, digest: Digest): string {
   return path.join(dir, 'blobs', 'sha256', digestHex(parseDigest(digest, 'blob digest')));
 }
 
-/** How to pick the image in a layout. */
+/**
+ * How to pick the image in a layout.
+ * @category Transports
+ */
 export interface OciLayoutOptions extends InstanceChoice {
   /** The `org.opencontainers.image.ref.name` to look for. */
   readonly ref?: string;
@@ -96,7 +92,7 @@ export function parseIndexJson(bytes: Uint8Array, what: string): IndexEntry[] {
 }
 
 /**
- * Picks the `index.json` entry an `oci:` reference names (rules in the module header).
+ * Picks the `index.json` entry an `oci:` reference names (rules at {@link openOciLayout}).
  * @throws OcikitError `NOT_FOUND` (no such name, empty index, index out of range), `INVALID_INPUT`
  *   (several images and no reference), `UNSUPPORTED` (the name matches only unsupported types), `USAGE`.
  */
@@ -152,10 +148,19 @@ async function readManifestBlob(dir: string, digest: Digest, size: number | unde
 }
 
 /**
- * Opens one image of the OCI layout at `dir`, resolved as described in the module header; when
- * the entry is a list, the instance for `opts.instance` / `opts.platform` (default: host) is used.
+ * Opens one image of the OCI layout at `dir`, resolved the way containers/image's `oci/layout`
+ * source does:
+ * - no reference: `index.json` must hold exactly one entry;
+ * - a reference `REF` (`opts.ref`): the first entry whose `org.opencontainers.image.ref.name`
+ *   annotation equals it and whose media type is an OCI manifest/index or a Docker v2s2
+ *   manifest/list; when only entries of other types carry the name the error is `UNSUPPORTED`;
+ * - `@N` (an index into `manifests`, c/image ≥ 5.34) as {@link OciLayoutOptions.index}.
+ *
+ * When the entry is a list, the instance for `opts.instance` / `opts.platform` (default: host) is used.
+ * Every manifest read from `blobs/` is verified against its descriptor's digest and size.
  * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT`, `UNSUPPORTED`, `DIGEST_MISMATCH`,
  *   `INVALID_MANIFEST`, `MANIFEST_TOO_LARGE`, `IO`.
+ * @category Transports
  */
 export async function openOciLayout(dir: string, opts: OciLayoutOptions = {}, label?: string): Promise<ImageReader> {
   const what = label ?? `oci:${dir}${opts.ref ? `:${opts.ref}` : ''}`;
