@@ -132,10 +132,15 @@ export function fromSystemError(err: unknown, what: string, path: string): Ociki
 
 /**
  * The one `INTERRUPTED` error: `what` was stopped by `signal` (SIGINT, SIGTERM, an abort). The
- * signal's reason is kept as `cause`.
+ * signal's reason is kept as `cause` unless `details` gives another; `details` adds fields such as
+ * `command`.
  */
-export function interrupted(what: string, signal?: AbortSignal): OcikitError {
-  return new OcikitError('INTERRUPTED', `${what}: interrupted`, { cause: signal?.reason });
+export function interrupted(
+  what: string,
+  signal?: AbortSignal,
+  details: Omit<ErrorDetails, 'cause'> & { readonly cause?: unknown } = {},
+): OcikitError {
+  return new OcikitError('INTERRUPTED', `${what}: interrupted`, { cause: signal?.reason, ...details });
 }
 
 /** Throws {@link interrupted} when `signal` has been aborted; otherwise does nothing. */

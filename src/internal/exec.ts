@@ -3,7 +3,7 @@
  * as bytes, stderr is captured into the error when the tool fails.
  */
 import { spawn } from 'node:child_process';
-import { OcikitError } from '../errors.js';
+import { OcikitError, interrupted } from '../errors.js';
 
 /** What a finished tool run produced. */
 export interface ToolResult {
@@ -56,7 +56,7 @@ export function runTool(argv: readonly string[], opts: RunOptions = {}): Promise
           new OcikitError('NOT_FOUND', `${bin} is not installed (not found on PATH)`, { cause: e, command: argv }),
         );
       } else if (e.name === 'AbortError') {
-        reject(new OcikitError('INTERRUPTED', `${bin} was interrupted`, { cause: e, command: argv }));
+        reject(interrupted(bin, undefined, { cause: e, command: argv }));
       } else {
         reject(new OcikitError('TOOL_FAILED', `${bin} could not be run: ${e.message}`, { cause: e, command: argv }));
       }

@@ -9,6 +9,7 @@
 import * as path from 'node:path';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError } from '../errors.js';
+import { expectDigest } from '../model/verify.js';
 import { type ManifestList, type ParsedManifest, isManifestList, parseManifest } from '../model/manifest.js';
 import { isRecord } from '../internal/guards.js';
 import { readManifestFile } from '../transports/reader.js';
@@ -135,16 +136,7 @@ export async function readListFile(dir: string, key: string): Promise<ListFile> 
   const what = `manifest list ${digest}`;
   const bytes = await readManifestFile(dir, file, what);
   const parsed = expectManifestList(bytes, `${what} at ${file}`);
-  if (parsed.digest !== digest) {
-    throw new OcikitError(
-      'DIGEST_MISMATCH',
-      `${what} at ${file} has digest ${parsed.digest}, not the ${digest} it is named by`,
-      {
-        expected: digest,
-        actual: parsed.digest,
-      },
-    );
-  }
+  expectDigest(`${what} at ${file} (named by its digest)`, digest, parsed.digest);
   return Object.freeze({ digest, path: file, list: parsed });
 }
 

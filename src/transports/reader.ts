@@ -13,7 +13,7 @@ import type { Readable } from 'node:stream';
 import { OcikitError } from '../errors.js';
 import { openRegularFileStream, readFileInside } from '../internal/fs.js';
 import type { Digest } from '../model/digest.js';
-import { DigestingStream } from '../model/verify.js';
+import { DigestingStream, expectDigest } from '../model/verify.js';
 import {
   MAX_MANIFEST_SIZE,
   manifestDigest,
@@ -125,17 +125,7 @@ async function readInstanceVerified(
   readInstance: (digest: Digest) => Promise<Buffer>,
 ): Promise<ParsedManifest> {
   const bytes = await readInstance(digest);
-  const actual = manifestDigest(bytes);
-  if (actual !== digest) {
-    throw new OcikitError(
-      'DIGEST_MISMATCH',
-      `${what}: instance manifest has digest ${actual}, not the requested ${digest}`,
-      {
-        expected: digest,
-        actual,
-      },
-    );
-  }
+  expectDigest(`${what}: instance manifest`, digest, manifestDigest(bytes));
   return parseManifest(bytes, `${what} instance ${digest}`);
 }
 

@@ -10,7 +10,8 @@
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
-import { digestHex, isDigest, parseDigest, sha256, type Digest } from '../../model/digest.js';
+import { digestHex, isDigest, parseDigest, type Digest } from '../../model/digest.js';
+import { verifyBytes } from '../../model/verify.js';
 import { DOCKER_LIST, DOCKER_V2S2, OCI_INDEX, OCI_MANIFEST } from '../../model/media-types.js';
 import { parseManifest } from '../../model/manifest.js';
 import type { InstanceChoice } from '../../model/platform.js';
@@ -133,17 +134,7 @@ export function resolveIndexEntry(entries: readonly IndexEntry[], opts: OciLayou
 async function readManifestBlob(dir: string, digest: Digest, size: number | undefined, what: string): Promise<Buffer> {
   const file = ociBlobPath(dir, digest);
   const bytes = await readManifestFile(dir, file, `${what} manifest`);
-  const actual = sha256(bytes);
-  if (actual !== digest || (size !== undefined && bytes.length !== size)) {
-    throw new OcikitError(
-      'DIGEST_MISMATCH',
-      `${what}: manifest blob ${digest} (${size ?? '?'} bytes) has digest ${actual} and ${bytes.length} bytes`,
-      {
-        expected: digest,
-        actual,
-      },
-    );
-  }
+  verifyBytes(bytes, { digest, size }, `${what}: manifest blob ${digest}`);
   return bytes;
 }
 
