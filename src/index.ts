@@ -38,7 +38,6 @@ export { type BlobExpectation, DigestingStream, Verifier, verifyBytes } from './
 export * as mediaTypes from './model/media-types.js';
 export {
   MAX_MANIFEST_SIZE,
-  type Descriptor,
   type ImageManifest,
   type ManifestList,
   type Schema1Manifest,
@@ -47,9 +46,8 @@ export {
   manifestDigest,
   isManifestList,
   parseManifest,
-  parseDescriptor,
-  parsePlatform,
 } from './model/manifest.js';
+export { type Descriptor, parseDescriptor, parsePlatform } from './model/descriptor.js';
 export {
   type Platform,
   type InstanceChoice,

@@ -15,7 +15,8 @@ import { type Limiter, createLimiter } from '../internal/pool.js';
 import { syncPath } from '../internal/publish.js';
 import type { Digest } from '../model/digest.js';
 import { type DockerReference, formatDockerReference, registryApiHost } from '../model/docker-reference.js';
-import { type Descriptor, type ParsedManifest, manifestDigest, parseManifest } from '../model/manifest.js';
+import { type ParsedManifest, manifestDigest, parseManifest } from '../model/manifest.js';
+import type { Descriptor } from '../model/descriptor.js';
 import { expectDigest } from '../model/verify.js';
 import {
   type CacheStaging,

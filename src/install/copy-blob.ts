@@ -12,7 +12,7 @@ import type * as fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { fromSystemError, throwIfInterrupted } from '../errors.js';
 import { openRegularFile } from '../internal/fs.js';
-import type { Descriptor } from '../model/manifest.js';
+import type { Descriptor } from '../model/descriptor.js';
 import { Verifier } from '../model/verify.js';
 import type { ImageReader } from '../transports/reader.js';
 

@@ -9,7 +9,8 @@
 import { OcikitError } from '../errors.js';
 import type { Digest } from '../model/digest.js';
 import { DOCKER_V2S2, OCI_MANIFEST } from '../model/media-types.js';
-import { guessMediaType, type Descriptor } from '../model/manifest.js';
+import { guessMediaType } from '../model/manifest.js';
+import type { Descriptor } from '../model/descriptor.js';
 import { convertDockerToOci } from '../model/convert.js';
 import { isValidOciRef } from '../transports/reference.js';
 import type { ImageReader } from '../transports/reader.js';

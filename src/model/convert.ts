@@ -24,7 +24,8 @@ import {
   OCI_LAYER_NONDIST_GZIP,
   OCI_MANIFEST,
 } from './media-types.js';
-import type { Descriptor, ImageManifest } from './manifest.js';
+import type { ImageManifest } from './manifest.js';
+import type { Descriptor } from './descriptor.js';
 
 /** image-spec v1.1.0-rc2 `v1.ImageConfig`. */
 const IMAGE_CONFIG = T.struct({

@@ -11,7 +11,8 @@
  */
 import { OcikitError } from '../errors.js';
 import type { Digest } from './digest.js';
-import type { Descriptor, ManifestList } from './manifest.js';
+import type { ManifestList } from './manifest.js';
+import type { Descriptor } from './descriptor.js';
 
 /**
  * The platform of a list entry (OCI `platform` / Docker `platform`).

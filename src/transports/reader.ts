@@ -19,10 +19,10 @@ import {
   manifestDigest,
   manifestTooLarge,
   parseManifest,
-  type Descriptor,
   type ImageManifest,
   type ParsedManifest,
 } from '../model/manifest.js';
+import type { Descriptor } from '../model/descriptor.js';
 import { chooseInstance, type InstanceChoice } from '../model/platform.js';
 
 /** The largest config blob accepted (c/image's `iolimits.MaxConfigBodySize`, 4 MiB). */

@@ -12,7 +12,7 @@ import { Readable } from 'node:stream';
 import { COPY_CHUNK, copyBlob } from '../../src/install/copy-blob.js';
 import { isOcikitError } from '../../src/errors.js';
 import type { Digest } from '../../src/model/digest.js';
-import type { Descriptor } from '../../src/model/manifest.js';
+import type { Descriptor } from '../../src/model/descriptor.js';
 import type { ImageReader } from '../../src/transports/reader.js';
 import { fixedBytes } from '../helpers/fixed-images.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -21,10 +21,9 @@ import {
   guessMediaType,
   isManifestList,
   manifestDigest,
-  parseDescriptor,
   parseManifest,
-  parsePlatform,
 } from '../../src/model/manifest.js';
+import { parseDescriptor, parsePlatform } from '../../src/model/descriptor.js';
 import { platformString } from '../../src/model/platform.js';
 import {
   DOCKER_LIST,

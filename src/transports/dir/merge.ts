@@ -20,7 +20,8 @@ import { exists, isInside } from '../../internal/fs.js';
 import { publishDir, tempSibling } from '../../internal/publish.js';
 import { readManifestFile } from '../reader.js';
 import { readDirManifest } from './read.js';
-import { type Descriptor, type ManifestList, type ParsedManifest, parseManifest } from '../../model/manifest.js';
+import { type ManifestList, type ParsedManifest, parseManifest } from '../../model/manifest.js';
+import type { Descriptor } from '../../model/descriptor.js';
 
 /**
  * What {@link mergeManifest} produced.
