@@ -16,7 +16,7 @@ import { syncPath } from '../internal/publish.js';
 import type { Digest } from '../model/digest.js';
 import { type DockerReference, formatDockerReference, registryApiHost } from '../model/docker-reference.js';
 import { type Descriptor, type ParsedManifest, manifestDigest, parseManifest } from '../model/manifest.js';
-import { expectDigest } from '../model/verify.js';
+import { distinctBlobs, expectDigest } from '../model/verify.js';
 import {
   type CacheStaging,
   cachedItemPath,
@@ -234,7 +234,8 @@ async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSumm
   }
   if (parsed.kind !== 'image') throw new OcikitError('UNSUPPORTED', `${what}: a nested manifest list is not an image`);
   expectDigest(`image ID (config digest) of ${what}`, item.id, parsed.config.digest);
-  const unique = [...new Map([parsed.config, ...parsed.layers].map((d) => [d.digest, d])).values()];
+  // One digest, one size: a manifest that contradicts itself is refused before any blob is fetched.
+  const unique = distinctBlobs([parsed.config, ...parsed.layers], `manifest of ${what}`);
   run.onProgress?.({
     type: 'size',
     id: item.id,
@@ -316,7 +317,11 @@ async function fetchAll(
  * Items already in the cache are not contacted and are reported as `cached`. Blobs of all images
  * download in parallel, at most `jobs` at once; a blob shared by several images is downloaded once
  * per run and hard-linked into each entry.
+ *
+ * A manifest that gives one blob digest two sizes is `INVALID_MANIFEST`, before any blob is
+ * fetched.
  * @throws OcikitError `INVALID_INPUT`, `INVALID_DIGEST`, `UNSUPPORTED` (bad sources),
+ *   `INVALID_MANIFEST` (a manifest that contradicts itself),
  *   `DIGEST_MISMATCH` (wrong manifest digest, image ID, blob), `LIST_MISMATCH` (a list item that is
  *   not a list), `NOT_FOUND` (missing image, blob or local image), `REGISTRY`, `TOOL_FAILED`,
  *   `CONFIG` (auth file, storage.conf), `INTERRUPTED`, `IO`.
