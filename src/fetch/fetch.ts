@@ -34,6 +34,7 @@ import {
   parseFetchSources,
 } from '../osbuild/sources.js';
 import {
+  type LowSpeedLimit,
   type RegistryClient,
   type RepositoryLocation,
   type RetryPolicy,
@@ -41,6 +42,7 @@ import {
   createRegistryClient,
   downloadBlob,
   getManifest,
+  lowSpeedLimit,
 } from '../registry/client.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
@@ -132,6 +134,12 @@ export interface FetchOptions extends LocalStoreOptions {
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Retry policy for registry requests. */
   readonly retry?: Partial<RetryPolicy> | undefined;
+  /**
+   * The low-speed limit of registry requests (curl's `--speed-limit`/`--speed-time`): an attempt
+   * whose transfer stays below `bytesPerSecond` for `seconds` is aborted and retried under
+   * `retry`; default 1024 bytes/s for 30 s; `bytesPerSecond: 0` turns it off.
+   */
+  readonly lowSpeed?: Partial<LowSpeedLimit> | undefined;
 }
 
 /** The default number of parallel downloads. */
@@ -319,8 +327,9 @@ async function fetchAll(
  * per run and hard-linked into each entry.
  *
  * A manifest that gives one blob digest two sizes is `INVALID_MANIFEST`, before any blob is
- * fetched.
- * @throws OcikitError `INVALID_INPUT`, `INVALID_DIGEST`, `UNSUPPORTED` (bad sources),
+ * fetched. A request whose transfer stays under the low-speed limit ({@link FetchOptions.lowSpeed})
+ * is aborted and retried; when the retries run out the fetch fails with `REGISTRY`.
+ * @throws OcikitError `INVALID_INPUT`, `INVALID_DIGEST`, `UNSUPPORTED` (bad sources or options),
  *   `INVALID_MANIFEST` (a manifest that contradicts itself),
  *   `DIGEST_MISMATCH` (wrong manifest digest, image ID, blob), `LIST_MISMATCH` (a list item that is
  *   not a list), `NOT_FOUND` (missing image, blob or local image), `REGISTRY`, `TOOL_FAILED`,
@@ -347,6 +356,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
   const jobs = opts.jobs ?? DEFAULT_JOBS;
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new OcikitError('INVALID_INPUT', `jobs ${JSON.stringify(jobs)} is not a positive integer`);
+  const lowSpeed = lowSpeedLimit(opts.lowSpeed);
   const cache = path.resolve(cacheDir);
   throwIfInterrupted(opts.signal, 'fetch');
   const controller = new AbortController();
@@ -366,7 +376,12 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
     }
     if (toFetch.length > 0) {
       staging = await createStaging(cache);
-      client = createRegistryClient({ authFile: opts.authFile, env: opts.env, retry: opts.retry });
+      client = createRegistryClient({
+        authFile: opts.authFile,
+        env: opts.env,
+        retry: opts.retry,
+        lowSpeed,
+      });
       const run: FetchRun = {
         cacheDir: cache,
         staging,
