@@ -142,5 +142,5 @@ export {
   fetch,
 } from './fetch/fetch.js';
 export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';
-export type { RetryPolicy } from './registry/client.js';
+export type { LowSpeedLimit, RetryPolicy } from './registry/client.js';
 export type { SkopeoOptions } from './tools/skopeo.js';

@@ -7,6 +7,7 @@
  */
 import { OcikitError, isOcikitError } from '../errors.js';
 import { removeTrackedSync } from '../internal/cleanup.js';
+import { escapeControl } from '../internal/text.js';
 import { type CliContext, type Command, println } from './command.js';
 
 /**
@@ -111,12 +112,14 @@ export function reportError(ctx: CliContext, err: unknown, debug: boolean): numb
     return 130;
   }
   const message = err instanceof Error ? err.message : String(err);
-  println(ctx.stderr, `ocikit: ${message.replace(/\s*\n\s*/g, ' ')}`);
+  // Messages may quote what a registry or a tool sent: no control character reaches the terminal.
+  println(ctx.stderr, `ocikit: ${escapeControl(message.replace(/\s*\n\s*/g, ' '))}`);
   if (debug) {
+    const lines = (text: string) => text.split('\n').map(escapeControl).join('\n');
     let e: unknown = err;
     while (e instanceof Error) {
-      println(ctx.stderr, e.stack ?? String(e));
-      if (e instanceof OcikitError && e.stderr) println(ctx.stderr, `stderr:\n${e.stderr}`);
+      println(ctx.stderr, lines(e.stack ?? String(e)));
+      if (e instanceof OcikitError && e.stderr) println(ctx.stderr, `stderr:\n${lines(e.stderr)}`);
       e = e.cause;
       if (e !== undefined) println(ctx.stderr, 'caused by:');
     }

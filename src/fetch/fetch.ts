@@ -17,7 +17,7 @@ import type { Digest } from '../model/digest.js';
 import { type DockerReference, formatDockerReference, registryApiHost } from '../model/docker-reference.js';
 import { type ParsedManifest, manifestDigest, parseManifest } from '../model/manifest.js';
 import type { Descriptor } from '../model/descriptor.js';
-import { expectDigest } from '../model/verify.js';
+import { distinctBlobs, expectDigest } from '../model/verify.js';
 import {
   type CacheStaging,
   cachedItemPath,
@@ -35,6 +35,7 @@ import {
   parseFetchSources,
 } from '../osbuild/sources.js';
 import {
+  type LowSpeedLimit,
   type RegistryClient,
   type RepositoryLocation,
   type RetryPolicy,
@@ -42,6 +43,7 @@ import {
   createRegistryClient,
   downloadBlob,
   getManifest,
+  lowSpeedLimit,
 } from '../registry/client.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
@@ -133,6 +135,12 @@ export interface FetchOptions extends LocalStoreOptions {
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Retry policy for registry requests. */
   readonly retry?: Partial<RetryPolicy> | undefined;
+  /**
+   * The low-speed limit of registry requests (curl's `--speed-limit`/`--speed-time`): an attempt
+   * whose transfer stays below `bytesPerSecond` for `seconds` is aborted and retried under
+   * `retry`; default 1024 bytes/s for 30 s; `bytesPerSecond: 0` turns it off.
+   */
+  readonly lowSpeed?: Partial<LowSpeedLimit> | undefined;
 }
 
 /** The default number of parallel downloads. */
@@ -235,7 +243,8 @@ async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSumm
   }
   if (parsed.kind !== 'image') throw new OcikitError('UNSUPPORTED', `${what}: a nested manifest list is not an image`);
   expectDigest(`image ID (config digest) of ${what}`, item.id, parsed.config.digest);
-  const unique = [...new Map([parsed.config, ...parsed.layers].map((d) => [d.digest, d])).values()];
+  // One digest, one size: a manifest that contradicts itself is refused before any blob is fetched.
+  const unique = distinctBlobs([parsed.config, ...parsed.layers], `manifest of ${what}`);
   run.onProgress?.({
     type: 'size',
     id: item.id,
@@ -317,7 +326,12 @@ async function fetchAll(
  * Items already in the cache are not contacted and are reported as `cached`. Blobs of all images
  * download in parallel, at most `jobs` at once; a blob shared by several images is downloaded once
  * per run and hard-linked into each entry.
- * @throws OcikitError `INVALID_INPUT`, `INVALID_DIGEST`, `UNSUPPORTED` (bad sources),
+ *
+ * A manifest that gives one blob digest two sizes is `INVALID_MANIFEST`, before any blob is
+ * fetched. A request whose transfer stays under the low-speed limit ({@link FetchOptions.lowSpeed})
+ * is aborted and retried; when the retries run out the fetch fails with `REGISTRY`.
+ * @throws OcikitError `INVALID_INPUT`, `INVALID_DIGEST`, `UNSUPPORTED` (bad sources or options),
+ *   `INVALID_MANIFEST` (a manifest that contradicts itself),
  *   `DIGEST_MISMATCH` (wrong manifest digest, image ID, blob), `LIST_MISMATCH` (a list item that is
  *   not a list), `NOT_FOUND` (missing image, blob or local image), `REGISTRY`, `TOOL_FAILED`,
  *   `CONFIG` (auth file, storage.conf), `INTERRUPTED`, `IO`.
@@ -343,6 +357,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
   const jobs = opts.jobs ?? DEFAULT_JOBS;
   if (!Number.isInteger(jobs) || jobs < 1)
     throw new OcikitError('INVALID_INPUT', `jobs ${JSON.stringify(jobs)} is not a positive integer`);
+  const lowSpeed = lowSpeedLimit(opts.lowSpeed);
   const cache = path.resolve(cacheDir);
   throwIfInterrupted(opts.signal, 'fetch');
   const controller = new AbortController();
@@ -362,7 +377,12 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
     }
     if (toFetch.length > 0) {
       staging = await createStaging(cache);
-      client = createRegistryClient({ authFile: opts.authFile, env: opts.env, retry: opts.retry });
+      client = createRegistryClient({
+        authFile: opts.authFile,
+        env: opts.env,
+        retry: opts.retry,
+        lowSpeed,
+      });
       const run: FetchRun = {
         cacheDir: cache,
         staging,

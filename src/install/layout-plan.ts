@@ -12,6 +12,7 @@ import { DOCKER_V2S2, OCI_MANIFEST } from '../model/media-types.js';
 import { guessMediaType } from '../model/manifest.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { convertDockerToOci } from '../model/convert.js';
+import { distinctBlobs } from '../model/verify.js';
 import { isValidOciRef } from '../transports/reference.js';
 import type { ImageReader } from '../transports/reader.js';
 
@@ -69,7 +70,8 @@ export interface LayoutPlan {
 /**
  * Plans the install of `items` into a destination of `type` (rules in the module header).
  * @throws OcikitError `INVALID_INPUT` (a name that is not an oci reference, one name for two
- *   images), `UNSUPPORTED` (a manifest type an OCI layout cannot hold).
+ *   images), `UNSUPPORTED` (a manifest type an OCI layout cannot hold), `INVALID_MANIFEST` (a
+ *   manifest giving one blob digest two sizes, refused as fetch refuses it).
  */
 export function planLayout(items: readonly InstallItem[], type: LayoutType): LayoutPlan {
   const blobs = new Map<Digest, PlannedBlob>();
@@ -80,6 +82,7 @@ export function planLayout(items: readonly InstallItem[], type: LayoutType): Lay
   };
   items.forEach((item, owner) => {
     const m = item.reader.manifest;
+    distinctBlobs([m.config, ...m.layers], `${item.reader.source} manifest`);
     let manifest = m.raw;
     let manifestDigest = m.digest;
     let config = item.reader.config;

@@ -186,3 +186,26 @@ export class DigestingStream extends Transform {
     cb();
   }
 }
+
+/**
+ * The blobs that `descriptors` (a manifest's config and layers) name, each digest once, as its
+ * first descriptor. Two descriptors that give one digest different sizes are refused: a digest
+ * names one byte string, so one of them is wrong, and whichever size were trusted the other
+ * descriptor would fail when the image is read. Every descriptor is compared with the first one
+ * of its digest, not only the last.
+ * @throws OcikitError `INVALID_MANIFEST` naming the digest and both sizes.
+ */
+export function distinctBlobs<D extends BlobExpectation>(descriptors: readonly D[], what: string): D[] {
+  const first = new Map<Digest, D>();
+  for (const d of descriptors) {
+    const seen = first.get(d.digest);
+    if (seen === undefined) first.set(d.digest, d);
+    else if (seen.size !== d.size) {
+      throw new OcikitError(
+        'INVALID_MANIFEST',
+        `${what}: blob ${d.digest} is declared with two sizes, ${seen.size} and ${d.size} bytes`,
+      );
+    }
+  }
+  return [...first.values()];
+}

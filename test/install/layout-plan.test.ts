@@ -82,6 +82,23 @@ describe('planLayout', () => {
     assert.equal(planLayout([{ reader: foreign, name: 'x' }], 'dir').blobs.has(second!.digest), true);
   });
 
+  it('refuses a manifest that gives one digest two sizes, wherever the two descriptors are', async (t) => {
+    const dir = await tempDir(t);
+    const a = await openDirImage((await writeFixedDirImage(join(dir, 'a'), 'oci', 1, [10, 20])).dir);
+    const [first, second] = a.manifest.layers;
+    for (const layers of [
+      [first!, { ...first!, size: 11 }, second!],
+      [{ ...first!, size: 11 }, first!, second!],
+    ]) {
+      const dup: ImageReader = { ...a, manifest: { ...a.manifest, layers } as ImageManifest };
+      for (const type of ['dir', 'oci'] as const) {
+        assert.throws(() => planLayout([{ reader: dup, name: 'localhost/d:1' }], type), code('INVALID_MANIFEST'));
+      }
+    }
+    const same: ImageReader = { ...a, manifest: { ...a.manifest, layers: [first!, first!] } as ImageManifest };
+    assert.equal(planLayout([{ reader: same, name: 'localhost/d:1' }], 'dir').images[0]!.total, 10);
+  });
+
   it('refuses a name that is not an oci reference, and one name for two images', async (t) => {
     const dir = await tempDir(t);
     const a = await openDirImage((await writeFixedDirImage(join(dir, 'a'), 'oci', 1, [10])).dir);

@@ -42,6 +42,21 @@ describe('getManifest', () => {
     );
   });
 
+  it('escapes control characters of the registry error text (code and message)', async (t) => {
+    const { host } = await serve(t, (req, res) => {
+      if (req.url === '/v2/') return res.end('{}');
+      res.statusCode = 500;
+      res.end(JSON.stringify({ errors: [{ code: 'X\u001b[2J', message: 'a\rb\u009b31m\u007f' }, { message: 7 }] }));
+    });
+    await assert.rejects(
+      getManifest(client(t, { retry: { attempts: 1 } }), { host, path: 'x', tlsVerify: false }, 'latest'),
+      {
+        code: 'REGISTRY',
+        message: `fetching manifest latest of ${host}/x: HTTP 500 (X\\x1b[2J: a\\rb\\u009b31m\\x7f)`,
+      },
+    );
+  });
+
   it('refuses a manifest over 4 MiB', async (t) => {
     const { host } = await serve(t, (req, res) =>
       res.end(req.url === '/v2/' ? '{}' : Buffer.alloc(4 * 1024 * 1024 + 1, 32)),

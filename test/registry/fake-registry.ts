@@ -6,27 +6,34 @@
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import type { Digest } from '../../src/model/digest.js';
-import { closeRegistryClient, createRegistryClient, type RegistryClient } from '../../src/registry/client.js';
+import {
+  closeRegistryClient,
+  createRegistryClient,
+  downloadBlob,
+  type RegistryClient,
+} from '../../src/registry/client.js';
+import { tempDir } from '../helpers/tmp.js';
 
 /** A request handler of the scripted server. */
 export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Serves `handler` on 127.0.0.1 until the test ends. */
+/** Serves `handler` on `address` (a loopback address, default 127.0.0.1) until the test ends. */
 export async function serve(
   t: TestContext,
   handler: Handler,
+  address = '127.0.0.1',
 ): Promise<{ host: string; origin: string; server: Server }> {
   const server = createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  await new Promise<void>((r) => server.listen(0, address, () => r()));
   t.after(() => closeServer(server));
   const port = (server.address() as AddressInfo).port;
-  return { host: `127.0.0.1:${port}`, origin: `http://127.0.0.1:${port}`, server };
+  return { host: `${address}:${port}`, origin: `http://${address}:${port}`, server };
 }
 
 /** Closes a test server and every connection it still holds. */
@@ -47,6 +54,16 @@ export function client(t: TestContext, opts: Parameters<typeof createRegistryCli
   });
   t.after(() => closeRegistryClient(c));
   return c;
+}
+
+/** An auth file (containers-auth.json) in a fresh temporary directory, holding `user:password` for `host`. */
+export async function authFileFor(t: TestContext, host: string, user: string, password: string): Promise<string> {
+  const file = join(await tempDir(t), 'auth.json');
+  await writeFile(
+    file,
+    JSON.stringify({ auths: { [host]: { auth: Buffer.from(`${user}:${password}`).toString('base64') } } }),
+  );
+  return file;
 }
 
 /** A self-signed certificate for `127.0.0.1`, made with openssl in `dir`. */
@@ -85,3 +102,8 @@ export const MANIFEST = Buffer.from(
 /** A random blob of 300,000 bytes, and its digest. */
 export const BLOB = randomBytes(300_000);
 export const BLOB_DIGEST = sha(BLOB);
+
+/** Downloads `blob` (default {@link BLOB}) from repository `x` of `host` into `file`. */
+export function downloadTestBlob(c: RegistryClient, host: string, file: string, blob: Buffer = BLOB): Promise<void> {
+  return downloadBlob(c, { host, path: 'x', tlsVerify: false }, { digest: sha(blob), size: blob.length }, file);
+}

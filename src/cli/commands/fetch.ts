@@ -1,15 +1,18 @@
 /**
- * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--json]`: fetches
+ * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--low-speed-limit BYTES]
+ * [--low-speed-time SECONDS] [--json]`: fetches
  * osbuild container sources into the cache (library: `fetch/fetch.ts`). Progress is drawn on stderr
  * only when it is a terminal (`progress.ts`); `--json` prints a JSON array with one summary per item on stdout.
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
 import { DEFAULT_JOBS, type FetchResult, fetch } from '../../fetch/fetch.js';
+import { DEFAULT_LOW_SPEED, type LowSpeedLimit } from '../../registry/client.js';
 import { type Command, parse, println, readJsonArg } from '../command.js';
 import { createFetchProgressRenderer } from '../progress.js';
 
-const USAGE = `Usage: ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--json]
+const USAGE = `Usage: ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE]
+                    [--low-speed-limit BYTES] [--low-speed-time SECONDS] [--json]
 
 Fetch the images and manifest lists of osbuild container sources into a verified cache:
   org.osbuild.skopeo        {"items": {IMAGE_ID: {"image": {"name", "digest", "tls-verify"?,
@@ -25,6 +28,9 @@ Options:
   --cache DIR      the cache directory (created if missing)
   --jobs N         parallel downloads (default ${DEFAULT_JOBS})
   --authfile FILE  registry credentials (default: $REGISTRY_AUTH_FILE, then the containers auth files)
+  --low-speed-limit BYTES   a request slower than BYTES per second for the low-speed time is
+                            aborted and retried (default ${DEFAULT_LOW_SPEED.bytesPerSecond}; 0 turns the limit off)
+  --low-speed-time SECONDS  the window of the low-speed limit (default ${DEFAULT_LOW_SPEED.seconds})
   --json           print [{id, kind, name, digest, status, bytes}] on stdout`;
 
 export const command: Command = {
@@ -39,6 +45,8 @@ export const command: Command = {
         cache: { type: 'string' },
         jobs: { type: 'string' },
         authfile: { type: 'string' },
+        'low-speed-limit': { type: 'string' },
+        'low-speed-time': { type: 'string' },
         json: { type: 'boolean' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -51,6 +59,7 @@ export const command: Command = {
       if (!/^[1-9][0-9]*$/.test(values.jobs) || jobs > 64)
         throw new OcikitError('USAGE', `fetch: --jobs ${JSON.stringify(values.jobs)} is not a number from 1 to 64`);
     }
+    const lowSpeed = lowSpeedArgs(values['low-speed-limit'], values['low-speed-time']);
     const sources = await readJsonArg(values.sources, ctx.cwd, 'sources file');
     const progress = createFetchProgressRenderer(ctx.stderr);
     let result: FetchResult;
@@ -61,6 +70,7 @@ export const command: Command = {
         env: ctx.env,
         authFile: values.authfile === undefined ? undefined : path.resolve(ctx.cwd, values.authfile),
         onProgress: progress.onProgress,
+        lowSpeed,
       });
     } finally {
       progress.finish();
@@ -69,3 +79,26 @@ export const command: Command = {
     return 0;
   },
 };
+
+/** `--low-speed-limit` (whole bytes per second, 0 = off) and `--low-speed-time` (seconds, > 0, at most a day). */
+function lowSpeedArgs(limit: string | undefined, time: string | undefined): Partial<LowSpeedLimit> {
+  const out: { bytesPerSecond?: number; seconds?: number } = {};
+  if (limit !== undefined) {
+    if (!/^[0-9]{1,12}$/.test(limit))
+      throw new OcikitError(
+        'USAGE',
+        `fetch: --low-speed-limit ${JSON.stringify(limit)} is not a whole number of bytes`,
+      );
+    out.bytesPerSecond = Number(limit);
+  }
+  if (time !== undefined) {
+    const seconds = Number(time);
+    if (!/^[0-9]{1,5}(\.[0-9]{1,3})?$/.test(time) || seconds <= 0 || seconds > 86_400)
+      throw new OcikitError(
+        'USAGE',
+        `fetch: --low-speed-time ${JSON.stringify(time)} is not a number of seconds from above 0 to 86400`,
+      );
+    out.seconds = seconds;
+  }
+  return out;
+}

@@ -11,9 +11,19 @@
  * with the credentials themselves. When a request still gets a 401, it is authorised once more
  * from that 401's own challenges with a fresh token. Credentials are looked up once per domain
  * and repository.
+ *
+ * Where credentials go (docs/fetch.md, "Where credentials go"): the registry's credentials and
+ * tokens are sent to the registry's origin, and the credentials to the token realm that the
+ * registry itself named (in its ping or its own 401; the realm may be on another host, as
+ * containers/image allows). Nothing else: challenges are learned only from responses of the
+ * registry's origin (`res.url`, after redirects), so a 401 from another origin — blob storage the
+ * registry redirected to — is an error naming that origin, never a reason to fetch a token from a
+ * realm it names or to send its token back to the registry, as containers/image
+ * `docker/docker_client.go` never re-authenticates against another host's challenge. Redirects
+ * away from an origin drop `Authorization` (`http.ts`), also for the token request itself.
  */
-import type { Dispatcher } from 'undici';
 import { OcikitError } from '../../errors.js';
+import { escapeControl } from '../../internal/text.js';
 import {
   basicAuthorization,
   lookupCredentials,
@@ -21,7 +31,7 @@ import {
   type Credentials,
 } from '../../auth/auth-files.js';
 import { type Challenge, parseChallenges } from './challenge.js';
-import { readBody, registryErrorText, send } from './http.js';
+import { type HttpResponse, readBody, registryErrorText, retryBody, send } from './http.js';
 import { type HostState, type PingClient, hostState } from './ping.js';
 
 /** Where a repository lives. */
@@ -76,8 +86,12 @@ async function fetchToken(
   try {
     url = new URL(realm);
   } catch (err) {
-    throw new OcikitError('REGISTRY', `bearer realm ${JSON.stringify(realm)} is not a URL`, { cause: err });
+    throw new OcikitError('REGISTRY', `bearer realm ${escapeControl(JSON.stringify(realm))} is not a URL`, {
+      cause: err,
+    });
   }
+  if (url.protocol !== 'https:' && url.protocol !== 'http:')
+    throw new OcikitError('REGISTRY', `bearer realm ${escapeControl(JSON.stringify(realm))} is not an http(s) URL`);
   if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
   url.searchParams.append('scope', scope);
   const extra = challenge.params.scope;
@@ -85,15 +99,17 @@ async function fetchToken(
   const headers: Record<string, string> = { accept: 'application/json' };
   if (creds) headers.authorization = basicAuthorization(creds);
   const what = `requesting a token from ${url.origin}${url.pathname}`;
-  const res = await send(client, url, verify, what, { headers, signal });
-  if (res.statusCode !== 200) {
-    const text = await registryErrorText(res);
-    throw new OcikitError(
-      'REGISTRY',
-      `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`,
-    );
-  }
-  const body = await readBody(res, 1024 * 1024, () => new OcikitError('REGISTRY', `${what}: token response too large`));
+  const body = await retryBody(client, what, signal, async () => {
+    const res = await send(client, url, verify, what, { headers, signal });
+    if (res.statusCode !== 200) {
+      const text = await registryErrorText(res);
+      throw new OcikitError(
+        'REGISTRY',
+        `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`,
+      );
+    }
+    return readBody(res, 1024 * 1024, () => new OcikitError('REGISTRY', `${what}: token response too large`));
+  });
   let doc: { token?: unknown; access_token?: unknown };
   try {
     doc = JSON.parse(body.toString('utf8')) as typeof doc;
@@ -146,7 +162,7 @@ export async function authedGet(
   what: string,
   headers: Record<string, string>,
   signal?: AbortSignal,
-): Promise<Dispatcher.ResponseData> {
+): Promise<HttpResponse> {
   const state = await hostState(client, loc.host, loc.tlsVerify !== false, signal);
   const url = new URL(`/v2/${loc.path}/${suffix}`, state.origin);
   let auth = await authorization(client, state, loc, state.challenges, false, signal);
@@ -154,6 +170,7 @@ export async function authedGet(
     send(client, url, state.verify, what, { headers: { ...headers, ...(a ? { authorization: a } : {}) }, signal });
   let res = await go(auth);
   if (res.statusCode === 401) {
+    await refuseForeign(res, state.origin, what);
     const challenges = parseChallenges(res.headers['www-authenticate']);
     await res.body.dump().catch(() => undefined);
     if (challenges.length > 0) {
@@ -161,6 +178,22 @@ export async function authedGet(
       auth = await authorization(client, state, loc, challenges, true, signal);
     }
     res = await go(auth);
+    if (res.statusCode === 401) await refuseForeign(res, state.origin, what);
   }
   return res;
+}
+
+/**
+ * Throws for a 401 that another origin sent (the registry redirected the request there): its
+ * challenge is not followed and no credentials are offered to it (module header).
+ * @throws OcikitError `REGISTRY` naming that origin.
+ */
+async function refuseForeign(res: HttpResponse, origin: string, what: string): Promise<void> {
+  if (res.url.origin === origin) return;
+  await res.body.dump().catch(() => undefined);
+  throw new OcikitError(
+    'REGISTRY',
+    `${what}: redirected to ${escapeControl(res.url.origin)}, which answered HTTP 401; ` +
+      'ocikit sends no credentials to an origin other than the registry',
+  );
 }

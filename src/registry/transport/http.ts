@@ -5,16 +5,23 @@
  *
  * - 429, 500, 502, 503, 504 and connection errors (reset, refused, timeouts) are retried with
  *   exponential backoff, bounded by {@link RetryPolicy}; `Retry-After` (seconds) is honoured up to
- *   the maximum delay.
- * - Redirects (301, 302, 303, 307, 308) are followed, at most 10. `Authorization` is dropped when a
- *   redirect leaves the origin, so blob storage behind a registry never sees its credentials.
+ *   the maximum delay. A body that breaks or stalls is retried the same way ({@link retryBody}).
+ * - Every request is watched by the low-speed limit (`low-speed.ts`): one whose transfer stays
+ *   under the floor for the window is aborted and counts as a failed attempt.
+ * - Redirects (301, 302, 303, 307, 308) to http(s) URLs are followed, at most 10. When a redirect
+ *   leaves the origin, every header but `Accept`, `Range` and `User-Agent` is dropped, for the rest
+ *   of the chain: blob storage behind a registry never sees its credentials. The response says
+ *   which URL answered ({@link HttpResponse.url}), so the auth flow can tell the registry's own
+ *   answers from another origin's.
  * - An abort of the caller's signal ends everything with `INTERRUPTED`, also during a backoff.
  */
-import type { Readable } from 'node:stream';
+import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Agent, Dispatcher } from 'undici';
 import { OcikitError, interrupted, isOcikitError } from '../../errors.js';
+import { escapeControl } from '../../internal/text.js';
 import { request } from './dispatcher.js';
+import { LOW_SPEED_CODE, type LowSpeedLimit, type SpeedWatch, watchSpeed } from './low-speed.js';
 
 /**
  * How often and how patiently failed requests are retried.
@@ -32,9 +39,10 @@ export interface RetryPolicy {
 /** The default: 5 attempts, 200 ms, 400 ms, 800 ms, 1.6 s between them. */
 export const DEFAULT_RETRY: RetryPolicy = { attempts: 5, baseDelayMs: 200, maxDelayMs: 5000 };
 
-/** What a request needs from the client: its retry policy, `User-Agent` and dispatchers. */
+/** What a request needs from the client: its retry policy, low-speed limit, `User-Agent` and dispatchers. */
 export interface HttpClient {
   readonly retry: RetryPolicy;
+  readonly lowSpeed: LowSpeedLimit;
   readonly userAgent: string;
   /** The dispatcher that checks certificates (also used for every plain-HTTP request). */
   readonly agent: Agent;
@@ -42,9 +50,22 @@ export interface HttpClient {
   readonly insecureAgent: Agent;
 }
 
+/** A response of {@link send}, body unread. */
+export interface HttpResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: Dispatcher.ResponseData['body'];
+  /** The URL that answered: the one asked for, or where its redirects ended. */
+  readonly url: URL;
+  /** The low-speed watch of the request; {@link pumpBody} counts the body's bytes into it. */
+  readonly watch: SpeedWatch;
+}
+
 const MAX_REDIRECTS = 10;
 const REDIRECT_STATUS = new Set([301, 302, 303, 307, 308]);
 const RETRY_STATUS = new Set([429, 500, 502, 503, 504]);
+/** The only request headers kept when a redirect leaves the origin: none of them is a credential. */
+const CROSS_ORIGIN_HEADERS = new Set(['accept', 'range', 'user-agent']);
 const RETRY_ERRORS = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -59,6 +80,7 @@ const RETRY_ERRORS = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  LOW_SPEED_CODE,
 ]);
 
 /** The first system or undici error code along the `cause` chain (an abort does not count). */
@@ -72,7 +94,7 @@ function errCode(err: unknown): string | undefined {
   return undefined;
 }
 
-/** True for errors worth a retry (a reset, refused or timed-out connection). */
+/** True for errors worth a retry (a reset, refused, timed-out or stalled connection). */
 export function isRetryableError(err: unknown): boolean {
   if (isOcikitError(err)) return false;
   const code = errCode(err);
@@ -81,14 +103,17 @@ export function isRetryableError(err: unknown): boolean {
 
 /**
  * A lower error as message text: its message, with its system or undici code appended when the
- * message does not already name it (`other side closed (UND_ERR_SOCKET)`).
+ * message does not already name it (`other side closed (UND_ERR_SOCKET)`). Control characters are
+ * escaped: a lower error's message may quote what a server sent.
  */
 export function describeError(err: unknown): string {
   if (err instanceof Error) {
     const code = errCode(err);
-    return code && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+    const text =
+      code && code !== LOW_SPEED_CODE && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
+    return escapeControl(text);
   }
-  return String(err);
+  return escapeControl(String(err));
 }
 
 /**
@@ -121,6 +146,24 @@ export interface SendOptions {
   readonly redirects?: boolean | undefined;
 }
 
+/** The headers that may follow a redirect to another origin (see the module header). */
+function crossOriginHeaders(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => CROSS_ORIGIN_HEADERS.has(k.toLowerCase())));
+}
+
+/** The next URL of a redirect, refusing anything but http(s). */
+function redirectTarget(location: string, from: URL, what: string): URL {
+  let next: URL;
+  try {
+    next = new URL(location, from);
+  } catch (err) {
+    throw new OcikitError('REGISTRY', `${what}: redirected to an invalid URL`, { cause: err });
+  }
+  if (next.protocol !== 'http:' && next.protocol !== 'https:')
+    throw new OcikitError('REGISTRY', `${what}: redirected to a ${escapeControl(next.protocol)} URL`);
+  return next;
+}
+
 /**
  * One HTTP request with retries and redirects; `verify` false sends HTTPS through the dispatcher
  * that accepts any certificate. `what` names the request in errors.
@@ -133,7 +176,7 @@ export async function send(
   verify: boolean,
   what: string,
   opts: SendOptions = {},
-): Promise<Dispatcher.ResponseData> {
+): Promise<HttpResponse> {
   const attempts = Math.max(1, opts.attempts ?? client.retry.attempts);
   const signal = opts.signal;
   let lastError: unknown;
@@ -142,37 +185,43 @@ export async function send(
     let target = url;
     let headers: Record<string, string> = { 'user-agent': client.userAgent, ...opts.headers };
     let retryAfter: string | string[] | undefined;
+    let watch: SpeedWatch | undefined;
     try {
       for (let hop = 0; ; hop++) {
+        watch = watchSpeed(client.lowSpeed, signal);
         const agent = verify || target.protocol === 'http:' ? client.agent : client.insecureAgent;
         const res = await request(agent, {
           origin: target.origin,
           path: `${target.pathname}${target.search}`,
           method: opts.method ?? 'GET',
           headers,
-          signal: signal ?? null,
+          signal: watch.signal ?? null,
         });
+        watch.answered();
         const loc = res.headers.location;
         if (opts.redirects !== false && REDIRECT_STATUS.has(res.statusCode) && typeof loc === 'string') {
           await res.body.dump();
+          watch.stop();
           if (hop >= MAX_REDIRECTS) throw new OcikitError('REGISTRY', `${what}: more than ${MAX_REDIRECTS} redirects`);
-          const next = new URL(loc, target);
-          if (next.origin !== target.origin) {
-            const { authorization: _drop, ...rest } = headers;
-            headers = rest;
-          }
+          const next = redirectTarget(loc, target, what);
+          // Once stripped, stays stripped: coming back to the origin does not bring credentials back.
+          if (next.origin !== target.origin) headers = crossOriginHeaders(headers);
           target = next;
           continue;
         }
         if (RETRY_STATUS.has(res.statusCode) && attempt + 1 < attempts) {
           retryAfter = res.headers['retry-after'];
           await res.body.dump();
+          watch.stop();
           lastError = new OcikitError('REGISTRY', `${what}: HTTP ${res.statusCode}`);
           break;
         }
-        return res;
+        const w = watch;
+        res.body.once('end', () => w.stop()).once('close', () => w.stop());
+        return { statusCode: res.statusCode, headers: res.headers, body: res.body, url: target, watch: w };
       }
     } catch (err) {
+      watch?.stop();
       if (signal?.aborted) throw interrupted(what, signal);
       if (isOcikitError(err)) throw err;
       if (!isRetryableError(err) || attempt + 1 >= attempts) {
@@ -191,13 +240,84 @@ export async function send(
   });
 }
 
+/** Errors of {@link pumpBody} for a body that broke or stalled: worth another attempt. */
+const brokenBodies = new WeakSet<OcikitError>();
+
+/**
+ * Feeds a response body to `consume` chunk by chunk, counting it for the low-speed watch. A body
+ * that breaks, stalls under the low-speed limit, or ends before undici saw all of it, becomes a
+ * `REGISTRY` error that {@link retryBody} retries; an error of `consume` (a size check, a full
+ * disk) passes through unchanged.
+ */
+export async function pumpBody(res: HttpResponse, consume: (chunk: Buffer) => void | Promise<void>): Promise<void> {
+  const broke = (message: string, cause: unknown) => {
+    const err = new OcikitError('REGISTRY', message, { cause });
+    brokenBodies.add(err);
+    return err;
+  };
+  const chunks = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  for (;;) {
+    let next: IteratorResult<Buffer>;
+    try {
+      next = await chunks.next();
+    } catch (err) {
+      const stalled = errCode(err) === LOW_SPEED_CODE;
+      throw broke(
+        stalled ? describeError(err) : `connection broke in the middle of the body: ${describeError(err)}`,
+        err,
+      );
+    }
+    if (next.done) break;
+    res.watch.add(next.value.length);
+    await consume(next.value);
+  }
+  if (!res.body.readableEnded) {
+    throw broke(
+      'connection closed before the end of the body',
+      Object.assign(new Error('premature close'), { code: 'UND_ERR_SOCKET' }),
+    );
+  }
+}
+
+/**
+ * Runs `attempt` (a request and the reading of its body) again, with backoff, while its body
+ * breaks or stalls ({@link pumpBody}), at most `retry.attempts` times in all; `beforeRetry` runs
+ * before each new attempt. Other errors pass through at once.
+ * @throws OcikitError `REGISTRY` (`<what>: <why> (after N attempts)`), `INTERRUPTED`, or what
+ *   `attempt` throws.
+ */
+export async function retryBody<T>(
+  client: HttpClient,
+  what: string,
+  signal: AbortSignal | undefined,
+  attempt: () => Promise<T>,
+  beforeRetry?: () => Promise<void>,
+): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (signal?.aborted) throw interrupted(what, signal);
+      if (!(err instanceof OcikitError && brokenBodies.has(err))) throw err;
+      if (n >= client.retry.attempts) {
+        throw new OcikitError('REGISTRY', `${what}: ${err.message}${n > 1 ? ` (after ${n} attempts)` : ''}`, {
+          cause: err,
+        });
+      }
+      await beforeRetry?.();
+      await backoff(client.retry, n - 1, what, signal);
+    }
+  }
+}
+
 /**
  * Reads a whole response body, refusing more than `limit` bytes: at once when `Content-Length`
  * says so, else as soon as the count passes it.
- * @throws the error `tooLarge(n)` builds, with `n` the declared or counted size.
+ * @throws the error `tooLarge(n)` builds, with `n` the declared or counted size; a broken body
+ *   as {@link pumpBody} does.
  */
 export async function readBody(
-  res: Dispatcher.ResponseData,
+  res: HttpResponse,
   limit: number,
   tooLarge: (n: number) => OcikitError,
 ): Promise<Buffer> {
@@ -208,55 +328,33 @@ export async function readBody(
   }
   const chunks: Buffer[] = [];
   let n = 0;
-  for await (const chunk of res.body as AsyncIterable<Buffer>) {
+  await pumpBody(res, (chunk) => {
     n += chunk.length;
     if (n > limit) {
       res.body.destroy();
       throw tooLarge(n);
     }
     chunks.push(chunk);
-  }
+  });
   return Buffer.concat(chunks);
 }
 
 /**
  * The registry's error text from an error body (`{"errors":[{"code","message"}]}`, the
- * distribution spec's error format) as ` (CODE: message; …)`, or `''` when there is none.
+ * distribution spec's error format) as ` (CODE: message; …)`, or `''` when there is none. The
+ * text is the server's: control characters are escaped (`internal/text.ts`).
  */
-export async function registryErrorText(res: Dispatcher.ResponseData): Promise<string> {
+export async function registryErrorText(res: HttpResponse): Promise<string> {
   try {
     const body = await readBody(res, 64 * 1024, () => new OcikitError('REGISTRY', 'error body too large'));
-    const doc = JSON.parse(body.toString('utf8')) as { errors?: { code?: string; message?: string }[] };
-    const parts = (doc.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(': ')).filter(Boolean);
-    return parts.length > 0 ? ` (${parts.join('; ')})` : '';
+    const doc = JSON.parse(body.toString('utf8')) as { errors?: { code?: unknown; message?: unknown }[] };
+    const errors = Array.isArray(doc.errors) ? doc.errors : [];
+    const parts = errors
+      .map((e) => [e?.code, e?.message].filter((v): v is string => typeof v === 'string' && v !== '').join(': '))
+      .filter(Boolean);
+    return parts.length > 0 ? ` (${escapeControl(parts.join('; '))})` : '';
   } catch {
     return '';
-  }
-}
-
-/**
- * Feeds a response body to `consume` chunk by chunk. A body that breaks, or ends before undici
- * saw all of it, becomes a `REGISTRY` error whose cause is retryable ({@link isRetryableError});
- * an error of `consume` (a size check, a full disk) passes through unchanged.
- */
-export async function pumpBody(body: Readable, consume: (chunk: Buffer) => Promise<void>): Promise<void> {
-  const chunks = (body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  for (;;) {
-    let next: IteratorResult<Buffer>;
-    try {
-      next = await chunks.next();
-    } catch (err) {
-      throw new OcikitError('REGISTRY', `connection broke in the middle of the body: ${describeError(err)}`, {
-        cause: err,
-      });
-    }
-    if (next.done) break;
-    await consume(next.value);
-  }
-  if (!body.readableEnded) {
-    throw new OcikitError('REGISTRY', 'connection closed before the end of the body', {
-      cause: Object.assign(new Error('premature close'), { code: 'UND_ERR_SOCKET' }),
-    });
   }
 }
 

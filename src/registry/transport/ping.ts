@@ -6,6 +6,12 @@
  * verification is off (skopeo's `--tls-verify=false`), one quick HTTPS try without certificate
  * checks and then plain HTTP, for a registry that does not speak TLS at all. A 200 and a 401 both
  * mean "a registry is here"; anything else is an error.
+ *
+ * Challenges are learned only from the registry's own origin: when the ping is redirected to
+ * another origin, that origin's `WWW-Authenticate` is ignored (the first request that needs
+ * credentials gets the registry's own 401 and its challenges), so another host can never name the
+ * realm that the registry's credentials are sent to. containers/image takes the challenges of
+ * whatever answered the ping; this is stricter.
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { type Challenge, parseChallenges } from './challenge.js';
@@ -59,7 +65,8 @@ async function ping(client: PingClient, host: string, tlsVerify: boolean, signal
     if (res.statusCode !== 200 && res.statusCode !== 401) {
       throw new OcikitError('REGISTRY', `pinging registry ${origin}: HTTP ${res.statusCode}${text}`);
     }
-    return { origin, verify, challenges: parseChallenges(res.headers['www-authenticate']) };
+    const own = res.url.origin === origin;
+    return { origin, verify, challenges: own ? parseChallenges(res.headers['www-authenticate']) : [] };
   };
   if (tlsVerify) return tryOrigin(`https://${host}`, true);
   try {
