@@ -14,15 +14,18 @@ import type { Readable } from 'node:stream';
 import { OcikitError, fromSystemError } from '../errors.js';
 import { trackTemp, untrackTemp } from './cleanup.js';
 
-/** True when `child` equals `root` or lies below it (both absolute, normalised). */
+/**
+ * True when `child` equals `root` or lies below it (both absolute, normalised). Only a first
+ * component that is exactly `..` leaves `root`: `..data` or `...` are ordinary names inside it.
+ */
 export function isInside(root: string, child: string): boolean {
   const rel = path.relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel) && rel.split(path.sep)[0] !== '..');
+  return rel === '' || (!path.isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${path.sep}`));
 }
 
 /**
  * Joins `rel` (which may start with `/`, meaning "the root of `root`") under `root`, refusing any
- * `..` segment and any NUL byte.
+ * `..` segment (a component that is exactly `..`; `..data` is a name) and any NUL byte.
  * @throws OcikitError `UNSAFE_PATH`.
  */
 export function joinInside(root: string, rel: string, what: string): string {
