@@ -13,7 +13,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
 import { STORAGE_DEFAULTS } from '../config/storage-conf.js';
-import { resolveInside } from '../internal/fs.js';
+import { resolveInside } from '../internal/dir-handle.js';
 import { resolveContainersInput } from '../osbuild/inputs.js';
 import { type Destination, parseInstallOptions } from '../osbuild/stage-options.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
