@@ -1,12 +1,9 @@
 /**
  * What the install paths share: the one context an install runs with (built once from the
  * request, then handed down instead of the request and its optional fields one by one), the
- * progress and result types every path reports in, and removal of what a failed install created.
+ * progress and result types every path reports in. What a failed install removes (only what it
+ * created, `internal/dir-handle.ts`) is the destinations' own business.
  */
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-import { trackTemp, untrackTemp } from '../internal/cleanup.js';
-import { exists, isInside } from '../internal/fs.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
 
 /**
@@ -59,41 +56,4 @@ export interface InstallContext {
   /** How to run skopeo (the binary; the install's signal). */
   readonly skopeo: SkopeoOptions;
   readonly onProgress: ((event: InstallProgress) => void) | undefined;
-}
-
-/**
- * The highest directory on the way from `root` down to `target` that does not exist yet (what a
- * `mkdir -p target` would create first), or null when `target` exists.
- */
-export async function topmostMissing(root: string, target: string): Promise<string | null> {
-  let missing: string | null = null;
-  for (let p = target; p !== root && isInside(root, p); p = path.dirname(p)) {
-    if (await exists(p)) break;
-    missing = p;
-  }
-  return missing;
-}
-
-/**
- * Runs `fn`; when it fails and `created` is non-null, runs `beforeRemove` (its failure ignored)
- * and removes `created` (a directory this install brought into being). `created` is also tracked
- * for removal if the process is interrupted.
- */
-export async function removingOnFailure<T>(
-  created: string | null,
-  fn: () => Promise<T>,
-  beforeRemove?: () => Promise<void>,
-): Promise<T> {
-  if (created) trackTemp(created);
-  try {
-    return await fn();
-  } catch (err) {
-    if (created) {
-      await beforeRemove?.().catch(() => undefined);
-      await fs.rm(created, { recursive: true, force: true }).catch(() => undefined);
-    }
-    throw err;
-  } finally {
-    if (created) untrackTemp(created);
-  }
 }

@@ -13,7 +13,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
 import { STORAGE_DEFAULTS } from '../config/storage-conf.js';
-import { resolveInside } from '../internal/fs.js';
+import { resolveInside } from '../internal/dir-handle.js';
 import { resolveContainersInput } from '../osbuild/inputs.js';
 import { type Destination, parseInstallOptions } from '../osbuild/stage-options.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
@@ -70,14 +70,18 @@ export interface InstallSummary {
 /**
  * Installs every image of `inputs` into the destination that `options` name inside `tree`.
  *
- * Every destination path is resolved inside the tree (no `..`, no symlink out). The run root
- * defaults to `/run/containers/storage`, the reference's value. On failure or interruption the
- * destination (or the store directory, when this install created it) is removed again, and every
- * temporary file with it; a store that existed before is left as skopeo left it.
+ * Every destination path is resolved inside the tree (no `..` component, no symlink out; a name
+ * such as `..data` is a name) and written through directory descriptors walked from the tree, so
+ * a concurrent symlink swap cannot redirect it; an install never succeeds with its files outside
+ * the tree. The run root defaults to `/run/containers/storage`, the reference's value. On failure
+ * or interruption an install removes only what it created: its temporary files, what it had
+ * published, and the directories it created that are still empty; what skopeo wrote into a store
+ * stays, since a store is shared with any concurrent install (docs/install.md).
  * @throws OcikitError `INVALID_INPUT` (options, inputs), `UNSAFE_PATH` (a destination leaving the
- *   tree, a path a store reference cannot carry, a hostile archive), `NOT_FOUND` (tree, images,
- *   blobs, skopeo), `DIGEST_MISMATCH` (blob content), `LIST_MISMATCH`, `UNSUPPORTED`,
- *   `TOOL_FAILED` (skopeo), `INTERRUPTED`, `EXISTS`, `IO`; and what the input readers throw.
+ *   tree or moved while written, a path a store reference cannot carry, a hostile archive),
+ *   `NOT_FOUND` (tree, images, blobs, skopeo), `DIGEST_MISMATCH` (blob content), `LIST_MISMATCH`,
+ *   `UNSUPPORTED`, `TOOL_FAILED` (skopeo), `INTERRUPTED`, `EXISTS`, `IO`; and what the input
+ *   readers throw.
  * @example
  * ```ts
  * import { readFile } from 'node:fs/promises';

@@ -10,9 +10,10 @@
 import type { FileHandle } from 'node:fs/promises';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
+import { OcikitError, throwIfInterrupted } from '../errors.js';
 import type { Digest } from '../model/digest.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
+import { type HeldDir, withDirInside } from '../internal/dir-handle.js';
 import { runPool } from '../internal/pool.js';
 import { assertAbsent, publishDir, publishFile, tempSibling } from '../internal/publish.js';
 import { createDirImage, finishDirImage, writeDirBlob } from '../transports/dir/write.js';
@@ -20,13 +21,7 @@ import { createOciLayout, finishOciLayout, writeOciBlob } from '../transports/oc
 import { writeOciArchive } from '../transports/oci-archive/write.js';
 import type { ResolvedImage } from '../osbuild/inputs.js';
 import type { PathDestination } from '../osbuild/stage-options.js';
-import {
-  type InstallContext,
-  type InstallProgress,
-  type InstalledImageSummary,
-  removingOnFailure,
-  topmostMissing,
-} from './context.js';
+import type { InstallContext, InstallProgress, InstalledImageSummary } from './context.js';
 import { copyBlob } from './copy-blob.js';
 import { withReaders } from './open-readers.js';
 import {
@@ -47,7 +42,10 @@ export type { InstallItem } from './layout-plan.js';
 export interface NativeDestination {
   /** The format to write: an OCI layout directory, an OCI archive file, or a `dir:` image. */
   readonly type: LayoutType;
-  /** Absolute path of the destination; it must not exist yet (its parent must). */
+  /**
+   * Absolute path of the destination; it must not exist yet. Missing parents are created, and
+   * removed again on failure if this call created them and they are still empty.
+   */
   readonly path: string;
 }
 
@@ -84,7 +82,9 @@ export interface LayoutOptions {
 
 /**
  * The native path of `install`: every image of the input into the one destination `target` (of
- * `dest.type`, inside `tree`), its parent created as needed and removed again on failure.
+ * `dest.type`, inside `tree`), its parent walked by descriptor from the tree
+ * (`internal/dir-handle.ts`), created as needed before the inputs are opened, and removed again on
+ * failure where this install created it.
  * @throws as {@link writeLayout}, and what the input readers and skopeo throw.
  */
 export async function installToLayout(
@@ -95,15 +95,13 @@ export async function installToLayout(
   ctx: InstallContext,
 ): Promise<InstalledImageSummary[]> {
   if (images.length === 0) return [];
-  const created = await topmostMissing(tree, path.dirname(target));
-  return removingOnFailure(created, async () => {
-    await fs.mkdir(path.dirname(target), { recursive: true }).catch((err: unknown) => {
-      throw fromSystemError(err, 'creating the parent of', target);
-    });
-    return withReaders(images, ctx, async (items) => {
-      const installed = await writeLayout(
+  return withDirInside(tree, path.dirname(target), 'destination path', (parent) =>
+    withReaders(images, ctx, async (items) => {
+      const installed = await writeInto(
         items.map((i) => ({ reader: i.reader, name: i.image.name })),
-        { type: dest.type, path: target },
+        dest.type,
+        parent,
+        target,
         { signal: ctx.signal, removeSignatures: ctx.removeSignatures, onProgress: ctx.onProgress },
       );
       return installed.map((r) => ({
@@ -113,8 +111,8 @@ export async function installToLayout(
         listDigest: null,
         destination: r.reference,
       }));
-    });
-  });
+    }),
+  );
 }
 
 /**
@@ -122,7 +120,8 @@ export async function installToLayout(
  * per item.
  * @throws OcikitError `EXISTS`, `INVALID_INPUT` (several images into `dir`, a name that is not a
  *   valid oci reference, one name for two images), `UNSUPPORTED` (schema 1, unconvertible media
- *   types, signatures into an OCI layout), `DIGEST_MISMATCH`, `NOT_FOUND`, `INTERRUPTED`, `IO`.
+ *   types, signatures into an OCI layout), `DIGEST_MISMATCH`, `NOT_FOUND`, `UNSAFE_PATH` (the
+ *   parent moved while written), `INTERRUPTED`, `IO`.
  */
 export async function writeLayout(
   items: readonly InstallItem[],
@@ -131,22 +130,37 @@ export async function writeLayout(
 ): Promise<readonly InstalledImage[]> {
   if (!path.isAbsolute(dest.path))
     throw new OcikitError('INVALID_INPUT', `destination path ${JSON.stringify(dest.path)} is not absolute`);
+  const target = path.resolve(dest.path);
+  return withDirInside('/', path.dirname(target), 'destination', (parent) =>
+    writeInto(items, dest.type, parent, target, opts),
+  );
+}
+
+/**
+ * Writes `items` as `type` at `target`, whose parent `parent` is held open: the temporary sibling
+ * is created and published through the parent's descriptor, and the parent's path is verified to
+ * still lead there afterwards (what was published is removed again when it does not).
+ */
+async function writeInto(
+  items: readonly InstallItem[],
+  type: LayoutType,
+  parent: HeldDir,
+  target: string,
+  opts: LayoutOptions,
+): Promise<readonly InstalledImage[]> {
   if (items.length === 0) throw new OcikitError('INVALID_INPUT', 'no image to install');
-  if (dest.type === 'dir' && items.length > 1) {
+  if (type === 'dir' && items.length > 1) {
     throw new OcikitError(
       'INVALID_INPUT',
       `a dir destination holds one image; ${items.length} were given (${items.map((i) => i.name).join(', ')})`,
     );
   }
-  const target = path.resolve(dest.path);
-  const plan = planLayout(items, dest.type);
-  const signatures = opts.removeSignatures ? [] : await signaturesFor(items, dest.type);
-  await assertAbsent(target);
-  await fs.mkdir(path.dirname(target), { recursive: true }).catch((err: unknown) => {
-    throw fromSystemError(err, 'creating the destination parent', path.dirname(target));
-  });
+  const plan = planLayout(items, type);
+  const signatures = opts.removeSignatures ? [] : await signaturesFor(items, type);
+  const final = parent.at(path.basename(target));
+  await assertAbsent(final);
 
-  const tmp = tempSibling(target, 'ocikit');
+  const tmp = tempSibling(final, 'ocikit');
   trackTemp(tmp);
   const progress = trackProgress(items, plan, opts.onProgress);
   const copy = async (b: PlannedBlob, out: FileHandle, offset: number): Promise<void> => {
@@ -161,13 +175,14 @@ export async function writeLayout(
     progress.copied(b);
   };
   const concurrency = opts.concurrency ?? 4;
+  let published = false;
   try {
     const blobs = [...plan.blobs.values()];
-    if (dest.type === 'oci-archive') {
+    if (type === 'oci-archive') {
       await writeOciArchive(tmp, blobs, indexEntries(plan), copy, { concurrency });
     } else {
       const layout =
-        dest.type === 'oci'
+        type === 'oci'
           ? { create: createOciLayout, writeBlob: writeOciBlob }
           : { create: createDirImage, writeBlob: writeDirBlob };
       await layout.create(tmp);
@@ -178,14 +193,17 @@ export async function writeLayout(
         concurrency,
       );
       throwIfInterrupted(opts.signal, 'install');
-      if (dest.type === 'oci') await finishOciLayout(tmp, indexEntries(plan));
+      if (type === 'oci') await finishOciLayout(tmp, indexEntries(plan));
       else await finishDirImage(tmp, { manifest: plan.images[0]!.manifest, signatures });
     }
     throwIfInterrupted(opts.signal, 'install');
-    if (dest.type === 'oci-archive') await publishFile(tmp, target);
-    else await publishDir(tmp, target);
+    if (type === 'oci-archive') await publishFile(tmp, final);
+    else await publishDir(tmp, final);
+    published = true;
+    await parent.verify();
   } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
+    // Ours alone: the temporary, or what this call has just published.
+    await fs.rm(published ? final : tmp, { recursive: true, force: true });
     throw err;
   } finally {
     untrackTemp(tmp);
@@ -195,7 +213,7 @@ export async function writeLayout(
     name: im.name,
     imageId: im.configDigest,
     manifestDigest: im.manifestDigest,
-    reference: dest.type === 'dir' ? `dir:${target}` : `${dest.type}:${target}:${im.name}`,
+    reference: type === 'dir' ? `dir:${target}` : `${type}:${target}:${im.name}`,
   }));
 }
 
@@ -279,6 +297,10 @@ export interface InstallNativeOptions extends Omit<LayoutOptions, 'onProgress'> 
  *   temporary sibling (registered for removal, so the CLI removes it on SIGINT), then
  *   published without replacing anything; a SIGKILL can leave only that hidden sibling. An
  *   existing destination is `EXISTS` (nothing is merged into a layout);
+ * - the path checked is the path written: the parent is walked by descriptor and held open, the
+ *   sibling created and published through it, and the parent's path checked to still lead there
+ *   afterwards (`UNSAFE_PATH` otherwise, the result removed again); on failure only the parent
+ *   directories this call created are removed, and only while empty;
  * - `oci` / `oci-archive`: an OCI image keeps its exact manifest and config bytes, a Docker v2s2
  *   image is converted as skopeo converts it; each image is named by its full name
  *   (`localhost/foo:latest`), so several images share one layout, each reachable as
@@ -288,7 +310,8 @@ export interface InstallNativeOptions extends Omit<LayoutOptions, 'onProgress'> 
  * - destination blobs are new files (never hard links to the inputs).
  * @throws OcikitError `EXISTS`, `INVALID_INPUT` (several images into `dir`, a name that is not a
  *   valid oci reference, one name for two images), `UNSUPPORTED` (schema 1, unconvertible media
- *   types, signatures into an OCI layout), `DIGEST_MISMATCH`, `NOT_FOUND`, `INTERRUPTED`, `IO`.
+ *   types, signatures into an OCI layout), `DIGEST_MISMATCH`, `NOT_FOUND`, `UNSAFE_PATH` (the
+ *   parent moved while written), `INTERRUPTED`, `IO`.
  * @category Install
  */
 export async function installNative(

@@ -8,6 +8,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
+import { withDirInside } from '../internal/dir-handle.js';
 import { sha256 } from '../model/digest.js';
 import { guessMediaType, manifestDigest } from '../model/manifest.js';
 import { chooseInstance, platformString } from '../model/platform.js';
@@ -21,7 +22,7 @@ import { storedImageId } from '../transports/containers-storage/image-records.js
 import { resolveDirManifest } from '../transports/dir/read.js';
 import { withOciArchive } from '../transports/oci-archive/read.js';
 import { formatImageReference } from '../transports/reference.js';
-import { type InstallContext, type InstalledImageSummary, removingOnFailure, topmostMissing } from './context.js';
+import type { InstallContext, InstalledImageSummary } from './context.js';
 
 /** What an image is called at the destination. */
 interface Identity {
@@ -44,7 +45,13 @@ interface Identity {
  * images), from the native reader (oci-archives), or, for containers-storage inputs (whose
  * manifest skopeo rewrites store to store) and schema 1 images, read back from the destination.
  * After an overlay install `overlay/backingFsBlockDev` is removed and a mount skopeo left on
- * `overlay/` is lazily undone; a store this install created is removed again on failure.
+ * `overlay/` is lazily undone.
+ *
+ * The store is walked by descriptor from the tree (created as needed) and held open; skopeo is
+ * given it as `/proc/<pid>/fd/<n>`, so no swap of a parent can redirect skopeo's writes, and the
+ * store's path is verified to still lead to it afterwards. A store is shared by design (another
+ * install may copy into it at the same time), so a failed install removes nothing skopeo wrote:
+ * only the directories this install created that are still empty (docs/install.md).
  * @throws OcikitError `TOOL_FAILED` (skopeo), `NOT_FOUND`, `UNSUPPORTED` (a list entry skopeo
  *   cannot be made to pick), `UNSAFE_PATH`, `INTERRUPTED`, `IO`; and what the sources throw.
  */
@@ -57,59 +64,65 @@ export async function installToStorage(
 ): Promise<InstalledImageSummary[]> {
   const overlay = isOverlayDriver(dest.storageDriver);
   const overlayDir = path.join(store, 'overlay');
-  const created = await topmostMissing(tree, store);
-  const results: InstalledImageSummary[] = [];
-  await removingOnFailure(
-    created,
-    async () => {
-      try {
-        for (const [index, image] of images.entries()) {
-          throwIfInterrupted(ctx.signal, 'install');
-          const destRef = formatImageReference({
-            transport: 'containers-storage',
-            store: { driver: dest.storageDriver, graphroot: store, runroot: ctx.runroot },
-            image: image.name,
-          });
-          const copy = (source: string, id: Identity | null, platform?: PlatformOverride) =>
-            copyToStore(source, destRef, { index, count: images.length, image, store, id, platform }, ctx);
-          if (image.format === 'oci-archive') {
-            const summary = await withOciArchive(
-              image.filepath,
-              (reader, layout) =>
-                copy(formatImageReference({ transport: 'oci', path: layout }), {
-                  imageId: reader.manifest.config.digest,
-                  manifestDigest: reader.manifest.digest,
-                  listDigest: null,
-                }),
-              { tmpdir: ctx.tmpdir, signal: ctx.signal },
-            );
-            results.push(summary);
-            continue;
-          }
-          const summary = await withContainerSource(
-            image,
-            async (src) => {
-              const id = await identify(image, src);
-              return copy(src.source, id, platformOverride(image, src));
-            },
-            { runroot: ctx.runroot, tmpdir: ctx.tmpdir },
+  return withDirInside(tree, store, 'destination storage-path', async (held) => {
+    const results: InstalledImageSummary[] = [];
+    // The store as reported (its path) and as skopeo writes to it (through this process's descriptor).
+    const spec = (graphroot: string) => ({ driver: dest.storageDriver, graphroot, runroot: ctx.runroot });
+    try {
+      for (const [index, image] of images.entries()) {
+        throwIfInterrupted(ctx.signal, 'install');
+        const ref = (graphroot: string) =>
+          formatImageReference({ transport: 'containers-storage', store: spec(graphroot), image: image.name });
+        const refs = { shown: ref(store), written: ref(held.procForChild), store: held.proc };
+        const copy = (source: string, id: Identity | null, platform?: PlatformOverride) =>
+          copyToStore(source, refs, { index, count: images.length, image, id, platform }, ctx);
+        if (image.format === 'oci-archive') {
+          const summary = await withOciArchive(
+            image.filepath,
+            (reader, layout) =>
+              copy(formatImageReference({ transport: 'oci', path: layout }), {
+                imageId: reader.manifest.config.digest,
+                manifestDigest: reader.manifest.digest,
+                listDigest: null,
+              }),
+            { tmpdir: ctx.tmpdir, signal: ctx.signal },
           );
           results.push(summary);
+          continue;
         }
-      } finally {
-        if (overlay) await unmountIfMounted(overlayDir);
+        const summary = await withContainerSource(
+          image,
+          async (src) => {
+            const id = await identify(image, src);
+            return copy(src.source, id, platformOverride(image, src));
+          },
+          { runroot: ctx.runroot, tmpdir: ctx.tmpdir },
+        );
+        results.push(summary);
       }
-      if (overlay) {
-        // overlay creates this block device on xfs; it breaks ostree commits of the tree.
-        const dev = path.join(overlayDir, 'backingFsBlockDev');
-        await fs.rm(dev, { force: true }).catch((err: unknown) => {
-          throw fromSystemError(err, 'removing', dev);
-        });
-      }
-    },
-    overlay ? () => unmountIfMounted(overlayDir) : undefined,
-  );
-  return results;
+    } finally {
+      if (overlay) await unmountIfMounted(overlayDir);
+    }
+    if (overlay) {
+      // overlay creates this block device on xfs; it breaks ostree commits of the tree.
+      const dev = held.at('overlay/backingFsBlockDev');
+      await fs.rm(dev, { force: true }).catch((err: unknown) => {
+        throw fromSystemError(err, 'removing', dev);
+      });
+    }
+    await held.verify();
+    return results;
+  });
+}
+
+/** The destination of one copy: as reported, as given to skopeo, and the store for this process. */
+interface StoreRefs {
+  /** The reference reported (the store's path in the tree). */
+  readonly shown: string;
+  /** The reference skopeo writes to (the store through this process's descriptor). */
+  readonly written: string;
+  /** The store directory as this process reaches it (`/proc/self/fd/N`). */
+  readonly store: string;
 }
 
 /** One copy into the store: which image, where it stands, what it is known to be. */
@@ -117,16 +130,15 @@ interface CopyJob {
   readonly index: number;
   readonly count: number;
   readonly image: ResolvedImage;
-  readonly store: string;
   /** The identity when known before the copy, else null (read back afterwards). */
   readonly id: Identity | null;
   readonly platform: PlatformOverride | undefined;
 }
 
-/** Runs skopeo from `source` to `destRef`, reporting progress, and returns the image's summary. */
+/** Runs skopeo from `source` to `refs.written`, reporting progress, and returns the image's summary. */
 async function copyToStore(
   source: string,
-  destRef: string,
+  refs: StoreRefs,
   job: CopyJob,
   ctx: InstallContext,
 ): Promise<InstalledImageSummary> {
@@ -141,7 +153,7 @@ async function copyToStore(
       .pop();
     if (line) ctx.onProgress?.({ ...base, phase: 'progress', status: line });
   };
-  await skopeoCopy(source, destRef, {
+  await skopeoCopy(source, refs.written, {
     ...ctx.skopeo,
     removeSignatures: ctx.removeSignatures,
     platform: job.platform,
@@ -150,9 +162,9 @@ async function copyToStore(
   });
   // Store to store, skopeo rewrites the manifest (the source store hands out uncompressed
   // layers): then report what the destination holds.
-  const written = job.id ?? (await identifyWithSkopeo(destRef, ctx, job.store, job.image.name));
+  const written = job.id ?? (await identifyWithSkopeo(refs.written, ctx, refs.store, job.image.name));
   ctx.onProgress?.({ ...base, phase: 'done' });
-  return { name: job.image.name, ...written, destination: destRef };
+  return { name: job.image.name, ...written, destination: refs.shown };
 }
 
 /**

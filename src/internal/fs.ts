@@ -2,9 +2,9 @@
  * The file-system gateway: path containment, opening untrusted files, atomic writes, scoped
  * temporary directories.
  *
- * Paths that come from untrusted input (osbuild keys, stage options) are resolved here and only
- * here, with two checks: lexically (no absolute escape, no `..` segment) and on disk (the deepest
- * existing ancestor, symlinks resolved, must still lie under the root). Publishing finished
+ * Paths that come from untrusted input (osbuild keys, stage options) are checked lexically here
+ * (no absolute escape, no `..` segment; `..data` is a name like any other); on disk they are
+ * walked by descriptor, symlinks kept inside the root, in `dir-handle.ts`. Publishing finished
  * work (temporary siblings, fsync, link or rename) is in `publish.ts`.
  */
 import { constants as fsc } from 'node:fs';
@@ -14,15 +14,18 @@ import type { Readable } from 'node:stream';
 import { OcikitError, fromSystemError } from '../errors.js';
 import { trackTemp, untrackTemp } from './cleanup.js';
 
-/** True when `child` equals `root` or lies below it (both absolute, normalised). */
+/**
+ * True when `child` equals `root` or lies below it (both absolute, normalised). Only a first
+ * component that is exactly `..` leaves `root`: `..data` or `...` are ordinary names inside it.
+ */
 export function isInside(root: string, child: string): boolean {
   const rel = path.relative(root, child);
-  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel) && rel.split(path.sep)[0] !== '..');
+  return rel === '' || (!path.isAbsolute(rel) && rel !== '..' && !rel.startsWith(`..${path.sep}`));
 }
 
 /**
  * Joins `rel` (which may start with `/`, meaning "the root of `root`") under `root`, refusing any
- * `..` segment and any NUL byte.
+ * `..` segment (a component that is exactly `..`; `..data` is a name) and any NUL byte.
  * @throws OcikitError `UNSAFE_PATH`.
  */
 export function joinInside(root: string, rel: string, what: string): string {
@@ -38,47 +41,6 @@ export function joinInside(root: string, rel: string, what: string): string {
     throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)} leaves ${root}`);
   }
   return joined;
-}
-
-/**
- * Like {@link joinInside}, and also resolves symlinks along the part of the path that exists:
- * the real path of the deepest existing ancestor must stay under the real path of `root`.
- * @returns the joined path (not the real path), safe to create below.
- * @throws OcikitError `UNSAFE_PATH`, `NOT_FOUND` when `root` itself does not exist.
- */
-export async function resolveInside(root: string, rel: string, what: string): Promise<string> {
-  const joined = joinInside(root, rel, what);
-  let realRoot: string;
-  try {
-    realRoot = await fs.realpath(root);
-  } catch (err) {
-    throw fromSystemError(err, what, root);
-  }
-  let probe = joined;
-  for (;;) {
-    try {
-      const real = await fs.realpath(probe);
-      if (!isInside(realRoot, real)) {
-        throw new OcikitError(
-          'UNSAFE_PATH',
-          `${what} ${JSON.stringify(rel)} leads out of ${root} through a symlink (${probe} -> ${real})`,
-        );
-      }
-      return joined;
-    } catch (err) {
-      if (err instanceof OcikitError) throw err;
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code !== 'ENOENT') throw fromSystemError(err, what, probe);
-      // A dangling symlink is itself a way out; refuse it rather than guess where it points.
-      const st = await fs.lstat(probe).catch(() => undefined);
-      if (st?.isSymbolicLink()) {
-        throw new OcikitError('UNSAFE_PATH', `${what} ${JSON.stringify(rel)}: ${probe} is a dangling symlink`);
-      }
-      const parent = path.dirname(probe);
-      if (parent === probe) return joined;
-      probe = parent;
-    }
-  }
 }
 
 /**

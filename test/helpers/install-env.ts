@@ -75,11 +75,11 @@ export function req(e: Env, inputs: unknown, options: unknown, more: Partial<Ins
 
 export const store = (e: Env) => join(e.tree, 'var/lib/containers/storage');
 
-export async function podmanInspect(e: Env, name: string): Promise<Record<string, unknown>> {
+export async function podmanInspect(e: Env, name: string, root = store(e)): Promise<Record<string, unknown>> {
   const r = await runTool([
     'podman',
     '--root',
-    store(e),
+    root,
     '--runroot',
     e.runroot,
     '--storage-driver',

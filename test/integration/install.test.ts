@@ -7,6 +7,7 @@ import { mkdir, readdir, stat, symlink, truncate, unlink } from 'node:fs/promise
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { install } from '../../src/install/install.js';
+import { openOciLayout } from '../../src/transports/oci/read.js';
 import { buildImage } from '../helpers/images.js';
 import {
   addDirImage,
@@ -16,6 +17,7 @@ import {
   flipByte,
   inputs,
   listTree,
+  podmanInspect,
   req,
   storageOptions,
   writeTar,
@@ -151,5 +153,50 @@ describe('install refuses hostile input', () => {
       ),
       'NOT_FOUND',
     );
+  });
+});
+
+describe('install takes names that begin with ".." as names', () => {
+  // Kubernetes configmaps keep their files under "..data"; only a component that is exactly ".."
+  // leaves the tree.
+  for (const [type, dest] of [
+    ['oci', '/..data/out'],
+    ['oci-archive', '/.../x.tar'],
+    ['dir', '/..foo/bar'],
+  ] as const) {
+    it(`installs ${type} at ${dest}`, async (t) => {
+      const e = await env(t);
+      const img = await addDirImage(e);
+      const name = 'localhost/dots:latest';
+      const summary = await install(
+        req(e, inputs(e, { [img.configDigest]: { format: 'dir', name } }), { destination: { type, path: dest } }),
+      );
+      const at = join(e.tree, dest);
+      assert.equal(summary.destination.location, at);
+      assert.equal(summary.images[0]!.imageId, img.configDigest);
+      if (type === 'oci') {
+        const reader = await openOciLayout(at, { ref: name });
+        assert.equal(reader.manifest.config.digest, img.configDigest);
+        await reader.close();
+      }
+      assert.ok((await stat(at)).size > 0);
+      assert.deepEqual(await readdir(e.tmpdir), []);
+    });
+  }
+
+  it('installs into containers-storage at /..data/storage (podman sees the image)', async (t) => {
+    if (!needTool(t, 'skopeo', 'podman')) return;
+    const e = await env(t);
+    const img = await addDirImage(e);
+    const name = 'localhost/dots:latest';
+    const summary = await install(
+      req(e, inputs(e, { [img.configDigest]: { format: 'dir', name } }), {
+        destination: { type: 'containers-storage', 'storage-driver': 'vfs', 'storage-path': '/..data/storage' },
+      }),
+    );
+    const at = join(e.tree, '..data', 'storage');
+    assert.equal(summary.destination.location, at);
+    const info = await podmanInspect(e, name, at);
+    assert.equal(`sha256:${info.Id as string}`, img.configDigest);
   });
 });

@@ -1,16 +1,87 @@
 /**
- * The untrusted-file openers of `src/internal/fs.ts`: {@link openRegularFile} and the two readers
- * built on it, against a table of hostile paths (a final symlink, a FIFO, a directory, a file over
- * the limit, a missing file, a symlink out of the root).
+ * `src/internal/fs.ts`: lexical containment (`isInside`, `joinInside`) against a table of names
+ * that begin with `..` without being `..`, and a property test over arbitrary segment lists; the
+ * untrusted-file openers ({@link openRegularFile} and the two readers built on it) against a table
+ * of hostile paths (a final symlink, a FIFO, a directory, a file over the limit, a missing file, a
+ * symlink out of the root).
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { type ErrorCode, OcikitError, isOcikitError } from '../../src/errors.js';
-import { openRegularFile, openRegularFileStream, readFileInside } from '../../src/internal/fs.js';
+import { isInside, joinInside, openRegularFile, openRegularFileStream, readFileInside } from '../../src/internal/fs.js';
 import { tempDir } from '../helpers/tmp.js';
+
+describe('isInside', () => {
+  // [child, inside /r?]: only a first component that is exactly ".." leaves the root.
+  const table: [string, boolean][] = [
+    ['/r', true],
+    ['/r/a', true],
+    ['/r/..data', true],
+    ['/r/..data/out', true],
+    ['/r/...', true],
+    ['/r/..foo/bar', true],
+    ['/r/a/..b', true],
+    ['/', false],
+    ['/x', false],
+    ['/r2', false],
+    ['/..data', false],
+  ];
+  for (const [child, want] of table) {
+    it(`${child} is ${want ? '' : 'not '}inside /r`, () => assert.equal(isInside('/r', child), want));
+  }
+});
+
+describe('joinInside', () => {
+  const ok: [string, string][] = [
+    ['/..data/out', '/r/..data/out'],
+    ['..data', '/r/..data'],
+    ['/...', '/r/...'],
+    ['..foo/bar', '/r/..foo/bar'],
+    ['a/..b', '/r/a/..b'],
+    ['./a//b/.', '/r/a/b'],
+    ['/', '/r'],
+  ];
+  for (const [rel, want] of ok) it(`joins ${rel} as ${want}`, () => assert.equal(joinInside('/r', rel, 'p'), want));
+  for (const rel of ['..', '/..', 'a/../b', 'a/..', '../..data', 'a\0b']) {
+    it(`refuses ${JSON.stringify(rel)} as UNSAFE_PATH`, () =>
+      assert.throws(
+        () => joinInside('/r', rel, 'p'),
+        (e) => isOcikitError(e, 'UNSAFE_PATH'),
+      ));
+  }
+
+  it('returns a path inside the root, or throws UNSAFE_PATH, for any segment list (property)', () => {
+    const name = fc.string({ minLength: 1, maxLength: 6 }).filter((s) => !s.includes('/'));
+    const segment = fc.oneof(fc.constantFrom('..', '.', '...', '..x', '', '..data', 'a\0b'), name);
+    const root = '/base/..r';
+    fc.assert(
+      fc.property(fc.boolean(), fc.array(segment, { maxLength: 8 }), (lead, segs) => {
+        const rel = (lead ? '/' : '') + segs.join('/');
+        // The model: refused exactly when a segment is ".." or holds a NUL byte; else the names
+        // that are not "" or "." joined under the root.
+        const refused = segs.some((s) => s === '..' || s.includes('\0'));
+        const names = segs.filter((s) => s !== '' && s !== '.');
+        let got: string;
+        try {
+          got = joinInside(root, rel, 'p');
+        } catch (err) {
+          assert.ok(isOcikitError(err, 'UNSAFE_PATH'), String(err));
+          assert.ok(refused, `${JSON.stringify(rel)} was refused: ${(err as Error).message}`);
+          return;
+        }
+        assert.ok(!refused, `${JSON.stringify(rel)} was accepted as ${got}`);
+        assert.equal(got, names.length === 0 ? root : `${root}/${names.join('/')}`);
+        assert.ok(got === root || got.startsWith(`${root}/`));
+        assert.ok(isInside(root, got));
+      }),
+      { seed: 42, numRuns: 500 },
+    );
+  });
+});
 
 /** A directory holding one of every hostile kind of path, plus a good file. */
 async function hostileDir(root: string): Promise<string> {

@@ -16,9 +16,16 @@ describe('safeEntrySegments', () => {
     ['blobs/', ['blobs']],
     ['.', []],
     ['a/./b', ['a', 'b']],
+    // Names that begin with ".." are names (Kubernetes configmaps keep their files under "..data").
+    ['..data', ['..data']],
+    ['..data/out', ['..data', 'out']],
+    ['...', ['...']],
+    ['..foo/bar', ['..foo', 'bar']],
+    ['a/..b', ['a', '..b']],
+    ['./..data/', ['..data']],
   ];
   for (const [n, want] of ok) it(`normalises ${n}`, () => assert.deepEqual(safeEntrySegments(n), want));
-  for (const n of ['/abs', '../x', 'a/../../b', 'a\0b'])
+  for (const n of ['/abs', '../x', 'a/../../b', 'a\0b', '..', 'a/../b', 'a/..', '/..data'])
     it(`refuses ${JSON.stringify(n)}`, () => assert.throws(() => safeEntrySegments(n), code('UNSAFE_PATH')));
 });
 
