@@ -15,6 +15,7 @@ import type { Digest } from '../model/digest.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { runPool } from '../internal/pool.js';
 import { assertAbsent, publishDir, publishFile, tempSibling } from '../internal/publish.js';
+import { writeAll } from '../internal/fs.js';
 import { createDirImage, finishDirImage, writeDirBlob } from '../transports/dir/write.js';
 import { createOciLayout, finishOciLayout, writeOciBlob } from '../transports/oci/write.js';
 import { writeOciArchive } from '../transports/oci-archive/write.js';
@@ -151,7 +152,7 @@ export async function writeLayout(
   const progress = trackProgress(items, plan, opts.onProgress);
   const copy = async (b: PlannedBlob, out: FileHandle, offset: number): Promise<void> => {
     if (b.source.kind === 'bytes') {
-      await out.write(b.source.bytes, 0, b.source.bytes.length, offset);
+      await writeAll(out, b.source.bytes, offset);
       return;
     }
     await copyBlob(b.source.reader, b.source.desc, out, offset, {

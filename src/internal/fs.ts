@@ -11,7 +11,7 @@ import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { OcikitError, fromSystemError } from '../errors.js';
+import { OcikitError, fromSystemError, isNoSpace } from '../errors.js';
 import { trackTemp, untrackTemp } from './cleanup.js';
 
 /** True when `child` equals `root` or lies below it (both absolute, normalised). */
@@ -205,8 +205,10 @@ export async function openRegularFileStream(file: string, what: string): Promise
 
 /**
  * Creates `file`, which must not exist (O_EXCL, never following a symlink), and lets `fill` write
- * it; the handle is closed afterwards whatever happens.
- * @throws OcikitError `IO` (EEXIST among others), `NOT_FOUND` (no parent); and what `fill` throws.
+ * it; the handle is closed afterwards whatever happens. A full device while filling is reported
+ * as `NO_SPACE` naming `file` (the path being written).
+ * @throws OcikitError `IO` (EEXIST among others), `NOT_FOUND` (no parent), `NO_SPACE`; and what
+ *   `fill` throws.
  */
 export async function writeNewFile(
   file: string,
@@ -221,7 +223,41 @@ export async function writeNewFile(
   }
   try {
     await fill(fh);
+  } catch (err) {
+    throw isNoSpace(err) ? fromSystemError(err, 'writing', file) : err;
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Writes all of `buf` at `position` of `fh`. write(2) may store fewer bytes than it was given (a
+ * device that fills up in the middle of a write does, without an error), and a short write that
+ * is not continued leaves a hole nothing after it notices; this continues until everything is
+ * written or a write fails (ENOSPC, once nothing fits).
+ * @throws the system error of the failing write.
+ */
+export async function writeAll(fh: fs.FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write stored nothing'), { code: 'EIO' });
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Writes all of `bufs`, in order, at `position` of `fh` (writev(2)), continuing after short
+ * writes as {@link writeAll} does.
+ * @throws the system error of the failing write.
+ */
+export async function writevAll(fh: fs.FileHandle, bufs: readonly Buffer[], position: number): Promise<void> {
+  const rest = bufs.filter((b) => b.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest, at);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write stored nothing'), { code: 'EIO' });
+    at += bytesWritten;
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+    if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
   }
 }

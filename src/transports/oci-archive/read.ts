@@ -6,7 +6,8 @@
  * read there as an `oci:` layout; the directory is removed when the caller's function returns or
  * throws. Extraction is hardened (`internal/tar/extract.ts`): absolute names, `..` segments, links out of
  * the archive and device files are refused; `./`-prefixed names and gzip-compressed archives work.
- * Without a reference name, the archive's `index.json` must hold exactly one image.
+ * Without a reference name, the archive's `index.json` must hold exactly one image. A full device
+ * while extracting is `NO_SPACE` naming the file being written, and the extraction is removed.
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
