@@ -7,6 +7,7 @@
  */
 import { OcikitError, isOcikitError } from '../errors.js';
 import { removeTrackedSync } from '../internal/cleanup.js';
+import { setNoteHandler } from '../internal/notes.js';
 import { type CliContext, type Command, println } from './command.js';
 
 /**
@@ -151,6 +152,7 @@ export async function run(argv: readonly string[]): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  setNoteHandler((message) => process.stderr.write(`ocikit: note: ${message}\n`));
   const ctx: CliContext = {
     stdout: process.stdout,
     stderr: process.stderr,

@@ -14,8 +14,8 @@ import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
 import type { Digest } from '../model/digest.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { runPool } from '../internal/pool.js';
-import { assertAbsent, publishDir, publishFile, tempSibling } from '../internal/publish.js';
-import { writeAll } from '../internal/fs.js';
+import { assertAbsent, publishDir, publishFile } from '../internal/publish.js';
+import { makeTempDir, writeAll } from '../internal/fs.js';
 import { createDirImage, finishDirImage, writeDirBlob } from '../transports/dir/write.js';
 import { createOciLayout, finishOciLayout, writeOciBlob } from '../transports/oci/write.js';
 import { writeOciArchive } from '../transports/oci-archive/write.js';
@@ -147,8 +147,11 @@ export async function writeLayout(
     throw fromSystemError(err, 'creating the destination parent', path.dirname(target));
   });
 
-  const tmp = tempSibling(target, 'ocikit');
-  trackTemp(tmp);
+  // A hidden sibling `.<name>.ocikit-XXXXXX/` owned by this process (so a later install can tell
+  // a killed one's from a live one's, and remove it), holding the work under the target's name.
+  const work = await makeTempDir(path.dirname(target), `.${path.basename(target)}.ocikit-`);
+  trackTemp(work);
+  const tmp = path.join(work, path.basename(target));
   const progress = trackProgress(items, plan, opts.onProgress);
   const copy = async (b: PlannedBlob, out: FileHandle, offset: number): Promise<void> => {
     if (b.source.kind === 'bytes') {
@@ -185,11 +188,9 @@ export async function writeLayout(
     throwIfInterrupted(opts.signal, 'install');
     if (dest.type === 'oci-archive') await publishFile(tmp, target);
     else await publishDir(tmp, target);
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    throw err;
   } finally {
-    untrackTemp(tmp);
+    await fs.rm(work, { recursive: true, force: true });
+    untrackTemp(work);
   }
   progress.finish();
   return plan.images.map((im) => ({
@@ -278,8 +279,9 @@ export interface InstallNativeOptions extends Omit<LayoutOptions, 'onProgress'> 
  *   (`DIGEST_MISMATCH` / `NOT_FOUND`) and nothing appears at the destination;
  * - the destination appears complete or not at all: everything is written under a hidden
  *   temporary sibling (registered for removal, so the CLI removes it on SIGINT), then
- *   published without replacing anything; a SIGKILL can leave only that hidden sibling. An
- *   existing destination is `EXISTS` (nothing is merged into a layout);
+ *   published without replacing anything; a SIGKILL can leave only that hidden sibling, which
+ *   names its owner, and the next install into the same destination removes it once its
+ *   owner is gone. An existing destination is `EXISTS` (nothing is merged into a layout);
  * - `oci` / `oci-archive`: an OCI image keeps its exact manifest and config bytes, a Docker v2s2
  *   image is converted as skopeo converts it; each image is named by its full name
  *   (`localhost/foo:latest`), so several images share one layout, each reachable as

@@ -9,10 +9,12 @@
  */
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { OcikitError, fromSystemError, isNoSpace } from '../errors.js';
 import { trackTemp, untrackTemp } from './cleanup.js';
+import { createOwnedTempDir, sweepStale } from './ownership.js';
 
 /** True when `child` equals `root` or lies below it (both absolute, normalised). */
 export function isInside(root: string, child: string): boolean {
@@ -82,25 +84,24 @@ export async function resolveInside(root: string, rel: string, what: string): Pr
 }
 
 /**
- * Creates a fresh directory `<parent>/<prefix>XXXXXX` (mkdtemp).
- * @throws OcikitError `NOT_FOUND` (no such parent), `IO`.
+ * Creates a fresh directory `<parent>/<prefix>…` (mkdtemp) owned by this process (its name says
+ * so, see `ownership.ts`), after removing the stale `<prefix>*` entries that killed processes left
+ * in `parent`.
+ * @throws OcikitError `NOT_FOUND` (no such parent), `NO_SPACE`, `IO`.
  */
 export async function makeTempDir(parent: string, prefix: string): Promise<string> {
-  try {
-    return await fs.mkdtemp(path.join(parent, prefix));
-  } catch (err) {
-    throw fromSystemError(err, 'creating a temporary directory in', parent);
-  }
+  await sweepStale(parent, prefix);
+  return createOwnedTempDir(parent, prefix);
 }
 
 /**
- * Runs `fn` with a fresh temporary directory and removes it afterwards, on success and on error.
- * The directory is registered for removal if the process is interrupted.
+ * Runs `fn` with a fresh temporary directory ({@link makeTempDir}) and removes it afterwards, on
+ * success and on error. The directory is registered for removal if the process is interrupted.
  * @param parent where to create it (default: the OS temp dir).
- * @throws OcikitError `NOT_FOUND`, `IO` (creating the directory); and whatever `fn` throws.
+ * @throws OcikitError `NOT_FOUND`, `NO_SPACE`, `IO` (creating the directory); and whatever `fn` throws.
  */
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent?: string): Promise<T> {
-  const base = parent ?? (await import('node:os')).tmpdir();
+  const base = parent ?? tmpdir();
   const dir = await makeTempDir(base, prefix);
   trackTemp(dir);
   try {
@@ -109,6 +110,15 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
     await fs.rm(dir, { recursive: true, force: true });
     untrackTemp(dir);
   }
+}
+
+/**
+ * Where big temporary files go when the caller names no directory: `/var/tmp`, as containers/image
+ * `internal/tmpdir` chooses (not the OS temp dir, often a small tmpfs), else the OS temp dir.
+ */
+export async function bigFilesTempDir(): Promise<string> {
+  const st = await fs.stat('/var/tmp').catch(() => undefined);
+  return st?.isDirectory() ? '/var/tmp' : tmpdir();
 }
 
 /**

@@ -106,7 +106,7 @@ describe('a full device', () => {
       args,
       { TMPDIR: root },
       new RegExp(
-        `^ocikit: writing: ${tree}/usr/share/containers/\\.oci\\.ocikit-[^/]+/blobs/sha256/${img.layers[0]!.digest.slice(7)}: no space left on the device \\(ENOSPC\\)\\n$`,
+        `^ocikit: writing: ${tree}/usr/share/containers/\\.oci\\.ocikit-[^/]+/oci/blobs/sha256/${img.layers[0]!.digest.slice(7)}: no space left on the device \\(ENOSPC\\)\\n$`,
       ),
     );
     assert.deepEqual(await readdir(tree), ['etc'], 'nothing the install made is left in the tree');
