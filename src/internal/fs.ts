@@ -7,7 +7,7 @@
  * existing ancestor, symlinks resolved, must still lie under the root). Publishing finished
  * work (temporary siblings, fsync, link or rename) is in `publish.ts`.
  */
-import { constants as fsc } from 'node:fs';
+import { type Stats, constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -144,6 +144,80 @@ export async function openRegularFile(file: string, what: string, label = file):
   } catch (err) {
     await fh.close();
     throw fromSystemError(err, what, label);
+  }
+}
+
+/** How messages name a file that is not a regular file. */
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/** Options of {@link readNamedFile}. */
+export interface NamedFileOptions {
+  /** Refuse more than this many bytes (default: no limit). */
+  readonly maxBytes?: number | undefined;
+  /** The error for more than `maxBytes` (given the size, or "at least N" for a device). */
+  readonly tooLarge?: ((size: number | string) => Error) | undefined;
+  /** Read a character or block device (up to `maxBytes`) instead of refusing it. */
+  readonly devices?: boolean | undefined;
+  /** Added to the refusal of a file that is not regular (e.g. how to read standard input). */
+  readonly hint?: string | undefined;
+  /** How messages name the file (default: `file`). */
+  readonly label?: string | undefined;
+}
+
+/**
+ * Reads a file a user named (a command-line argument, an auth file), following symlinks, without
+ * ever blocking on its open: it is opened with `O_NONBLOCK` and what was opened is checked with
+ * `fstat`. A FIFO (whose open would wait for a writer, holding the process), a socket or a
+ * directory is refused; so is a device unless `devices` is set, and then it is read up to the
+ * limit, as it has no size to check first.
+ * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT` (not a regular file), `IO`; `tooLarge()`.
+ */
+export async function readNamedFile(file: string, what: string, opts: NamedFileOptions = {}): Promise<Buffer> {
+  const label = opts.label ?? file;
+  const max = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  const tooLarge =
+    opts.tooLarge ??
+    ((n: number | string) => new OcikitError('INVALID_INPUT', `${what} ${label} is larger than ${max} bytes (${n})`));
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fromSystemError(err, what, label);
+  }
+  try {
+    const st = await fh.stat();
+    const device = st.isCharacterDevice() || st.isBlockDevice();
+    if (!st.isFile() && !(device && opts.devices)) {
+      const hint = opts.hint ? ` (${opts.hint})` : '';
+      throw new OcikitError('INVALID_INPUT', `${what} ${label} is ${fileKind(st)}, not a regular file${hint}`);
+    }
+    if (st.isFile()) {
+      if (st.size > max) throw tooLarge(st.size);
+      const buf = await fh.readFile();
+      if (buf.length > max) throw tooLarge(buf.length);
+      return buf;
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(BLOB_READ_CHUNK, max - n + 1));
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, n);
+      chunks.push(chunk.subarray(0, bytesRead));
+      n += bytesRead;
+      if (n > max) throw tooLarge(`at least ${n}`);
+    }
+  } catch (err) {
+    throw fromSystemError(err, what, label);
+  } finally {
+    await fh.close();
   }
 }
 
