@@ -90,9 +90,14 @@ async function processes(): Promise<[number, number, string, string][]> {
   return out;
 }
 
-/** A loopback TCP proxy to `port` passing server bytes at about `rate` bytes a second. */
-async function startThrottle(t: TestContext, port: number, rate: number): Promise<string> {
+/**
+ * A loopback TCP proxy to `port` passing server bytes at about `rate` bytes a second; `hold()`
+ * stops passing them (the client waits) until `release()`.
+ */
+async function startThrottle(t: TestContext, port: number, rate: number) {
   const sockets = new Set<Socket>();
+  let held = false;
+  let waiting: (() => void)[] = [];
   const server = createServer((client) => {
     const upstream = connect(port, '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -107,7 +112,7 @@ async function startThrottle(t: TestContext, port: number, rate: number): Promis
     upstream.on('data', (c: Buffer) => {
       upstream.pause();
       client.write(c);
-      setTimeout(() => upstream.resume(), (c.length / rate) * 1000);
+      setTimeout(() => (held ? waiting.push(() => upstream.resume()) : upstream.resume()), (c.length / rate) * 1000);
     });
     client.on('end', () => upstream.end());
     upstream.on('end', () => client.end());
@@ -120,7 +125,17 @@ async function startThrottle(t: TestContext, port: number, rate: number): Promis
         server.close(() => r());
       }),
   );
-  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+  return {
+    host: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    hold: () => {
+      held = true;
+    },
+    release: () => {
+      held = false;
+      for (const resume of waiting) resume();
+      waiting = [];
+    },
+  };
 }
 
 /** A sources file naming `img` on `host`. */
@@ -229,7 +244,10 @@ describe('after a SIGKILL', () => {
     const dir = await tempDir(t);
     const cache = join(dir, 'cache');
     const slow = await startThrottle(t, reg!.port, 8 * 1024 * 1024);
-    const first = ocikit(['fetch', '--sources', await sourcesFile(dir, 'slow.json', slow, big), '--cache', cache], dir);
+    const first = ocikit(
+      ['fetch', '--sources', await sourcesFile(dir, 'slow.json', slow.host, big), '--cache', cache],
+      dir,
+    );
     // Under way: a partial blob in its staging directory; then a random moment later.
     await waitFor(
       async () => {
@@ -266,7 +284,14 @@ describe('after a SIGKILL', () => {
     const dir = await tempDir(t);
     const cache = join(dir, 'cache');
     const slow = await startThrottle(t, reg!.port, 8 * 1024 * 1024);
-    const first = ocikit(['fetch', '--sources', await sourcesFile(dir, 'slow.json', slow, big), '--cache', cache], dir);
+    // The first run is held in the middle of its blobs until the second one is done.
+    slow.hold();
+    const first = ocikit(
+      ['fetch', '--sources', await sourcesFile(dir, 'slow.json', slow.host, big), '--cache', cache],
+      dir,
+    );
+    let firstEnded = false;
+    void first.ended.then(() => (firstEnded = true));
     const staging = await waitFor(
       async () => (await names(cache)).find((n) => n.startsWith('.tmp-fetch-')),
       15_000,
@@ -278,7 +303,9 @@ describe('after a SIGKILL', () => {
       dir,
     ).ended;
     assert.equal(second.status, 0, second.stderr);
+    assert.equal(firstEnded, false, 'the first run is still held');
     assert.ok((await names(cache)).includes(staging), "the live run's staging directory is still there");
+    slow.release();
     const done = await first.ended;
     assert.equal(done.status, 0, done.stderr);
     assert.deepEqual((await names(join(cache, 'org.osbuild.containers'))).sort(), [
