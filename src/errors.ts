@@ -42,8 +42,10 @@ export const ERROR_CODES = [
   'REGISTRY',
   /** The operation was interrupted (SIGINT, SIGTERM, abort signal). */
   'INTERRUPTED',
-  /** Any other I/O failure (permissions, disk full, …). */
+  /** Any other I/O failure (permissions, I/O errors, …). */
   'IO',
+  /** A write failed because the device is full or the disk quota is exhausted (ENOSPC, EDQUOT). */
+  'NO_SPACE',
 ] as const;
 
 /**
@@ -116,9 +118,25 @@ export function isOcikitError(err: unknown, code?: ErrorCode): err is OcikitErro
   return err instanceof OcikitError && (code === undefined || err.code === code);
 }
 
+/** What a full device or an exhausted quota is called in messages, by errno code. */
+const NO_SPACE_REASONS: Readonly<Record<string, string>> = {
+  ENOSPC: 'no space left on the device (ENOSPC)',
+  EDQUOT: 'the disk quota is exhausted (EDQUOT)',
+};
+
+/**
+ * True when `err` is a system error saying the device is full or the quota exhausted (ENOSPC,
+ * EDQUOT): a write failed, so the path to name is the one being written.
+ */
+export function isNoSpace(err: unknown): err is NodeJS.ErrnoException {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return typeof code === 'string' && Object.hasOwn(NO_SPACE_REASONS, code);
+}
+
 /**
  * Wraps a Node.js system error (ENOENT, EACCES, …) from an operation on `path` into an
- * {@link OcikitError}: ENOENT becomes `NOT_FOUND`, anything else `IO`. An OcikitError passes through.
+ * {@link OcikitError}: ENOENT becomes `NOT_FOUND`, ENOSPC and EDQUOT `NO_SPACE`, anything else
+ * `IO`. An OcikitError passes through.
  */
 export function fromSystemError(err: unknown, what: string, path: string): OcikitError {
   if (err instanceof OcikitError) return err;
@@ -127,6 +145,8 @@ export function fromSystemError(err: unknown, what: string, path: string): Ociki
   if (sys?.code === 'ENOENT' || sys?.code === 'ENOTDIR') {
     return new OcikitError('NOT_FOUND', `${what}: ${path} does not exist`, { cause: err });
   }
+  if (isNoSpace(err))
+    return new OcikitError('NO_SPACE', `${what}: ${path}: ${NO_SPACE_REASONS[reason]}`, { cause: err });
   return new OcikitError('IO', `${what}: ${path}: ${reason}`, { cause: err });
 }
 

@@ -7,9 +7,9 @@
  * The `WWW-Authenticate` challenges that ask for credentials are HTTP, not credentials: they are
  * parsed in registry/transport/challenge.ts.
  */
-import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError } from '../errors.js';
+import { OcikitError, isOcikitError } from '../errors.js';
+import { readNamedFile } from '../internal/fs.js';
 import { type HostEnv, hostHome, hostPath, hostUid, hostVar, userConfigDir } from '../internal/host-env.js';
 
 /** A user name and password for HTTP Basic authentication (and token requests). */
@@ -137,11 +137,13 @@ export async function lookupCredentials(
   for (const f of authFilePaths(opts)) {
     let text: string;
     try {
-      text = await readFile(f.path, 'utf8');
+      // Never blocks on a FIFO; anything but a regular file is refused.
+      text = (await readNamedFile(f.path, 'auth file')).toString('utf8');
     } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      if (code === 'ENOENT' || code === 'ENOTDIR') continue;
-      throw new OcikitError('CONFIG', `auth file ${f.path} cannot be read: ${code ?? String(err)}`, { cause: err });
+      if (isOcikitError(err, 'NOT_FOUND')) continue;
+      const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      const message = code ? `auth file ${f.path} cannot be read: ${code}` : (err as Error).message;
+      throw new OcikitError('CONFIG', message, { cause: err });
     }
     let doc: unknown;
     try {

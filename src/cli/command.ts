@@ -7,11 +7,11 @@
  * streams in {@link CliContext}. It returns an exit status or throws; `main` turns thrown errors
  * into one `ocikit: …` line.
  */
-import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { OcikitError, fromSystemError } from '../errors.js';
+import { readNamedFile } from '../internal/fs.js';
 import { MAX_MANIFEST_SIZE, manifestTooLarge } from '../model/manifest.js';
 
 /** The process facilities a subcommand may use (injectable for tests). */
@@ -70,27 +70,41 @@ export const MAX_JSON_ARG = 64 * 1024 * 1024;
 
 /**
  * Reads and parses a JSON file named on the command line (`-` reads standard input), at most
- * {@link MAX_JSON_ARG} bytes.
- * @throws OcikitError `NOT_FOUND`, `IO`, `INVALID_INPUT` (too large, not JSON), each naming `what` and the file.
+ * {@link MAX_JSON_ARG} bytes. A named file must be a regular file or a device: a FIFO, socket or
+ * directory is refused at once (its open never blocks, see `readNamedFile`).
+ * @throws OcikitError `NOT_FOUND`, `IO`, `INVALID_INPUT` (too large, not a regular file, not
+ *   JSON), each naming `what` and the file.
  */
 export async function readJsonArg(file: string, cwd: string, what: string): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    const source = file === '-' ? process.stdin : createReadStream(path.resolve(cwd, file));
-    for await (const c of source) {
-      size += (c as Buffer).length;
-      if (size > MAX_JSON_ARG) {
-        source.destroy();
-        throw new OcikitError('INVALID_INPUT', `${what} ${file} is larger than ${MAX_JSON_ARG} bytes`);
+  const tooLarge = () => new OcikitError('INVALID_INPUT', `${what} ${file} is larger than ${MAX_JSON_ARG} bytes`);
+  let bytes: Buffer;
+  if (file === '-') {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    try {
+      for await (const c of process.stdin) {
+        size += (c as Buffer).length;
+        if (size > MAX_JSON_ARG) {
+          process.stdin.destroy();
+          throw tooLarge();
+        }
+        chunks.push(c as Buffer);
       }
-      chunks.push(c as Buffer);
+    } catch (err) {
+      throw fromSystemError(err, what, file);
     }
-  } catch (err) {
-    throw fromSystemError(err, what, file);
+    bytes = Buffer.concat(chunks);
+  } else {
+    bytes = await readNamedFile(path.resolve(cwd, file), what, {
+      label: file,
+      maxBytes: MAX_JSON_ARG,
+      tooLarge,
+      devices: true,
+      hint: "use '-' to read standard input",
+    });
   }
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(bytes.toString('utf8'));
   } catch (err) {
     throw new OcikitError('INVALID_INPUT', `${what} ${file} is not valid JSON: ${(err as Error).message}`, {
       cause: err,

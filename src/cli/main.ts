@@ -1,13 +1,15 @@
 /**
  * The `ocikit` command line: `main(argv)` dispatches to one subcommand and returns the exit status.
  *
- * Exit statuses: 0 success, 1 the operation failed, 2 usage error, 130 interrupted by SIGINT.
+ * Exit statuses: 0 success, 1 the operation failed, 2 usage error, 130/143/129 interrupted by
+ * SIGINT/SIGTERM/SIGHUP.
  * Errors are one line on stderr starting `ocikit: `; `--debug` adds the stack and causes.
  * Subcommands are loaded lazily so that `ocikit digest` does not pay for the registry client.
  */
 import { OcikitError, isOcikitError } from '../errors.js';
 import { removeTrackedSync } from '../internal/cleanup.js';
 import { escapeControl } from '../internal/text.js';
+import { setNoteHandler } from '../internal/notes.js';
 import { type CliContext, type Command, println } from './command.js';
 
 /**
@@ -55,7 +57,7 @@ ${Object.entries(COMMANDS)
   .join('\n')}
 
 Run 'ocikit <command> --help' for a command's options.
-Exit status: 0 success, 1 failure, 2 usage error, 130 interrupted.`;
+Exit status: 0 success, 1 failure, 2 usage error, 130/143/129 interrupted (SIGINT/SIGTERM/SIGHUP).`;
 
 /**
  * Runs the CLI with `argv` (without the node and script paths).
@@ -135,25 +137,48 @@ async function version(): Promise<string> {
   return `ocikit ${pkg.version}`;
 }
 
+/** The exit status after each signal ocikit handles: 128 + the signal number. */
+export const SIGNAL_STATUS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
+
+/** How long an interrupted operation may take to unwind before the process ends regardless. */
+export const GRACE_MS = 2000;
+
 /**
- * The process entry point used by `bin/ocikit`: wires real streams and signals, removes tracked
- * temporary files on SIGINT/SIGTERM and exits with the status.
+ * Ends the process now, after a signal, when the operation did not unwind in time: removes the
+ * tracked temporary paths and exits with `status`. A file-system request still pending in libuv's
+ * thread pool may be blocked in the kernel for good (an open(2) of a FIFO waits for a writer), and
+ * `process.exit` waits for those threads to finish; then the process ends by the signal itself,
+ * at its default action, which its parent sees as 128 + the signal number all the same.
+ */
+function endNow(sig: keyof typeof SIGNAL_STATUS, reported: boolean): never {
+  removeTrackedSync();
+  if (!reported) process.stderr.write('ocikit: interrupted\n');
+  if (process.getActiveResourcesInfo().some((r) => r.startsWith('FSReq'))) {
+    process.removeAllListeners(sig);
+    process.kill(process.pid, sig);
+  }
+  process.exit(SIGNAL_STATUS[sig]);
+}
+
+/**
+ * The process entry point used by `bin/ocikit`: wires real streams and signals and exits with the
+ * status. SIGINT, SIGTERM and SIGHUP abort the operation, which removes what it created as it
+ * unwinds; the tracked temporary paths are removed and the status is 130, 143 or 129. An operation
+ * that has not unwound after {@link GRACE_MS} (or a second signal) ends the process at once.
  */
 export async function run(argv: readonly string[]): Promise<void> {
   const controller = new AbortController();
-  let interrupted = 0;
-  const onSignal = (sig: NodeJS.Signals) => {
-    interrupted = sig === 'SIGINT' ? 130 : 143;
+  let caught: keyof typeof SIGNAL_STATUS | undefined;
+  let returned = false;
+  const onSignal = (sig: keyof typeof SIGNAL_STATUS) => {
+    if (caught) endNow(caught, returned);
+    caught = sig;
+    process.exitCode = SIGNAL_STATUS[sig];
     controller.abort(new OcikitError('INTERRUPTED', `interrupted by ${sig}`));
-    // Give in-flight work a moment to unwind through its finally blocks, then force the cleanup.
-    setTimeout(() => {
-      removeTrackedSync();
-      process.stderr.write('ocikit: interrupted\n');
-      process.exit(interrupted);
-    }, 2000).unref();
+    setTimeout(() => endNow(sig, returned), GRACE_MS).unref();
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  for (const sig of Object.keys(SIGNAL_STATUS) as (keyof typeof SIGNAL_STATUS)[]) process.on(sig, onSignal);
+  setNoteHandler((message) => process.stderr.write(`ocikit: note: ${message}\n`));
   const ctx: CliContext = {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -162,9 +187,10 @@ export async function run(argv: readonly string[]): Promise<void> {
     signal: controller.signal,
   };
   let status = await main(argv, ctx);
-  if (interrupted) {
+  returned = true;
+  if (caught) {
     removeTrackedSync();
-    status = interrupted;
+    status = SIGNAL_STATUS[caught];
   }
   process.exitCode = status;
 }

@@ -10,8 +10,8 @@
  */
 import type * as fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import { fromSystemError, throwIfInterrupted } from '../errors.js';
-import { openRegularFile } from '../internal/fs.js';
+import { fromSystemError, isNoSpace, throwIfInterrupted } from '../errors.js';
+import { openRegularFile, writeAll } from '../internal/fs.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { Verifier } from '../model/verify.js';
 import type { ImageReader } from '../transports/reader.js';
@@ -71,7 +71,7 @@ async function copyFromFile(
       which ^= 1;
       const next = pos + n;
       const [, r] = await Promise.all([
-        out.write(cur, 0, n, offset + pos),
+        writeAll(out, cur, offset + pos),
         want(next) > 0 ? src.read(bufs[which]!, 0, want(next), next) : { bytesRead: 0 },
       ]);
       pos = next;
@@ -79,7 +79,8 @@ async function copyFromFile(
       n = r.bytesRead;
     }
   } catch (err) {
-    throw fromSystemError(err, what, file);
+    // A full device is about the file written (named by its writer), not the blob read.
+    throw isNoSpace(err) ? err : fromSystemError(err, what, file);
   } finally {
     await src.close();
   }
@@ -97,7 +98,7 @@ async function copyFromStream(
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       throwIfInterrupted(opts.signal, 'install');
       verifier.update(chunk);
-      await out.write(chunk, 0, chunk.length, offset + pos);
+      await writeAll(out, chunk, offset + pos);
       pos += chunk.length;
       opts.onBytes?.(chunk.length);
     }

@@ -115,7 +115,7 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
     tmpdir: req.tmpdir,
     runroot: path.resolve(req.runroot ?? STORAGE_DEFAULTS.runroot),
     removeSignatures: options.removeSignatures,
-    skopeo: { ...req.skopeo, signal: req.signal ?? req.skopeo?.signal },
+    skopeo: { tmpdir: req.tmpdir, ...req.skopeo, signal: req.signal ?? req.skopeo?.signal },
     onProgress: req.onProgress,
   };
   const dest = options.destination;

@@ -15,7 +15,8 @@ import type { Digest } from '../model/digest.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { type HeldDir, withDirInside } from '../internal/dir-handle.js';
 import { runPool } from '../internal/pool.js';
-import { assertAbsent, publishDir, publishFile, tempSibling } from '../internal/publish.js';
+import { assertAbsent, publishDir, publishFile } from '../internal/publish.js';
+import { makeTempDir, writeAll } from '../internal/fs.js';
 import { createDirImage, finishDirImage, writeDirBlob } from '../transports/dir/write.js';
 import { createOciLayout, finishOciLayout, writeOciBlob } from '../transports/oci/write.js';
 import { writeOciArchive } from '../transports/oci-archive/write.js';
@@ -160,12 +161,16 @@ async function writeInto(
   const final = parent.at(path.basename(target));
   await assertAbsent(final);
 
-  const tmp = tempSibling(final, 'ocikit');
-  trackTemp(tmp);
+  // A hidden sibling `.<name>.ocikit-<owner>-XXXXXX/`, made through the held parent and owned by
+  // this process (so a later install can tell a killed one's from a live one's and remove it),
+  // holding the work under the target's name.
+  const work = await makeTempDir(path.dirname(final), `.${path.basename(target)}.ocikit-`);
+  trackTemp(work);
+  const tmp = path.join(work, path.basename(target));
   const progress = trackProgress(items, plan, opts.onProgress);
   const copy = async (b: PlannedBlob, out: FileHandle, offset: number): Promise<void> => {
     if (b.source.kind === 'bytes') {
-      await out.write(b.source.bytes, 0, b.source.bytes.length, offset);
+      await writeAll(out, b.source.bytes, offset);
       return;
     }
     await copyBlob(b.source.reader, b.source.desc, out, offset, {
@@ -202,11 +207,12 @@ async function writeInto(
     published = true;
     await parent.verify();
   } catch (err) {
-    // Ours alone: the temporary, or what this call has just published.
-    await fs.rm(published ? final : tmp, { recursive: true, force: true });
+    // Ours alone: what this call has just published (the temporary goes with `work` below).
+    if (published) await fs.rm(final, { recursive: true, force: true });
     throw err;
   } finally {
-    untrackTemp(tmp);
+    await fs.rm(work, { recursive: true, force: true });
+    untrackTemp(work);
   }
   progress.finish();
   return plan.images.map((im) => ({
@@ -295,8 +301,9 @@ export interface InstallNativeOptions extends Omit<LayoutOptions, 'onProgress'> 
  *   (`DIGEST_MISMATCH` / `NOT_FOUND`) and nothing appears at the destination;
  * - the destination appears complete or not at all: everything is written under a hidden
  *   temporary sibling (registered for removal, so the CLI removes it on SIGINT), then
- *   published without replacing anything; a SIGKILL can leave only that hidden sibling. An
- *   existing destination is `EXISTS` (nothing is merged into a layout);
+ *   published without replacing anything; a SIGKILL can leave only that hidden sibling, which
+ *   names its owner, and the next install into the same destination removes it once its
+ *   owner is gone. An existing destination is `EXISTS` (nothing is merged into a layout);
  * - the path checked is the path written: the parent is walked by descriptor and held open, the
  *   sibling created and published through it, and the parent's path checked to still lead there
  *   afterwards (`UNSAFE_PATH` otherwise, the result removed again); on failure only the parent

@@ -1,9 +1,58 @@
 /**
  * The subprocess gateway. Tools run as argv arrays (never through a shell); stdout is returned
  * as bytes, stderr is captured into the error when the tool fails.
+ *
+ * Children die with ocikit, even when ocikit is killed by SIGKILL and can clean nothing up: each
+ * is started through util-linux `setpriv --pdeathsig KILL --`, which sets PR_SET_PDEATHSIG
+ * (prctl(2)) and then executes the tool, so the kernel kills it when ocikit ends (Node.js cannot
+ * call prctl itself). Where `setpriv` is missing or too old, tools are started directly, after a
+ * one-time note.
  */
 import { spawn } from 'node:child_process';
+import { constants as fsc } from 'node:fs';
+import { access } from 'node:fs/promises';
+import * as path from 'node:path';
 import { OcikitError, interrupted } from '../errors.js';
+import { note } from './notes.js';
+
+/** The first executable `name` on `PATH` (a name with a `/` is taken as it is), or undefined. */
+async function findExecutable(name: string, envPath: string | undefined): Promise<string | undefined> {
+  const usable = (p: string, mode = fsc.X_OK) =>
+    access(p, mode).then(
+      () => true,
+      () => false,
+    );
+  // A path is run as given (spawning it reports what is wrong with it); only a missing one is not found.
+  if (name.includes('/')) return (await usable(name, fsc.F_OK)) ? name : undefined;
+  for (const dir of (envPath ?? '').split(':')) {
+    const p = path.resolve(dir || '.', name);
+    if (await usable(p)) return p;
+  }
+  return undefined;
+}
+
+let setpriv: Promise<string | undefined> | undefined;
+
+/** `setpriv` when it is there and knows `--pdeathsig` (util-linux 2.33 and later), probed once. */
+function deathSignalWrapper(): Promise<string | undefined> {
+  setpriv ??= (async () => {
+    const found = await findExecutable('setpriv', process.env.PATH);
+    // Options are taken in order: an unknown --pdeathsig fails before --help would succeed.
+    const works =
+      found !== undefined &&
+      (await new Promise<boolean>((resolve) => {
+        const probe = spawn(found, ['--pdeathsig', 'KILL', '--help'], { stdio: 'ignore' });
+        probe.on('error', () => resolve(false));
+        probe.on('close', (code) => resolve(code === 0));
+      }));
+    if (works) return found;
+    note(
+      'setpriv (util-linux) with --pdeathsig was not found: tools ocikit runs will not be stopped if ocikit itself is killed',
+    );
+    return undefined;
+  })();
+  return setpriv;
+}
 
 /** What a finished tool run produced. */
 export interface ToolResult {
@@ -31,15 +80,17 @@ export interface RunOptions {
  * @throws OcikitError `TOOL_FAILED` when the tool cannot be started or exits non-zero
  *   (with `command`, `exitCode` and `stderr`); `NOT_FOUND` when the binary does not exist.
  */
-export function runTool(argv: readonly string[], opts: RunOptions = {}): Promise<ToolResult> {
+export async function runTool(argv: readonly string[], opts: RunOptions = {}): Promise<ToolResult> {
   const [bin, ...args] = argv;
   if (bin === undefined) throw new Error('runTool: empty argv');
+  const env = opts.env ? { ...process.env, ...opts.env } : process.env;
+  const [exe, wrapper] = await Promise.all([findExecutable(bin, env.PATH), deathSignalWrapper()]);
+  if (exe === undefined) {
+    throw new OcikitError('NOT_FOUND', `${bin} is not installed (not found on PATH)`, { command: argv });
+  }
+  const [file, ...spawnArgs] = wrapper ? [wrapper, '--pdeathsig', 'KILL', '--', exe, ...args] : [exe, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, {
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: opts.env ? { ...process.env, ...opts.env } : process.env,
-      signal: opts.signal,
-    });
+    const child = spawn(file!, spawnArgs, { stdio: ['ignore', 'pipe', 'pipe'], env, signal: opts.signal });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (c: Buffer) => {

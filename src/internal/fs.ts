@@ -7,12 +7,14 @@
  * walked by descriptor, symlinks kept inside the root, in `dir-handle.ts`. Publishing finished
  * work (temporary siblings, fsync, link or rename) is in `publish.ts`.
  */
-import { constants as fsc } from 'node:fs';
+import { type Stats, constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
-import { OcikitError, fromSystemError } from '../errors.js';
+import { OcikitError, fromSystemError, isNoSpace } from '../errors.js';
 import { trackTemp, untrackTemp } from './cleanup.js';
+import { createOwnedTempDir, sweepStale } from './ownership.js';
 
 /**
  * True when `child` equals `root` or lies below it (both absolute, normalised). Only a first
@@ -44,25 +46,24 @@ export function joinInside(root: string, rel: string, what: string): string {
 }
 
 /**
- * Creates a fresh directory `<parent>/<prefix>XXXXXX` (mkdtemp).
- * @throws OcikitError `NOT_FOUND` (no such parent), `IO`.
+ * Creates a fresh directory `<parent>/<prefix>…` (mkdtemp) owned by this process (its name says
+ * so, see `ownership.ts`), after removing the stale `<prefix>*` entries that killed processes left
+ * in `parent`.
+ * @throws OcikitError `NOT_FOUND` (no such parent), `NO_SPACE`, `IO`.
  */
 export async function makeTempDir(parent: string, prefix: string): Promise<string> {
-  try {
-    return await fs.mkdtemp(path.join(parent, prefix));
-  } catch (err) {
-    throw fromSystemError(err, 'creating a temporary directory in', parent);
-  }
+  await sweepStale(parent, prefix);
+  return createOwnedTempDir(parent, prefix);
 }
 
 /**
- * Runs `fn` with a fresh temporary directory and removes it afterwards, on success and on error.
- * The directory is registered for removal if the process is interrupted.
+ * Runs `fn` with a fresh temporary directory ({@link makeTempDir}) and removes it afterwards, on
+ * success and on error. The directory is registered for removal if the process is interrupted.
  * @param parent where to create it (default: the OS temp dir).
- * @throws OcikitError `NOT_FOUND`, `IO` (creating the directory); and whatever `fn` throws.
+ * @throws OcikitError `NOT_FOUND`, `NO_SPACE`, `IO` (creating the directory); and whatever `fn` throws.
  */
 export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promise<T>, parent?: string): Promise<T> {
-  const base = parent ?? (await import('node:os')).tmpdir();
+  const base = parent ?? tmpdir();
   const dir = await makeTempDir(base, prefix);
   trackTemp(dir);
   try {
@@ -71,6 +72,15 @@ export async function withTempDir<T>(prefix: string, fn: (dir: string) => Promis
     await fs.rm(dir, { recursive: true, force: true });
     untrackTemp(dir);
   }
+}
+
+/**
+ * Where big temporary files go when the caller names no directory: `/var/tmp`, as containers/image
+ * `internal/tmpdir` chooses (not the OS temp dir, often a small tmpfs), else the OS temp dir.
+ */
+export async function bigFilesTempDir(): Promise<string> {
+  const st = await fs.stat('/var/tmp').catch(() => undefined);
+  return st?.isDirectory() ? '/var/tmp' : tmpdir();
 }
 
 /**
@@ -96,6 +106,80 @@ export async function openRegularFile(file: string, what: string, label = file):
   } catch (err) {
     await fh.close();
     throw fromSystemError(err, what, label);
+  }
+}
+
+/** How messages name a file that is not a regular file. */
+function fileKind(st: Stats): string {
+  if (st.isFIFO()) return 'a FIFO';
+  if (st.isSocket()) return 'a socket';
+  if (st.isDirectory()) return 'a directory';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  return 'not a regular file';
+}
+
+/** Options of {@link readNamedFile}. */
+export interface NamedFileOptions {
+  /** Refuse more than this many bytes (default: no limit). */
+  readonly maxBytes?: number | undefined;
+  /** The error for more than `maxBytes` (given the size, or "at least N" for a device). */
+  readonly tooLarge?: ((size: number | string) => Error) | undefined;
+  /** Read a character or block device (up to `maxBytes`) instead of refusing it. */
+  readonly devices?: boolean | undefined;
+  /** Added to the refusal of a file that is not regular (e.g. how to read standard input). */
+  readonly hint?: string | undefined;
+  /** How messages name the file (default: `file`). */
+  readonly label?: string | undefined;
+}
+
+/**
+ * Reads a file a user named (a command-line argument, an auth file), following symlinks, without
+ * ever blocking on its open: it is opened with `O_NONBLOCK` and what was opened is checked with
+ * `fstat`. A FIFO (whose open would wait for a writer, holding the process), a socket or a
+ * directory is refused; so is a device unless `devices` is set, and then it is read up to the
+ * limit, as it has no size to check first.
+ * @throws OcikitError `NOT_FOUND`, `INVALID_INPUT` (not a regular file), `IO`; `tooLarge()`.
+ */
+export async function readNamedFile(file: string, what: string, opts: NamedFileOptions = {}): Promise<Buffer> {
+  const label = opts.label ?? file;
+  const max = opts.maxBytes ?? Number.POSITIVE_INFINITY;
+  const tooLarge =
+    opts.tooLarge ??
+    ((n: number | string) => new OcikitError('INVALID_INPUT', `${what} ${label} is larger than ${max} bytes (${n})`));
+  let fh: fs.FileHandle;
+  try {
+    fh = await fs.open(file, fsc.O_RDONLY | fsc.O_NONBLOCK);
+  } catch (err) {
+    throw fromSystemError(err, what, label);
+  }
+  try {
+    const st = await fh.stat();
+    const device = st.isCharacterDevice() || st.isBlockDevice();
+    if (!st.isFile() && !(device && opts.devices)) {
+      const hint = opts.hint ? ` (${opts.hint})` : '';
+      throw new OcikitError('INVALID_INPUT', `${what} ${label} is ${fileKind(st)}, not a regular file${hint}`);
+    }
+    if (st.isFile()) {
+      if (st.size > max) throw tooLarge(st.size);
+      const buf = await fh.readFile();
+      if (buf.length > max) throw tooLarge(buf.length);
+      return buf;
+    }
+    const chunks: Buffer[] = [];
+    let n = 0;
+    for (;;) {
+      const chunk = Buffer.allocUnsafe(Math.min(BLOB_READ_CHUNK, max - n + 1));
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, null);
+      if (bytesRead === 0) return Buffer.concat(chunks, n);
+      chunks.push(chunk.subarray(0, bytesRead));
+      n += bytesRead;
+      if (n > max) throw tooLarge(`at least ${n}`);
+    }
+  } catch (err) {
+    throw fromSystemError(err, what, label);
+  } finally {
+    await fh.close();
   }
 }
 
@@ -167,8 +251,10 @@ export async function openRegularFileStream(file: string, what: string): Promise
 
 /**
  * Creates `file`, which must not exist (O_EXCL, never following a symlink), and lets `fill` write
- * it; the handle is closed afterwards whatever happens.
- * @throws OcikitError `IO` (EEXIST among others), `NOT_FOUND` (no parent); and what `fill` throws.
+ * it; the handle is closed afterwards whatever happens. A full device while filling is reported
+ * as `NO_SPACE` naming `file` (the path being written).
+ * @throws OcikitError `IO` (EEXIST among others), `NOT_FOUND` (no parent), `NO_SPACE`; and what
+ *   `fill` throws.
  */
 export async function writeNewFile(
   file: string,
@@ -183,7 +269,41 @@ export async function writeNewFile(
   }
   try {
     await fill(fh);
+  } catch (err) {
+    throw isNoSpace(err) ? fromSystemError(err, 'writing', file) : err;
   } finally {
     await fh.close();
+  }
+}
+
+/**
+ * Writes all of `buf` at `position` of `fh`. write(2) may store fewer bytes than it was given (a
+ * device that fills up in the middle of a write does, without an error), and a short write that
+ * is not continued leaves a hole nothing after it notices; this continues until everything is
+ * written or a write fails (ENOSPC, once nothing fits).
+ * @throws the system error of the failing write.
+ */
+export async function writeAll(fh: fs.FileHandle, buf: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < buf.length; ) {
+    const { bytesWritten } = await fh.write(buf, done, buf.length - done, position + done);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write stored nothing'), { code: 'EIO' });
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Writes all of `bufs`, in order, at `position` of `fh` (writev(2)), continuing after short
+ * writes as {@link writeAll} does.
+ * @throws the system error of the failing write.
+ */
+export async function writevAll(fh: fs.FileHandle, bufs: readonly Buffer[], position: number): Promise<void> {
+  const rest = bufs.filter((b) => b.length > 0);
+  let at = position;
+  while (rest.length > 0) {
+    let { bytesWritten } = await fh.writev(rest, at);
+    if (bytesWritten <= 0) throw Object.assign(new Error('write stored nothing'), { code: 'EIO' });
+    at += bytesWritten;
+    while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+    if (bytesWritten > 0) rest[0] = rest[0]!.subarray(bytesWritten);
   }
 }

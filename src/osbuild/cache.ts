@@ -6,7 +6,8 @@
  *   with the registry's exact bytes, blobs named by bare hex);
  * - `<cache>/org.osbuild.files/<list digest>`: a manifest list's exact bytes;
  * - `<cache>/.tmp-fetch-XXXXXX/`: one run's staging directory, where entries are written before
- *   they are published (same file system, so publishing is a rename or a link).
+ *   they are published (same file system, so publishing is a rename or a link); its name names
+ *   its owner (`internal/ownership.ts`), so that a later run can tell it from a killed run's.
  *
  * An entry exists only once it is complete: it is published with `internal/publish.ts`, which never
  * replaces. The cache is content-addressed, so an entry that appeared meanwhile (a concurrent run
@@ -14,8 +15,9 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError, fromSystemError } from '../errors.js';
+import { fromSystemError } from '../errors.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
+import { createOwnedTempDir, sweepStale } from '../internal/ownership.js';
 import { type PublishResult, publishDir, publishFile } from '../internal/publish.js';
 import { type Digest, digestHex, parseDigest } from '../model/digest.js';
 import type { ImageItem, ListItem } from './sources.js';
@@ -55,22 +57,20 @@ export interface CacheStaging {
 }
 
 /**
- * Creates the cache (if missing) and a fresh staging directory in it, registered for removal if
- * the process is interrupted.
- * @throws OcikitError `IO`.
+ * Creates the cache (if missing) and a fresh staging directory in it, owned by this process and
+ * registered for removal if the process is interrupted. Staging directories that killed runs left
+ * in the cache are removed first (`internal/ownership.ts`: only those whose owner is provably
+ * dead; a concurrent run's is never touched).
+ * @throws OcikitError `NOT_FOUND`, `NO_SPACE`, `IO`.
  */
 export async function createStaging(cacheDir: string): Promise<CacheStaging> {
-  let dir: string;
   try {
     await fs.mkdir(cacheDir, { recursive: true });
-    dir = await fs.mkdtemp(path.join(cacheDir, STAGING_PREFIX));
   } catch (err) {
-    throw new OcikitError(
-      'IO',
-      `creating a temporary directory in the cache ${cacheDir}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      { cause: err },
-    );
+    throw fromSystemError(err, 'creating the cache', cacheDir);
   }
+  await sweepStale(cacheDir, STAGING_PREFIX);
+  const dir = await createOwnedTempDir(cacheDir, STAGING_PREFIX);
   trackTemp(dir);
   const blobs = path.join(dir, 'blobs');
   try {

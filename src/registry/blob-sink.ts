@@ -9,8 +9,14 @@
  * verified over the whole blob; {@link BlobSink.reset} starts over when the server ignores the
  * Range. A body longer than declared is refused as soon as it passes the size, before its excess
  * is written.
+ *
+ * A full device is `NO_SPACE` naming the file (never a digest mismatch: a write that stores fewer
+ * bytes than given is continued, see `writevAll`); a failed write in flight is held until the
+ * next call to the sink reports it, never left as an unhandled rejection.
  */
 import * as fs from 'node:fs/promises';
+import { fromSystemError, isNoSpace } from '../errors.js';
+import { writevAll } from '../internal/fs.js';
 import { type BlobExpectation, Verifier } from '../model/verify.js';
 
 /** A file being filled with one blob; see the module header. */
@@ -56,7 +62,10 @@ export async function openBlobSink(
   opts: BlobSinkOptions = {},
 ): Promise<BlobSink> {
   const batchLimit = opts.batchBytes ?? SINK_BATCH;
-  const fh = await fs.open(file, 'w', 0o644);
+  const mapped = (err: unknown): never => {
+    throw isNoSpace(err) ? fromSystemError(err, 'writing', file) : err;
+  };
+  const fh = await fs.open(file, 'w', 0o644).catch(mapped);
   const verifier = new Verifier(expect, what);
   let written = 0;
   let batch: Buffer[] = [];
@@ -71,7 +80,9 @@ export async function openBlobSink(
     written += batchBytes;
     batch = [];
     batchBytes = 0;
-    inflight = fh.writev(bufs, at);
+    inflight = writevAll(fh, bufs, at).catch(mapped);
+    // Reported by the next flush, drain or finish; until then it must not count as unhandled.
+    inflight.catch(() => undefined);
   };
   return {
     get received() {
@@ -90,7 +101,7 @@ export async function openBlobSink(
     async reset() {
       await inflight.catch(() => undefined);
       inflight = Promise.resolve();
-      await fh.truncate(0);
+      await fh.truncate(0).catch(mapped);
       verifier.reset();
       written = 0;
       batch = [];

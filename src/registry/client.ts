@@ -159,6 +159,7 @@ export async function downloadBlob(
   try {
     sink = await openBlobSink(file, expect, label);
   } catch (err) {
+    if (isOcikitError(err, 'NO_SPACE')) throw err;
     throw new OcikitError('IO', `${what}: ${describeError(err)}`, { cause: err });
   }
   const consume = async (chunk: Buffer) => {

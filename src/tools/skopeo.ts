@@ -4,8 +4,14 @@
  * All knowledge of skopeo's flags lives here. The binary defaults to `skopeo` on PATH and can be
  * replaced (`OCIKIT_SKOPEO` in the environment, or the `binary` option) so tests can put a fake
  * program in its place. Targets skopeo 1.9.3 (Debian bookworm) and newer.
+ *
+ * Every run gets a temporary directory of its own, owned by this process
+ * (`internal/ownership.ts`), as skopeo's `--tmpdir` (containers/image puts its big temporary files,
+ * `container_images_*` and `storage*`, there instead of `/var/tmp`) and as its `TMPDIR`: whatever
+ * a killed skopeo leaves is inside a directory the next run can tell is stale and remove.
  */
 import { type RunOptions, type ToolResult, runTool } from '../internal/exec.js';
+import { bigFilesTempDir, withTempDir } from '../internal/fs.js';
 
 /**
  * Which skopeo to run.
@@ -20,6 +26,11 @@ export interface SkopeoOptions {
   readonly onStderr?: ((chunk: string) => void) | undefined;
   /** Receives skopeo's stdout as it arrives (`copy` reports its progress there). */
   readonly onStdout?: ((chunk: string) => void) | undefined;
+  /**
+   * Where each run's temporary directory is made (default: `/var/tmp`, containers/image's place
+   * for big temporary files, else the OS temp dir).
+   */
+  readonly tmpdir?: string | undefined;
 }
 
 /** The platform skopeo should pick from a manifest list. */
@@ -67,13 +78,24 @@ export function copyArgs(source: string, dest: string, opts: CopyOptions = {}): 
   return args;
 }
 
-function run(args: readonly string[], opts: SkopeoOptions, extra: RunOptions = {}): Promise<ToolResult> {
-  return runTool([skopeoBinary(opts), ...args], {
-    ...extra,
-    signal: opts.signal,
-    onStderr: opts.onStderr,
-    onStdout: opts.onStdout,
-  });
+/** The prefix of a run's temporary directory. */
+export const SKOPEO_TMP_PREFIX = 'ocikit-skopeo-';
+
+async function run(args: readonly string[], opts: SkopeoOptions, extra: RunOptions = {}): Promise<ToolResult> {
+  const parent = opts.tmpdir ?? (await bigFilesTempDir());
+  return withTempDir(
+    SKOPEO_TMP_PREFIX,
+    (tmp) =>
+      // --tmpdir is a global flag: before the subcommand.
+      runTool([skopeoBinary(opts), '--tmpdir', tmp, ...args], {
+        ...extra,
+        env: { ...extra.env, TMPDIR: tmp },
+        signal: opts.signal,
+        onStderr: opts.onStderr,
+        onStdout: opts.onStdout,
+      }),
+    parent,
+  );
 }
 
 /**

@@ -177,7 +177,12 @@ describe('install into containers-storage', () => {
     );
     const calls = (await readFile(log, 'utf8')).trim().split('\n');
     assert.equal(calls.length, 1, calls.join('\n'));
-    assert.match(calls[0]!, new RegExp(`^copy oci:${e.tmpdir}/ocikit-oci-archive-[^ :]+ containers-storage:`));
+    assert.match(
+      calls[0]!,
+      new RegExp(
+        `^--tmpdir ${e.tmpdir}/ocikit-skopeo-\\S+ copy oci:${e.tmpdir}/ocikit-oci-archive-[^ :]+ containers-storage:`,
+      ),
+    );
     assert.equal(summary.images[0]!.manifestDigest, src.manifestDigest);
     const info = await podmanInspect(e, 'localhost/app:1');
     assert.equal(`sha256:${info.Id as string}`, src.configDigest);

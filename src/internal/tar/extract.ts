@@ -11,11 +11,14 @@
  * - nothing is ever written through a symlink: every parent directory of an entry is checked with
  *   `lstat` and must be a real directory created by the extraction;
  * - device files, FIFOs and unknown entry types are refused (an image archive never needs them).
+ *
+ * A full device while extracting is `NO_SPACE` naming the file being written.
  */
 import { constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError, fromSystemError } from '../../errors.js';
+import { OcikitError, fromSystemError, isNoSpace } from '../../errors.js';
+import { writeAll } from '../fs.js';
 import { type TarEntryHeader, readTarEntries, safeEntrySegments } from './read.js';
 
 /** Options for {@link extractTarSafely}. */
@@ -53,8 +56,22 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
 
   const handle = async (header: TarEntryHeader, body: AsyncIterable<Buffer>): Promise<void> => {
     const segs = safeEntrySegments(header.name);
-    const rel = segs.join('/');
     const abs = path.join(root, ...segs);
+    try {
+      await extractEntry(header, body, segs, abs);
+    } catch (err) {
+      // A full device is about the path being written, never about the archive (not "corrupt").
+      throw isNoSpace(err) ? fromSystemError(err, `extracting ${file}: writing`, abs) : err;
+    }
+  };
+
+  const extractEntry = async (
+    header: TarEntryHeader,
+    body: AsyncIterable<Buffer>,
+    segs: readonly string[],
+    abs: string,
+  ): Promise<void> => {
+    const rel = segs.join('/');
     const type = header.type ?? 'file';
     if (type === 'directory') {
       await ensureDir(segs);
@@ -73,7 +90,15 @@ export async function extractTarSafely(file: string, dest: string, opts: Extract
         if (files.has(rel)) await fs.unlink(abs);
         const fh = await fs.open(abs, fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | fsc.O_NOFOLLOW, 0o644);
         try {
-          for await (const chunk of body) await fh.write(chunk);
+          // Not `for await`: leaving it on a failed write would destroy the entry's stream, which
+          // ends the whole read as "premature close" (a corrupt archive) before this error is seen.
+          const chunks = body[Symbol.asyncIterator]();
+          for (let at = 0; ; ) {
+            const next = await chunks.next();
+            if (next.done) break;
+            await writeAll(fh, next.value, at);
+            at += next.value.length;
+          }
         } finally {
           await fh.close();
         }

@@ -6,11 +6,12 @@
  * read there as an `oci:` layout; the directory is removed when the caller's function returns or
  * throws. Extraction is hardened (`internal/tar/extract.ts`): absolute names, `..` segments, links out of
  * the archive and device files are refused; `./`-prefixed names and gzip-compressed archives work.
- * Without a reference name, the archive's `index.json` must hold exactly one image.
+ * Without a reference name, the archive's `index.json` must hold exactly one image. A full device
+ * while extracting is `NO_SPACE` naming the file being written, and the extraction is removed.
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
-import { withTempDir } from '../../internal/fs.js';
+import { bigFilesTempDir, withTempDir } from '../../internal/fs.js';
 import { extractTarSafely } from '../../internal/tar/extract.js';
 import { openOciLayout, type OciLayoutOptions } from '../oci/read.js';
 import type { ImageReader } from '../reader.js';
@@ -24,12 +25,6 @@ export interface OciArchiveOptions extends Omit<OciLayoutOptions, 'index'> {
   readonly tmpdir?: string | undefined;
   /** Aborts the extraction (`INTERRUPTED`). */
   readonly signal?: AbortSignal | undefined;
-}
-
-async function defaultTmp(): Promise<string | undefined> {
-  const { stat } = await import('node:fs/promises');
-  const st = await stat('/var/tmp').catch(() => undefined);
-  return st?.isDirectory() ? '/var/tmp' : undefined;
 }
 
 /**
@@ -47,7 +42,7 @@ export async function withOciArchive<T>(
   opts: OciArchiveOptions = {},
 ): Promise<T> {
   if (!path.isAbsolute(file)) file = path.resolve(file);
-  const parent = opts.tmpdir ?? (await defaultTmp());
+  const parent = opts.tmpdir ?? (await bigFilesTempDir());
   return withTempDir(
     'ocikit-oci-archive-',
     async (dir) => {

@@ -9,7 +9,7 @@
  * job, through `internal/publish.ts`.
  */
 import type { FileHandle } from 'node:fs/promises';
-import { writeNewFile } from '../../internal/fs.js';
+import { writeAll, writeNewFile } from '../../internal/fs.js';
 import { runPool } from '../../internal/pool.js';
 import { TAR_BLOCK, TAR_END, tarPadding, ustarHeader, type TarHeader } from '../../internal/tar/ustar.js';
 import { digestHex } from '../../model/digest.js';
@@ -90,10 +90,10 @@ export async function writeOciArchive<B extends BlobExpectation>(
   await writeNewFile(file, async (fh) => {
     const copies: { blob: B; offset: number }[] = [];
     for (const e of plan.entries) {
-      await fh.write(e.header, 0, TAR_BLOCK, e.at);
+      await writeAll(fh, e.header, e.at);
       const pad = tarPadding(e.size);
-      if (pad.length > 0) await fh.write(pad, 0, pad.length, e.at + TAR_BLOCK + e.size);
-      if (Buffer.isBuffer(e.content)) await fh.write(e.content, 0, e.content.length, e.at + TAR_BLOCK);
+      if (pad.length > 0) await writeAll(fh, pad, e.at + TAR_BLOCK + e.size);
+      if (Buffer.isBuffer(e.content)) await writeAll(fh, e.content, e.at + TAR_BLOCK);
       else if (e.content !== undefined) copies.push({ blob: e.content, offset: e.at + TAR_BLOCK });
     }
     // Large blobs first, so the slowest copy starts earliest.
@@ -102,6 +102,6 @@ export async function writeOciArchive<B extends BlobExpectation>(
       copies.map((c) => () => copy(c.blob, fh, c.offset)),
       opts.concurrency ?? 4,
     );
-    await fh.write(TAR_END, 0, TAR_END.length, plan.end);
+    await writeAll(fh, TAR_END, plan.end);
   });
 }
