@@ -7,11 +7,16 @@
  * throws. Extraction is hardened (`internal/tar/extract.ts`): absolute names, `..` segments, links out of
  * the archive and device files are refused; `./`-prefixed names and gzip-compressed archives work.
  * Without a reference name, the archive's `index.json` must hold exactly one image.
+ *
+ * Unlike containers/image, only what an OCI layout reader can use is written: `oci-layout`,
+ * `index.json` and `blobs/<algorithm>/<encoded>` (and the directories above them). Every other
+ * entry is checked as strictly and then skipped, so an archive of a million stray entries costs
+ * neither a million files nor memory per entry; a link outside those names is refused.
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
 import { withTempDir } from '../../internal/fs.js';
-import { extractTarSafely } from '../../internal/tar/extract.js';
+import { type ExtractedType, extractTarSafely } from '../../internal/tar/extract.js';
 import { openOciLayout, type OciLayoutOptions } from '../oci/read.js';
 import type { ImageReader } from '../reader.js';
 
@@ -24,6 +29,19 @@ export interface OciArchiveOptions extends Omit<OciLayoutOptions, 'index'> {
   readonly tmpdir?: string | undefined;
   /** Aborts the extraction (`INTERRUPTED`). */
   readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * The names of an OCI image layout (image-spec `image-layout.md`): the directories `blobs` and
+ * `blobs/<algorithm>`, the files `oci-layout`, `index.json` and `blobs/<algorithm>/<encoded>`.
+ */
+export function isLayoutEntry(segments: readonly string[], type: ExtractedType): boolean {
+  if (type === 'directory')
+    return segments.length <= 1
+      ? segments.length === 0 || segments[0] === 'blobs'
+      : segments.length === 2 && segments[0] === 'blobs';
+  if (segments.length === 1) return segments[0] === 'oci-layout' || segments[0] === 'index.json';
+  return segments.length === 3 && segments[0] === 'blobs';
 }
 
 async function defaultTmp(): Promise<string | undefined> {
@@ -51,7 +69,7 @@ export async function withOciArchive<T>(
   return withTempDir(
     'ocikit-oci-archive-',
     async (dir) => {
-      await extractTarSafely(file, dir, { signal: opts.signal });
+      await extractTarSafely(file, dir, { signal: opts.signal, keep: isLayoutEntry });
       const label = `oci-archive:${file}${opts.ref ? `:${opts.ref}` : ''}`;
       let reader: ImageReader;
       try {
