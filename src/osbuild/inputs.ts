@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError, fromSystemError } from '../errors.js';
 import type { ParsedManifest } from '../model/manifest.js';
-import { type ListFile, type ManifestListMap, readManifestLists } from './manifest-lists.js';
+import { type ListFile, type ManifestListMap, readAllBounded, readManifestLists } from './manifest-lists.js';
 import { isRecord } from '../internal/guards.js';
 import { readDirManifest } from '../transports/dir/read.js';
 import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
@@ -131,8 +131,9 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
   const lists: ManifestListMap =
     listsInput === undefined || listsInput === null ? new Map() : await readManifestLists(listsInput);
 
-  const resolved = await Promise.all(
-    Object.entries(archives).map(([key, data]) => resolveOne(imagesPath, key, data, lists)),
+  // Bounded: each dir image opens its manifest.json, and inputs may name tens of thousands.
+  const resolved = await readAllBounded(Object.entries(archives), ([key, data]) =>
+    resolveOne(imagesPath, key, data, lists),
   );
 
   const used = new Set(resolved.flatMap((r) => (r.list ? [r.list.digest] : [])));
