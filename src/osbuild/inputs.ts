@@ -167,11 +167,14 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
  * @category osbuild
  */
 export async function parseContainersInput(inputs: unknown): Promise<Record<string, ContainerImage>> {
-  const out: Record<string, ContainerImage> = {};
-  for (const r of await resolveContainersInput(inputs)) {
-    out[r.key] = { filepath: r.filepath, 'manifest-list': r['manifest-list'], data: r.data, checksum: r.checksum };
-  }
-  return out;
+  // Keys are data: Object.fromEntries defines each one as an own property, so a key `__proto__`
+  // is kept (an assignment `out[key] = …` would set the prototype instead and lose the image).
+  return Object.fromEntries(
+    (await resolveContainersInput(inputs)).map((r): [string, ContainerImage] => [
+      r.key,
+      { filepath: r.filepath, 'manifest-list': r['manifest-list'], data: r.data, checksum: r.checksum },
+    ]),
+  );
 }
 
 async function resolveOne(

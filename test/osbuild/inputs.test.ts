@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { parseContainersInput, resolveContainersInput } from '../../src/osbuild/inputs.js';
 import { readManifestLists } from '../../src/osbuild/manifest-lists.js';
 import { type GeneratedImage, makeDirImage, makeList } from '../helpers/images.js';
+import { runNode } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { UPSTREAM } from '../helpers/fixtures.js';
 
@@ -490,5 +491,76 @@ describe('ocikit inputs at scale', () => {
     assert.equal(values.length, 20_000);
     assert.equal(values.filter((v) => v['manifest-list'] !== null).length, 20_000);
     assert.equal(new Set(values.map((v) => v['manifest-list'])).size, 2_000);
+  });
+});
+
+describe('input keys are data', () => {
+  const KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+
+  it('keeps oci-archive keys __proto__, constructor, toString, hasOwnProperty in `ocikit inputs`, and install installs each', async (t) => {
+    const root = await tempDir(t);
+    const images = join(root, 'in', 'images');
+    await mkdir(images, { recursive: true });
+    const archive = await readFile(join(FIX, 'skopeo-observed/archives/oci-archive.tar'));
+    for (const k of KEYS) await writeFile(join(images, k), archive);
+    // JSON text: JSON.parse makes `__proto__` a key (an object literal would make it the prototype).
+    const archives = KEYS.map(
+      (k, i) => `"${k}": {"format": "oci-archive", "name": "localhost/key${i}:1", "__proto__": {"note": ${i}}}`,
+    );
+    await writeFile(
+      join(root, 'in', 'inputs.json'),
+      `{"images": {"path": "images", "data": {"archives": {${archives.join(', ')}}}}}`,
+    );
+
+    const r = await runNode([BIN, 'inputs', 'in/inputs.json'], { cwd: root });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      [...r.stdout.matchAll(/^ {2}"(.*)": \{$/gm)].map((m) => m[1]),
+      KEYS,
+      'every key is printed, in input order',
+    );
+    const got = JSON.parse(r.stdout) as Record<string, { filepath: string; checksum: string; data: object }>;
+    assert.deepEqual(Object.keys(got), KEYS);
+    KEYS.forEach((k, i) => {
+      assert.ok(Object.hasOwn(got, k), k);
+      assert.equal(got[k]!.checksum, k);
+      assert.equal(got[k]!.filepath, join(images, k));
+      assert.deepEqual(Object.entries(got[k]!.data), [
+        ['format', 'oci-archive'],
+        ['name', `localhost/key${i}:1`],
+        ['__proto__', { note: i }],
+      ]);
+    });
+
+    await writeFile(join(root, 'options.json'), '{"destination": {"type": "oci", "path": "/oci"}}');
+    await mkdir(join(root, 'tree'));
+    const args = ['install', '--inputs', 'in/inputs.json', '--options', 'options.json', '--tree', 'tree', '--json'];
+    const inst = await runNode([BIN, ...args], { cwd: root });
+    assert.equal(inst.status, 0, inst.stderr);
+    const summary = JSON.parse(inst.stdout) as { images: { name: string }[] };
+    assert.deepEqual(
+      summary.images.map((i) => i.name),
+      KEYS.map((_, i) => `localhost/key${i}:1`),
+    );
+  });
+
+  it('refuses manifest-lists keys __proto__, constructor, toString, hasOwnProperty in inputs and install alike', async (t) => {
+    const root = await tempDir(t);
+    await writeFile(join(root, 'options.json'), '{"destination": {"type": "oci", "path": "/oci"}}');
+    await mkdir(join(root, 'tree'));
+    for (const k of KEYS) {
+      const text = `{"images": {"path": ".", "data": {"archives": {}}}, "manifest-lists": {"path": ".", "data": {"files": {"${k}": {}}}}}`;
+      await writeFile(join(root, 'inputs.json'), text);
+      await rejects(parseContainersInput(JSON.parse(text)), 'INVALID_DIGEST', [k]);
+      const a = await runNode([BIN, 'inputs', 'inputs.json'], { cwd: root });
+      const b = await runNode(
+        [BIN, 'install', '--inputs', 'inputs.json', '--options', 'options.json', '--tree', 'tree'],
+        { cwd: root },
+      );
+      assert.equal(a.status, 1);
+      assert.equal(b.status, 1);
+      assert.ok(a.stderr.includes(JSON.stringify(k)), a.stderr);
+      assert.equal(b.stderr, a.stderr, 'the same error line');
+    }
   });
 });
