@@ -20,7 +20,7 @@ import * as path from 'node:path';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError, fromSystemError } from '../errors.js';
 import type { ParsedManifest } from '../model/manifest.js';
-import { type ListFile, type ManifestListMap, readManifestLists } from './manifest-lists.js';
+import { type ListFile, type ManifestListMap, readAllBounded, readManifestLists } from './manifest-lists.js';
 import { isRecord } from '../internal/guards.js';
 import { readDirManifest } from '../transports/dir/read.js';
 import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
@@ -131,8 +131,9 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
   const lists: ManifestListMap =
     listsInput === undefined || listsInput === null ? new Map() : await readManifestLists(listsInput);
 
-  const resolved = await Promise.all(
-    Object.entries(archives).map(([key, data]) => resolveOne(imagesPath, key, data, lists)),
+  // Bounded: each dir image opens its manifest.json, and inputs may name tens of thousands.
+  const resolved = await readAllBounded(Object.entries(archives), ([key, data]) =>
+    resolveOne(imagesPath, key, data, lists),
   );
 
   const used = new Set(resolved.flatMap((r) => (r.list ? [r.list.digest] : [])));
@@ -166,11 +167,14 @@ export async function resolveContainersInput(inputs: unknown): Promise<ResolvedI
  * @category osbuild
  */
 export async function parseContainersInput(inputs: unknown): Promise<Record<string, ContainerImage>> {
-  const out: Record<string, ContainerImage> = {};
-  for (const r of await resolveContainersInput(inputs)) {
-    out[r.key] = { filepath: r.filepath, 'manifest-list': r['manifest-list'], data: r.data, checksum: r.checksum };
-  }
-  return out;
+  // Keys are data: Object.fromEntries defines each one as an own property, so a key `__proto__`
+  // is kept (an assignment `out[key] = …` would set the prototype instead and lose the image).
+  return Object.fromEntries(
+    (await resolveContainersInput(inputs)).map((r): [string, ContainerImage] => [
+      r.key,
+      { filepath: r.filepath, 'manifest-list': r['manifest-list'], data: r.data, checksum: r.checksum },
+    ]),
+  );
 }
 
 async function resolveOne(

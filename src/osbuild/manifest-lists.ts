@@ -12,7 +12,29 @@ import { OcikitError } from '../errors.js';
 import { expectDigest } from '../model/verify.js';
 import { type ManifestList, type ParsedManifest, isManifestList, parseManifest } from '../model/manifest.js';
 import { isRecord } from '../internal/guards.js';
+import { runPool } from '../internal/pool.js';
 import { readManifestFile } from '../transports/reader.js';
+
+/**
+ * How many input files (list files, `manifest.json`s) are read at once: enough to keep the disk
+ * busy, few enough that tens of thousands of inputs fit a 1024-descriptor limit.
+ */
+export const INPUT_READ_CONCURRENCY = 32;
+
+/**
+ * `read(item)` for every item, at most {@link INPUT_READ_CONCURRENCY} at a time, results in item
+ * order; after the first failure no new read starts, and that failure is thrown.
+ */
+export async function readAllBounded<I, R>(items: readonly I[], read: (item: I) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  await runPool(
+    items.map((item, i) => async () => {
+      out[i] = await read(item);
+    }),
+    INPUT_READ_CONCURRENCY,
+  );
+  return out;
+}
 
 /**
  * One list file of the input.
@@ -72,7 +94,7 @@ export function validateManifestListsInput(input: unknown): ManifestListsInput {
 export async function readManifestLists(input: unknown): Promise<ManifestListMap> {
   const lists = validateManifestListsInput(input);
   const map = new Map<Digest, ListFile>();
-  const files = await Promise.all(Object.keys(lists.data.files).map((key) => readListFile(lists.path, key)));
+  const files = await readAllBounded(Object.keys(lists.data.files), (key) => readListFile(lists.path, key));
   for (const file of files) {
     for (const d of file.list.manifests) {
       const other = map.get(d.digest);

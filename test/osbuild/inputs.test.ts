@@ -1,14 +1,21 @@
 import assert from 'node:assert/strict';
-import { mkdir, symlink, writeFile, readFile, rm } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { linkSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { mkdir, mkdtemp, symlink, writeFile, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { parseContainersInput, resolveContainersInput } from '../../src/osbuild/inputs.js';
 import { readManifestLists } from '../../src/osbuild/manifest-lists.js';
 import { type GeneratedImage, makeDirImage, makeList } from '../helpers/images.js';
+import { runNode } from '../helpers/process.js';
 import { tempDir } from '../helpers/tmp.js';
 import { UPSTREAM } from '../helpers/fixtures.js';
 
 const FIX = UPSTREAM;
+const BIN = fileURLToPath(new URL('../../../bin/ocikit', import.meta.url));
 
 /** Lays out an osbuild-style input: images/<id> dir images and lists/<digest> files. */
 async function layout(root: string, images: { key?: string; opts?: Parameters<typeof makeDirImage>[1] }[]) {
@@ -394,5 +401,166 @@ describe('readManifestLists', () => {
       readManifestLists({ path: listsPath, data: { files: { [m.manifestDigest]: {} } } }),
       'INVALID_MANIFEST',
     );
+  });
+});
+
+const sha = (b: Buffer | string) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+/**
+ * `n` dir images in `groups` groups, fast: one manifest.json per group, hard-linked into each of
+ * the group's images (an image's key need not be its config's digest for `inputs`, which reads
+ * only manifest.json), and one list file per group naming its manifest.
+ */
+function manyImages(root: string, n: number, groups: number): string {
+  const images = join(root, 'images');
+  const lists = join(root, 'lists');
+  const shared = join(root, 'shared');
+  for (const d of [images, lists, shared]) mkdirSync(d);
+  const files: Record<string, object> = {};
+  for (let g = 0; g < groups; g++) {
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha(`config ${g}`), size: 9 },
+        layers: [],
+      }),
+    );
+    writeFileSync(join(shared, String(g)), manifest);
+    const list = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.index.v1+json',
+        manifests: [
+          {
+            mediaType: 'application/vnd.oci.image.manifest.v1+json',
+            digest: sha(manifest),
+            size: manifest.length,
+            platform: { architecture: 'amd64', os: 'linux' },
+          },
+        ],
+      }),
+    );
+    writeFileSync(join(lists, sha(list)), list);
+    files[sha(list)] = {};
+  }
+  const archives: Record<string, object> = {};
+  for (let i = 0; i < n; i++) {
+    const key = sha(`image ${i}`);
+    mkdirSync(join(images, key));
+    linkSync(join(shared, String(i % groups)), join(images, key, 'manifest.json'));
+    archives[key] = { format: 'dir', name: `localhost/many/img${i}:latest` };
+  }
+  const file = join(root, 'inputs.json');
+  writeFileSync(
+    file,
+    JSON.stringify({
+      images: { path: images, data: { archives } },
+      'manifest-lists': { path: lists, data: { files } },
+    }),
+  );
+  return file;
+}
+
+/** Runs `ocikit ARGS…` in bash under `ulimit -n LIMIT`. */
+function underFileLimit(limit: number, args: string[]): Promise<{ status: number | null; out: string; err: string }> {
+  return new Promise((res, rej) => {
+    const child = spawn('bash', ['-c', `ulimit -n ${limit} && exec "$0" "$@"`, process.execPath, BIN, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', rej);
+    child.on('close', (status) => res({ status, out: Buffer.concat(out).toString('utf8'), err }));
+  });
+}
+
+describe('ocikit inputs at scale', () => {
+  it('resolves 20,000 dir images and 2,000 lists under ulimit -n 1024', async (t) => {
+    // tmpfs where there is one: 40,000 inodes are made and removed in a fraction of the time.
+    const base = statSync('/dev/shm', { throwIfNoEntry: false })?.isDirectory() ? '/dev/shm' : tmpdir();
+    const root = await mkdtemp(join(base, 'ocikit-test-'));
+    t.after(() => rm(root, { recursive: true, force: true }));
+    const file = manyImages(root, 20_000, 2_000);
+    const r = await underFileLimit(1024, ['inputs', file]);
+    assert.equal(r.status, 0, r.err);
+    const got = JSON.parse(r.out) as Record<string, { 'manifest-list': string | null }>;
+    const values = Object.values(got);
+    assert.equal(values.length, 20_000);
+    assert.equal(values.filter((v) => v['manifest-list'] !== null).length, 20_000);
+    assert.equal(new Set(values.map((v) => v['manifest-list'])).size, 2_000);
+  });
+});
+
+describe('input keys are data', () => {
+  const KEYS = ['__proto__', 'constructor', 'toString', 'hasOwnProperty'];
+
+  it('keeps oci-archive keys __proto__, constructor, toString, hasOwnProperty in `ocikit inputs`, and install installs each', async (t) => {
+    const root = await tempDir(t);
+    const images = join(root, 'in', 'images');
+    await mkdir(images, { recursive: true });
+    const archive = await readFile(join(FIX, 'skopeo-observed/archives/oci-archive.tar'));
+    for (const k of KEYS) await writeFile(join(images, k), archive);
+    // JSON text: JSON.parse makes `__proto__` a key (an object literal would make it the prototype).
+    const archives = KEYS.map(
+      (k, i) => `"${k}": {"format": "oci-archive", "name": "localhost/key${i}:1", "__proto__": {"note": ${i}}}`,
+    );
+    await writeFile(
+      join(root, 'in', 'inputs.json'),
+      `{"images": {"path": "images", "data": {"archives": {${archives.join(', ')}}}}}`,
+    );
+
+    const r = await runNode([BIN, 'inputs', 'in/inputs.json'], { cwd: root });
+    assert.equal(r.status, 0, r.stderr);
+    assert.deepEqual(
+      [...r.stdout.matchAll(/^ {2}"(.*)": \{$/gm)].map((m) => m[1]),
+      KEYS,
+      'every key is printed, in input order',
+    );
+    const got = JSON.parse(r.stdout) as Record<string, { filepath: string; checksum: string; data: object }>;
+    assert.deepEqual(Object.keys(got), KEYS);
+    KEYS.forEach((k, i) => {
+      assert.ok(Object.hasOwn(got, k), k);
+      assert.equal(got[k]!.checksum, k);
+      assert.equal(got[k]!.filepath, join(images, k));
+      assert.deepEqual(Object.entries(got[k]!.data), [
+        ['format', 'oci-archive'],
+        ['name', `localhost/key${i}:1`],
+        ['__proto__', { note: i }],
+      ]);
+    });
+
+    await writeFile(join(root, 'options.json'), '{"destination": {"type": "oci", "path": "/oci"}}');
+    await mkdir(join(root, 'tree'));
+    const args = ['install', '--inputs', 'in/inputs.json', '--options', 'options.json', '--tree', 'tree', '--json'];
+    const inst = await runNode([BIN, ...args], { cwd: root });
+    assert.equal(inst.status, 0, inst.stderr);
+    const summary = JSON.parse(inst.stdout) as { images: { name: string }[] };
+    assert.deepEqual(
+      summary.images.map((i) => i.name),
+      KEYS.map((_, i) => `localhost/key${i}:1`),
+    );
+  });
+
+  it('refuses manifest-lists keys __proto__, constructor, toString, hasOwnProperty in inputs and install alike', async (t) => {
+    const root = await tempDir(t);
+    await writeFile(join(root, 'options.json'), '{"destination": {"type": "oci", "path": "/oci"}}');
+    await mkdir(join(root, 'tree'));
+    for (const k of KEYS) {
+      const text = `{"images": {"path": ".", "data": {"archives": {}}}, "manifest-lists": {"path": ".", "data": {"files": {"${k}": {}}}}}`;
+      await writeFile(join(root, 'inputs.json'), text);
+      await rejects(parseContainersInput(JSON.parse(text)), 'INVALID_DIGEST', [k]);
+      const a = await runNode([BIN, 'inputs', 'inputs.json'], { cwd: root });
+      const b = await runNode(
+        [BIN, 'install', '--inputs', 'inputs.json', '--options', 'options.json', '--tree', 'tree'],
+        { cwd: root },
+      );
+      assert.equal(a.status, 1);
+      assert.equal(b.status, 1);
+      assert.ok(a.stderr.includes(JSON.stringify(k)), a.stderr);
+      assert.equal(b.stderr, a.stderr, 'the same error line');
+    }
   });
 });

@@ -117,4 +117,28 @@ describe('parseFetchSources', () => {
       assert.throws(() => parseFetchSources(doc), { code });
     });
   }
+
+  // Keys are data: the documents are JSON text (an object literal `{__proto__: …}` sets the prototype).
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    it(`treats ${key} as a key of every map: refused, never inherited`, () => {
+      const item = `{"image": {"name": "quay.io/a/b", "digest": "${D('b')}"}}`;
+      const docs: [string, string][] = [
+        [`{"org.osbuild.skopeo": {"items": {"${key}": ${item}}}}`, 'INVALID_DIGEST'],
+        [`{"${key}": {"items": {}}}`, 'INVALID_INPUT'],
+        [`{"org.osbuild.skopeo": {"${key}": {"items": {"${D('a')}": ${item}}}}}`, 'INVALID_INPUT'],
+        [`{"org.osbuild.skopeo": {"items": {"${D('a')}": {"${key}": ${item}}}}}`, 'INVALID_INPUT'],
+        [`{"org.osbuild.skopeo": {"items": {"${D('a')}": {"image": {"${key}": {"name": "x/y"}}}}}}`, 'INVALID_INPUT'],
+      ];
+      for (const [text, code] of docs) {
+        assert.throws(
+          () => parseFetchSources(JSON.parse(text)),
+          (e: Error & { code?: string }) => {
+            assert.equal(e.code, code, `${text}: ${e.message}`);
+            assert.ok(e.message.includes(key), `${text}: ${e.message} names ${key}`);
+            return true;
+          },
+        );
+      }
+    });
+  }
 });

@@ -153,6 +153,19 @@ describe('parseInstallOptions', () => {
     });
   }
 
+  // Keys are data: built from JSON text (an object literal `{__proto__: …}` would set the prototype).
+  for (const key of ['__proto__', 'constructor', 'toString', 'hasOwnProperty']) {
+    it(`treats the option key ${key} as a key: refused, never inherited`, () => {
+      const top = JSON.parse(`{"destination": {"type": "dir", "path": "/x"}, "${key}": {"x": 1}}`);
+      assert.deepEqual(fails(top).fields, [key]);
+      const inner = JSON.parse(`{"destination": {"type": "dir", "path": "/x", "${key}": "/y"}}`);
+      assert.deepEqual(fails(inner).fields, [`destination.${key}`]);
+      // A destination under the key is not a destination of the options.
+      const nested = JSON.parse(`{"${key}": {"destination": {"type": "dir", "path": "/x"}}}`);
+      assert.deepEqual([...fails(nested).fields].sort(), [key, 'destination'].sort());
+    });
+  }
+
   it('returns frozen data', () => {
     const o = parseInstallOptions({ destination: { type: 'oci', path: '/x' } });
     assert.ok(Object.isFrozen(o) && Object.isFrozen(o.destination));

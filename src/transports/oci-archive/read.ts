@@ -8,11 +8,16 @@
  * the archive and device files are refused; `./`-prefixed names and gzip-compressed archives work.
  * Without a reference name, the archive's `index.json` must hold exactly one image. A full device
  * while extracting is `NO_SPACE` naming the file being written, and the extraction is removed.
+ *
+ * Unlike containers/image, only what an OCI layout reader can use is written: `oci-layout`,
+ * `index.json` and `blobs/<algorithm>/<encoded>` (and the directories above them). Every other
+ * entry is checked as strictly and then skipped, so an archive of a million stray entries costs
+ * neither a million files nor memory per entry; a link outside those names is refused.
  */
 import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
 import { bigFilesTempDir, withTempDir } from '../../internal/fs.js';
-import { extractTarSafely } from '../../internal/tar/extract.js';
+import { type ExtractedType, extractTarSafely } from '../../internal/tar/extract.js';
 import { openOciLayout, type OciLayoutOptions } from '../oci/read.js';
 import type { ImageReader } from '../reader.js';
 
@@ -25,6 +30,19 @@ export interface OciArchiveOptions extends Omit<OciLayoutOptions, 'index'> {
   readonly tmpdir?: string | undefined;
   /** Aborts the extraction (`INTERRUPTED`). */
   readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * The names of an OCI image layout (image-spec `image-layout.md`): the directories `blobs` and
+ * `blobs/<algorithm>`, the files `oci-layout`, `index.json` and `blobs/<algorithm>/<encoded>`.
+ */
+export function isLayoutEntry(segments: readonly string[], type: ExtractedType): boolean {
+  if (type === 'directory')
+    return segments.length <= 1
+      ? segments.length === 0 || segments[0] === 'blobs'
+      : segments.length === 2 && segments[0] === 'blobs';
+  if (segments.length === 1) return segments[0] === 'oci-layout' || segments[0] === 'index.json';
+  return segments.length === 3 && segments[0] === 'blobs';
 }
 
 /**
@@ -46,7 +64,7 @@ export async function withOciArchive<T>(
   return withTempDir(
     'ocikit-oci-archive-',
     async (dir) => {
-      await extractTarSafely(file, dir, { signal: opts.signal });
+      await extractTarSafely(file, dir, { signal: opts.signal, keep: isLayoutEntry });
       const label = `oci-archive:${file}${opts.ref ? `:${opts.ref}` : ''}`;
       let reader: ImageReader;
       try {
