@@ -316,12 +316,11 @@ function stringMap(value: unknown, what: string, field: string): Readonly<Record
         ? Object.entries(value)
         : undefined;
   if (entries === undefined) invalid(what, `${field} is not an object of strings`);
-  const out: Record<string, string> = {};
   for (const [k, v] of entries) {
     if (v !== undefined && typeof v !== 'string') invalid(what, `${field}.${k} is not a string`);
-    out[k] = v ?? '';
   }
-  return Object.freeze(out);
+  // Object.fromEntries defines every key as an own property: `__proto__` stays a key.
+  return Object.freeze(Object.fromEntries(entries.map(([k, v]) => [k, (v as string | undefined) ?? ''])));
 }
 
 function frozenStrings(value: unknown, what: string, field: string): readonly string[] | undefined {
@@ -473,14 +472,15 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     const kind = 'schema 1 manifest';
     checkUnambiguous(root, what, kind, ['fsLayers', 'history']);
     const m = decodeFor(root, SCHEMA1_T, what, kind);
-    const fsLayers = (m.fsLayers as GoStruct[] | undefined) ?? [];
+    // A `null` element decodes to Go's zero value (undefined here): an empty blobSum.
+    const fsLayers = (m.fsLayers as (GoStruct | undefined)[] | undefined) ?? [];
     const history = (m.history as GoStruct[] | undefined) ?? [];
     if (fsLayers.length === 0) invalid(what, `${kind} has no fsLayers`);
     if (fsLayers.length !== history.length) {
       invalid(what, `${kind} has ${fsLayers.length} fsLayers but ${history.length} history entries`);
     }
     const blobSums = Object.freeze(
-      fsLayers.map((l, i) => parseDigest(l.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)),
+      fsLayers.map((l, i) => parseDigest(l?.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)),
     );
     const out: { -readonly [K in keyof Schema1Manifest]: Schema1Manifest[K] } = {
       kind: 'schema1',
