@@ -358,7 +358,8 @@ export function expandEnv(s: string, env: NodeJS.ProcessEnv): string {
       while (width < rest.length && nameChar.test(rest[width]!)) width++;
       name = rest.slice(0, width);
     }
-    if (name !== '') out += env[name] ?? '';
+    if (name !== '')
+      out += Object.hasOwn(env, name) ? (env[name] ?? '') : ''; // inherited names are unset
     else if (width === 0) out += '$'; // "$" followed by something that is not a name
     i += 1 + width;
   }

@@ -17,7 +17,20 @@ export function describeValue(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'bigint') return `the number ${String(v)}`;
   if (typeof v === 'boolean') return `the boolean ${v}`;
   if (Array.isArray(v)) return 'an array';
-  if (v instanceof Date) return `the date ${v.toISOString()}`;
+  if (v instanceof Date) return Number.isNaN(v.getTime()) ? 'an invalid date' : `the date ${v.toISOString()}`;
   if (typeof v === 'object') return 'an object';
   return typeof v;
+}
+
+/**
+ * `JSON.stringify(v)` for messages, for any value: one that JSON cannot write (a BigInt, a cycle,
+ * `undefined`, a function) is described by {@link describeValue} instead, so building a message
+ * about bad input never throws.
+ */
+export function jsonText(v: unknown): string {
+  try {
+    return JSON.stringify(v) ?? describeValue(v);
+  } catch {
+    return describeValue(v);
+  }
 }

@@ -77,12 +77,11 @@ export function stringMap(value: unknown, what: string, field: string): Readonly
         ? Object.entries(value)
         : undefined;
   if (entries === undefined) invalid(what, `${field} is not an object of strings`);
-  const out: Record<string, string> = {};
   for (const [k, v] of entries) {
     if (v !== undefined && typeof v !== 'string') invalid(what, `${field}.${k} is not a string`);
-    out[k] = v ?? '';
   }
-  return Object.freeze(out);
+  // Object.fromEntries defines every key as an own property: `__proto__` stays a key.
+  return Object.freeze(Object.fromEntries(entries.map(([k, v]) => [k, (v as string | undefined) ?? ''])));
 }
 
 function frozenStrings(value: unknown, what: string, field: string): readonly string[] | undefined {

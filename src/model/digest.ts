@@ -8,6 +8,7 @@
  */
 import { createHash } from 'node:crypto';
 import { OcikitError } from '../errors.js';
+import { jsonText } from '../internal/guards.js';
 
 /**
  * A validated `sha256:<64 lowercase hex>` string.
@@ -38,7 +39,7 @@ export function parseDigest(value: unknown, what = 'digest'): Digest {
   if (!isDigest(value)) {
     throw new OcikitError(
       'INVALID_DIGEST',
-      `${what} ${JSON.stringify(value)} is not a sha256 digest (sha256:<64 lowercase hex>)`,
+      `${what} ${jsonText(value)} is not a sha256 digest (sha256:<64 lowercase hex>)`,
     );
   }
   return value;

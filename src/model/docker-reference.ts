@@ -12,6 +12,7 @@
  */
 import { isDigest, type Digest } from './digest.js';
 import { OcikitError } from '../errors.js';
+import { jsonText } from '../internal/guards.js';
 
 /**
  * A parsed, normalised docker reference.
@@ -76,7 +77,7 @@ function splitDomain(name: string): [string, string] {
  */
 export function parseDockerReference(value: unknown, what = 'image name'): DockerReference {
   if (typeof value !== 'string' || value === '') {
-    throw new OcikitError('INVALID_INPUT', `${what} ${JSON.stringify(value)} is not a non-empty string`);
+    throw new OcikitError('INVALID_INPUT', `${what} ${jsonText(value)} is not a non-empty string`);
   }
   let rest = value;
   let digest: Digest | undefined;

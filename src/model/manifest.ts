@@ -335,14 +335,15 @@ export function parseManifest(bytes: Uint8Array, what: string): ParsedManifest {
     const kind = 'schema 1 manifest';
     checkUnambiguous(root, what, kind, ['fsLayers', 'history']);
     const m = decodeFor(root, SCHEMA1_T, what, kind);
-    const fsLayers = (m.fsLayers as GoStruct[] | undefined) ?? [];
+    // A `null` element decodes to Go's zero value (undefined here): an empty blobSum.
+    const fsLayers = (m.fsLayers as (GoStruct | undefined)[] | undefined) ?? [];
     const history = (m.history as GoStruct[] | undefined) ?? [];
     if (fsLayers.length === 0) invalid(what, `${kind} has no fsLayers`);
     if (fsLayers.length !== history.length) {
       invalid(what, `${kind} has ${fsLayers.length} fsLayers but ${history.length} history entries`);
     }
     const blobSums = Object.freeze(
-      fsLayers.map((l, i) => parseDigest(l.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)),
+      fsLayers.map((l, i) => parseDigest(l?.blobSum ?? '', `${what} fsLayers[${i}].blobSum`)),
     );
     const out: { -readonly [K in keyof Schema1Manifest]: Schema1Manifest[K] } = {
       kind: 'schema1',

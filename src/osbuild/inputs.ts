@@ -21,7 +21,7 @@ import { type Digest, parseDigest } from '../model/digest.js';
 import { OcikitError, fromSystemError } from '../errors.js';
 import type { ParsedManifest } from '../model/manifest.js';
 import { type ListFile, type ManifestListMap, readAllBounded, readManifestLists } from './manifest-lists.js';
-import { isRecord } from '../internal/guards.js';
+import { isRecord, jsonText } from '../internal/guards.js';
 import { readDirManifest } from '../transports/dir/read.js';
 import { STORAGE_DEFAULTS, storageDriverName } from '../config/storage-conf.js';
 import { isStorageDriverName } from '../transports/containers-storage/reference.js';
@@ -188,7 +188,7 @@ async function resolveOne(
   if (typeof format !== 'string' || !(CONTAINER_FORMATS as readonly string[]).includes(format)) {
     throw new OcikitError(
       'INVALID_INPUT',
-      `archive ${JSON.stringify(key)}: unknown container format ${JSON.stringify(format)}`,
+      `archive ${JSON.stringify(key)}: unknown container format ${jsonText(format)}`,
     );
   }
   if (typeof data.name !== 'string' || data.name === '') {

@@ -11,7 +11,7 @@
  */
 import * as path from 'node:path';
 import { OcikitError } from '../errors.js';
-import { isRecord } from '../internal/guards.js';
+import { isRecord, jsonText } from '../internal/guards.js';
 import { type Digest, parseDigest } from '../model/digest.js';
 import { type DockerReference, parseDockerReference } from '../model/docker-reference.js';
 
@@ -140,7 +140,7 @@ function imageFields(id: Digest, item: unknown, where: string, withDigest: boole
   }
   const tls = image['tls-verify'];
   if (tls !== undefined && typeof tls !== 'boolean')
-    throw invalid(`${where}: image.tls-verify ${JSON.stringify(tls)} is not a boolean`);
+    throw invalid(`${where}: image.tls-verify ${jsonText(tls)} is not a boolean`);
   return {
     name,
     ref,
@@ -156,11 +156,11 @@ function skopeoItem(id: Digest, item: unknown, where: string): FetchItem {
   const { name, ref, digest, tlsVerify, transport, storageLocation: loc } = imageFields(id, item, where, true);
   if (transport !== 'docker' && transport !== 'containers-storage') {
     throw invalid(
-      `${where}: image.containers-transport ${JSON.stringify(transport)} is not "docker" or "containers-storage"`,
+      `${where}: image.containers-transport ${jsonText(transport)} is not "docker" or "containers-storage"`,
     );
   }
   if (loc !== undefined && (typeof loc !== 'string' || !path.isAbsolute(loc))) {
-    throw invalid(`${where}: image.storage-location ${JSON.stringify(loc)} is not an absolute path`);
+    throw invalid(`${where}: image.storage-location ${jsonText(loc)} is not an absolute path`);
   }
   if (transport === 'containers-storage') return { kind: 'local', id, name, digest, storageLocation: loc ?? null };
   if (loc !== undefined)
@@ -178,7 +178,7 @@ function indexItem(id: Digest, item: unknown, where: string): FetchItem {
     );
   }
   if (transport !== 'docker')
-    throw invalid(`${where}: image.containers-transport ${JSON.stringify(transport)} is not "docker"`);
+    throw invalid(`${where}: image.containers-transport ${jsonText(transport)} is not "docker"`);
   return { kind: 'list', id, name, ref, tlsVerify };
 }
 

@@ -79,10 +79,11 @@ export function parseIndexJson(bytes: Uint8Array, what: string): IndexEntry[] {
     if (typeof d.size !== 'number' || !Number.isSafeInteger(d.size) || d.size < 0) {
       throw new OcikitError('INVALID_INPUT', `${what}: manifests[${i}].size ${JSON.stringify(d.size)} is not a size`);
     }
-    const annotations: Record<string, string> = {};
-    if (typeof d.annotations === 'object' && d.annotations !== null) {
-      for (const [k, v] of Object.entries(d.annotations)) if (typeof v === 'string') annotations[k] = v;
-    }
+    // Object.fromEntries keeps every name as an own key (`__proto__` too).
+    const annotations: Record<string, string> =
+      typeof d.annotations === 'object' && d.annotations !== null
+        ? Object.fromEntries(Object.entries(d.annotations).filter(([, v]) => typeof v === 'string'))
+        : {};
     return {
       mediaType: typeof d.mediaType === 'string' ? d.mediaType : '',
       digest: d.digest,
