@@ -427,22 +427,16 @@ function manyImages(root: string, n: number, groups: number): string {
       }),
     );
     writeFileSync(join(shared, String(g)), manifest);
-    const list = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: 'application/vnd.oci.image.index.v1+json',
-        manifests: [
-          {
-            mediaType: 'application/vnd.oci.image.manifest.v1+json',
-            digest: sha(manifest),
-            size: manifest.length,
-            platform: { architecture: 'amd64', os: 'linux' },
-          },
-        ],
-      }),
-    );
-    writeFileSync(join(lists, sha(list)), list);
-    files[sha(list)] = {};
+    const list = makeList([
+      {
+        manifest,
+        manifestDigest: sha(manifest),
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        platform: { architecture: 'amd64', os: 'linux' },
+      },
+    ]);
+    writeFileSync(join(lists, list.digest), list.bytes);
+    files[list.digest] = {};
   }
   const archives: Record<string, object> = {};
   for (let i = 0; i < n; i++) {
