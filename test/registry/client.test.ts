@@ -12,6 +12,22 @@ import { downloadBlob, getManifest } from '../../src/registry/client.js';
 import { tempDir } from '../helpers/tmp.js';
 import { BLOB, BLOB_DIGEST, MANIFEST, client, serve, sha } from './fake-registry.js';
 
+/** Downloads the fake registry's test blob (`BLOB`, repository `x`, plain HTTP) from `host` into `file`. */
+function downloadTestBlob(
+  t: Parameters<typeof client>[0],
+  host: string,
+  file: string,
+  opts?: Parameters<typeof downloadBlob>[4],
+): ReturnType<typeof downloadBlob> {
+  return downloadBlob(
+    client(t),
+    { host, path: 'x', tlsVerify: false },
+    { digest: BLOB_DIGEST, size: BLOB.length },
+    file,
+    opts,
+  );
+}
+
 describe('getManifest', () => {
   it('sends every manifest media type in Accept and returns the exact bytes (anonymous)', async (t) => {
     let accept = '';
@@ -91,13 +107,7 @@ describe('downloadBlob', () => {
       const dir = await tempDir(t);
       const file = join(dir, 'blob');
       let counted = 0;
-      await downloadBlob(
-        client(t),
-        { host, path: 'x', tlsVerify: false },
-        { digest: BLOB_DIGEST, size: BLOB.length },
-        file,
-        { onBytes: (n) => (counted += n) },
-      );
+      await downloadTestBlob(t, host, file, { onBytes: (n) => (counted += n) });
       assert.deepEqual(await readFile(file), BLOB);
       assert.equal(seen.length, 2);
       assert.match(seen[1] ?? '', /^bytes=\d+-$/);
@@ -116,15 +126,7 @@ describe('downloadBlob', () => {
     it(`refuses ${why} with DIGEST_MISMATCH`, async (t) => {
       const { host } = await serve(t, (req, res) => res.end(req.url === '/v2/' ? '{}' : body));
       const dir = await tempDir(t);
-      await assert.rejects(
-        downloadBlob(
-          client(t),
-          { host, path: 'x', tlsVerify: false },
-          { digest: BLOB_DIGEST, size: BLOB.length },
-          join(dir, 'blob'),
-        ),
-        { code: 'DIGEST_MISMATCH' },
-      );
+      await assert.rejects(downloadTestBlob(t, host, join(dir, 'blob')), { code: 'DIGEST_MISMATCH' });
     });
   }
 
@@ -134,15 +136,7 @@ describe('downloadBlob', () => {
       res.end('{}');
     });
     const dir = await tempDir(t);
-    await assert.rejects(
-      downloadBlob(
-        client(t),
-        { host, path: 'x', tlsVerify: false },
-        { digest: BLOB_DIGEST, size: BLOB.length },
-        join(dir, 'blob'),
-      ),
-      { code: 'NOT_FOUND' },
-    );
+    await assert.rejects(downloadTestBlob(t, host, join(dir, 'blob')), { code: 'NOT_FOUND' });
   });
 
   it('gives up with REGISTRY when the connection keeps breaking', async (t) => {
@@ -152,15 +146,7 @@ describe('downloadBlob', () => {
       res.write(BLOB.subarray(0, 1000), () => setTimeout(() => req.socket.destroy(), 10));
     });
     const dir = await tempDir(t);
-    await assert.rejects(
-      downloadBlob(
-        client(t),
-        { host, path: 'x', tlsVerify: false },
-        { digest: BLOB_DIGEST, size: BLOB.length },
-        join(dir, 'blob'),
-      ),
-      { code: 'REGISTRY' },
-    );
+    await assert.rejects(downloadTestBlob(t, host, join(dir, 'blob')), { code: 'REGISTRY' });
   });
 
   it('stops with INTERRUPTED when the signal is aborted', async (t) => {
@@ -172,15 +158,6 @@ describe('downloadBlob', () => {
     const dir = await tempDir(t);
     const ac = new AbortController();
     setTimeout(() => ac.abort(), 100);
-    await assert.rejects(
-      downloadBlob(
-        client(t),
-        { host, path: 'x', tlsVerify: false },
-        { digest: BLOB_DIGEST, size: BLOB.length },
-        join(dir, 'blob'),
-        { signal: ac.signal },
-      ),
-      { code: 'INTERRUPTED' },
-    );
+    await assert.rejects(downloadTestBlob(t, host, join(dir, 'blob'), { signal: ac.signal }), { code: 'INTERRUPTED' });
   });
 });
