@@ -14,7 +14,7 @@ import { exists, writeNewFile } from '../internal/fs.js';
 import { type Limiter, createLimiter } from '../internal/pool.js';
 import { syncPath } from '../internal/publish.js';
 import type { Digest } from '../model/digest.js';
-import { type DockerReference, formatDockerReference, registryApiHost } from '../model/docker-reference.js';
+import { type DockerReference, formatDockerReference } from '../model/docker-reference.js';
 import { type ParsedManifest, manifestDigest, parseManifest } from '../model/manifest.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { distinctBlobs, expectDigest } from '../model/verify.js';
@@ -45,6 +45,7 @@ import {
   getManifest,
   lowSpeedLimit,
 } from '../registry/client.js';
+import { type Endpoint, type HostConfigOptions, planEndpoints } from '../registry/endpoints.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
 import type { LocalStoreOptions } from './local.js';
@@ -154,6 +155,8 @@ interface FetchRun {
   readonly limit: Limiter;
   readonly signal: AbortSignal;
   readonly onProgress: ((e: FetchProgress) => void) | undefined;
+  /** Where the host configuration comes from (registries.conf, certs.d, auth files). */
+  readonly hostConfig: HostConfigOptions;
   /** Blobs of this run: digest → the verified file in the staging directory. */
   readonly blobs: Map<Digest, Promise<string>>;
 }
@@ -163,9 +166,37 @@ function summaryOf(item: FetchItem, status: FetchItemSummary['status'], bytes: n
   return { id: item.id, kind: item.kind, name: item.name, digest, status, bytes };
 }
 
-function location(ref: DockerReference, tlsVerify: boolean): RepositoryLocation {
-  return { host: registryApiHost(ref.domain), authDomain: ref.domain, path: ref.path, tlsVerify };
+/**
+ * Opens the manifest `digest` of `ref` at the first endpoint of its plan that serves it (mirrors
+ * first, the primary last, as containers/image `docker/docker_image_src.go` does); the rest of
+ * the image comes from that endpoint. An endpoint that fails to serve the manifest (not found, a
+ * registry or connection error) passes to the next; content that fails verification does not:
+ * that is an error at once, as it is for skopeo once it checks what the endpoint sent.
+ */
+async function openImage(run: FetchRun, ref: DockerReference, tlsVerify: boolean, digest: Digest) {
+  const plan = await planEndpoints(ref, { ...run.hostConfig, tlsVerify: tlsVerify ? undefined : false });
+  const failures: { endpoint: Endpoint; err: unknown }[] = [];
+  for (const endpoint of plan.endpoints) {
+    try {
+      const got = await fetchManifest(run, endpoint.location, endpoint.ref, digest);
+      return { ...got, loc: endpoint.location, endpoint };
+    } catch (err) {
+      if (!isOcikitError(err) || !ENDPOINT_FALLBACK.has(err.code) || run.signal.aborted) throw err;
+      failures.push({ endpoint, err });
+    }
+  }
+  const last = failures.at(-1)!;
+  if (failures.length === 1) throw last.err;
+  const mirrors = failures
+    .slice(0, -1)
+    .map((f) => `${formatDockerReference(f.endpoint.ref)}: ${(f.err as Error).message}`)
+    .join('; ');
+  const primary = last.err as OcikitError;
+  throw new OcikitError(primary.code, `${primary.message} (mirrors also failed: ${mirrors})`, { cause: primary });
 }
+
+/** The errors of one endpoint that make a pull try the next one. */
+const ENDPOINT_FALLBACK: ReadonlySet<string> = new Set(['NOT_FOUND', 'REGISTRY', 'MANIFEST_TOO_LARGE']);
 
 /**
  * Parses fetched manifest bytes and checks their digest (`parsed.digest`) is the requested one.
@@ -228,12 +259,13 @@ function runBlob(
 }
 
 async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSummary> {
-  const loc = location(item.ref, item.tlsVerify);
-  let { parsed, what } = await fetchManifest(run, loc, item.ref, item.digest);
+  const opened = await openImage(run, item.ref, item.tlsVerify, item.digest);
+  const { loc, endpoint } = opened;
+  let { parsed, what } = opened;
   if (parsed.kind === 'list') {
-    // As `skopeo copy` does for a list digest: take the host platform's instance.
+    // As `skopeo copy` does for a list digest: take the host platform's instance, from the same endpoint.
     const entry = chooseInstance(parsed, { platform: hostPlatform() }, what);
-    ({ parsed, what } = await fetchManifest(run, loc, item.ref, entry.digest));
+    ({ parsed, what } = await fetchManifest(run, loc, endpoint.ref, entry.digest));
   }
   if (parsed.kind === 'schema1') {
     throw new OcikitError(
@@ -261,8 +293,7 @@ async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSumm
 }
 
 async function fetchList(run: FetchRun, item: ListItem): Promise<FetchItemSummary> {
-  const loc = location(item.ref, item.tlsVerify);
-  const { parsed, what } = await fetchManifest(run, loc, item.ref, item.id);
+  const { parsed, what } = await openImage(run, item.ref, item.tlsVerify, item.id);
   expectManifestList(parsed.raw, what, { parsed, notAList: 'LIST_MISMATCH' });
   const file = run.staging.listFile(item.id);
   await writeNewFile(file, async (fh) => {
@@ -390,6 +421,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         limit: createLimiter(jobs),
         signal: controller.signal,
         onProgress: opts.onProgress,
+        hostConfig: { authFile: opts.authFile, env: opts.env },
         blobs: new Map(),
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);

@@ -20,7 +20,8 @@ import { MAX_MANIFEST_SIZE, manifestTooLarge } from '../model/manifest.js';
 import type { AuthLookupOptions } from '../auth/auth-files.js';
 import { type BlobSink, openBlobSink } from './blob-sink.js';
 import { type AuthClient, type RepositoryLocation, authedGet } from './transport/bearer.js';
-import { createDispatcher } from './transport/dispatcher.js';
+import { closeDispatchers } from './transport/dispatcher.js';
+import { hostEnvVars } from '../internal/host-env.js';
 import {
   DEFAULT_RETRY,
   type HttpResponse,
@@ -68,8 +69,7 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
     lowSpeed: lowSpeedLimit(lowSpeed),
     userAgent: userAgent ?? 'ocikit',
     auth,
-    agent: createDispatcher({ tlsVerify: true }),
-    insecureAgent: createDispatcher({ tlsVerify: false }),
+    connections: { env: hostEnvVars(auth), dispatchers: new Map() },
     hosts: new Map(),
     tokens: new Map(),
     credentials: new Map(),
@@ -78,7 +78,7 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
 
 /** Closes the client's connections. */
 export async function closeRegistryClient(client: RegistryClient): Promise<void> {
-  await Promise.all([client.agent.close(), client.insecureAgent.close()]);
+  await closeDispatchers(client.connections);
 }
 
 /** The error for a response that is not the success asked for: 404 → `NOT_FOUND`, else `REGISTRY`. */

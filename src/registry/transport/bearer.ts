@@ -31,6 +31,7 @@ import {
   type Credentials,
 } from '../../auth/auth-files.js';
 import { type Challenge, parseChallenges } from './challenge.js';
+import type { ConnectionSettings, TlsMaterial } from './dispatcher.js';
 import { type HttpResponse, readBody, registryErrorText, retryBody, send } from './http.js';
 import { type HostState, type PingClient, hostState } from './ping.js';
 
@@ -44,6 +45,13 @@ export interface RepositoryLocation {
   readonly path: string;
   /** False: skip certificate checks and allow plain HTTP (default true). */
   readonly tlsVerify?: boolean;
+  /** Extra CAs and a client certificate for this registry (certs.d). */
+  readonly tls?: TlsMaterial | undefined;
+}
+
+/** How `loc` is connected to. */
+export function connectionOf(loc: RepositoryLocation): ConnectionSettings {
+  return { verify: loc.tlsVerify !== false, tls: loc.tls };
 }
 
 /** What the auth flow needs from the client: pinging, where credentials are, and its caches. */
@@ -77,7 +85,7 @@ async function fetchToken(
   challenge: Challenge,
   scope: string,
   creds: Credentials | undefined,
-  verify: boolean,
+  conn: ConnectionSettings,
   signal?: AbortSignal,
 ): Promise<string> {
   const realm = challenge.params.realm;
@@ -100,7 +108,7 @@ async function fetchToken(
   if (creds) headers.authorization = basicAuthorization(creds);
   const what = `requesting a token from ${url.origin}${url.pathname}`;
   const body = await retryBody(client, what, signal, async () => {
-    const res = await send(client, url, verify, what, { headers, signal });
+    const res = await send(client, url, conn, what, { headers, signal });
     if (res.statusCode !== 200) {
       const text = await registryErrorText(res);
       throw new OcikitError(
@@ -138,7 +146,7 @@ async function authorization(
     const key = `${state.origin} ${bearer.params.realm ?? ''} ${bearer.params.service ?? ''} ${scope}`;
     let p = fresh ? undefined : client.tokens.get(key);
     if (!p) {
-      p = fetchToken(client, bearer, scope, creds, loc.tlsVerify !== false, signal);
+      p = fetchToken(client, bearer, scope, creds, state.conn, signal);
       client.tokens.set(key, p);
       p.catch(() => client.tokens.delete(key));
     }
@@ -163,11 +171,11 @@ export async function authedGet(
   headers: Record<string, string>,
   signal?: AbortSignal,
 ): Promise<HttpResponse> {
-  const state = await hostState(client, loc.host, loc.tlsVerify !== false, signal);
+  const state = await hostState(client, loc.host, connectionOf(loc), signal);
   const url = new URL(`/v2/${loc.path}/${suffix}`, state.origin);
   let auth = await authorization(client, state, loc, state.challenges, false, signal);
   const go = (a: string | undefined) =>
-    send(client, url, state.verify, what, { headers: { ...headers, ...(a ? { authorization: a } : {}) }, signal });
+    send(client, url, state.conn, what, { headers: { ...headers, ...(a ? { authorization: a } : {}) }, signal });
   let res = await go(auth);
   if (res.statusCode === 401) {
     await refuseForeign(res, state.origin, what);

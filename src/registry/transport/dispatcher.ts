@@ -10,6 +10,7 @@
 import { createRequire } from 'node:module';
 import type { Agent, Dispatcher } from 'undici';
 import { OcikitError } from '../../errors.js';
+import { proxyFor } from './proxy.js';
 
 type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
@@ -109,6 +110,79 @@ export function createDispatcher(opts: DispatcherOptions): Agent {
   }
   const { AgentClass } = undici();
   return new AgentClass(opts.tlsVerify ? POOL_OPTIONS : { ...POOL_OPTIONS, connect: { rejectUnauthorized: false } });
+}
+
+/**
+ * One registry's TLS material from its certs.d directory (containers-certs.d(5)): extra CA
+ * certificates trusted besides the system roots, and a client certificate with its key.
+ */
+export interface TlsMaterial {
+  /** Extra CA certificates (PEM), added to the host's system roots. */
+  readonly ca?: readonly Buffer[] | undefined;
+  /** The client certificate (PEM). */
+  readonly cert?: Buffer | undefined;
+  /** The client certificate's key (PEM). */
+  readonly key?: Buffer | undefined;
+}
+
+/**
+ * How to connect to one registry: whether certificates are checked and its TLS material. The
+ * token realm and redirect targets of that registry are reached with the same settings, as
+ * containers/image uses one `http.Client` per registry.
+ */
+export interface ConnectionSettings {
+  /** Check server certificates. */
+  readonly verify: boolean;
+  /** Extra CAs and the client certificate (certs.d). */
+  readonly tls?: TlsMaterial | undefined;
+}
+
+/** The dispatchers of one client, built on first use and shared by every request with the same settings. */
+export interface DispatcherPool {
+  /** The environment the proxy is chosen from (`proxy.ts`). */
+  readonly env: NodeJS.ProcessEnv;
+  /** Dispatchers by {@link connectionKey} and proxy. */
+  readonly dispatchers: Map<string, Dispatcher>;
+}
+
+const tlsIds = new WeakMap<TlsMaterial, number>();
+let nextTlsId = 1;
+
+/** A key naming `conn` (the TLS material by identity): equal keys may share connections. */
+export function connectionKey(conn: ConnectionSettings): string {
+  let id = 0;
+  if (conn.tls !== undefined) {
+    id = tlsIds.get(conn.tls) ?? nextTlsId++;
+    tlsIds.set(conn.tls, id);
+  }
+  return `${conn.verify ? 'verify' : 'insecure'}:${id}`;
+}
+
+/**
+ * The dispatcher for a request to `target` with `conn`: direct or through the proxy that
+ * `proxyFor` chooses for that URL, with `conn`'s TLS settings for an https URL.
+ */
+export function dispatcherFor(pool: DispatcherPool, target: URL, conn: ConnectionSettings): Dispatcher {
+  const https = target.protocol === 'https:';
+  const proxy = proxyFor(target, pool.env);
+  const key = `${https ? `https ${connectionKey(conn)}` : 'http'} ${proxy ?? ''}`;
+  let d = pool.dispatchers.get(key);
+  if (d === undefined) {
+    d = createDispatcher({
+      tlsVerify: !https || conn.verify,
+      ...(https && conn.tls !== undefined ? conn.tls : {}),
+      proxy,
+    });
+    pool.dispatchers.set(key, d);
+  }
+  return d;
+}
+
+/** Closes every dispatcher of `pool`. */
+export async function closeDispatchers(pool: DispatcherPool): Promise<void> {
+  const all = [...pool.dispatchers.values()];
+  pool.dispatchers.clear();
+  await Promise.all(all.map((d) => d.close()));
 }
 
 /** Sends one request through `dispatcher` (undici's promise `request`); the body is left unread. */

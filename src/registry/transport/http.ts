@@ -17,10 +17,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Agent, Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
 import { OcikitError, interrupted, isOcikitError } from '../../errors.js';
 import { escapeControl } from '../../internal/text.js';
-import { request } from './dispatcher.js';
+import { type ConnectionSettings, type DispatcherPool, dispatcherFor, request } from './dispatcher.js';
 import { LOW_SPEED_CODE, type LowSpeedLimit, type SpeedWatch, watchSpeed } from './low-speed.js';
 
 /**
@@ -44,10 +44,8 @@ export interface HttpClient {
   readonly retry: RetryPolicy;
   readonly lowSpeed: LowSpeedLimit;
   readonly userAgent: string;
-  /** The dispatcher that checks certificates (also used for every plain-HTTP request). */
-  readonly agent: Agent;
-  /** The dispatcher that accepts any certificate (`tls-verify: false`). */
-  readonly insecureAgent: Agent;
+  /** The dispatchers, one per connection setting and proxy (`dispatcher.ts`). */
+  readonly connections: DispatcherPool;
 }
 
 /** A response of {@link send}, body unread. */
@@ -165,15 +163,16 @@ function redirectTarget(location: string, from: URL, what: string): URL {
 }
 
 /**
- * One HTTP request with retries and redirects; `verify` false sends HTTPS through the dispatcher
- * that accepts any certificate. `what` names the request in errors.
+ * One HTTP request with retries and redirects, every hop through the dispatcher for its URL and
+ * `conn` (the registry's TLS settings; a proxy when the environment names one for that URL).
+ * `what` names the request in errors.
  * @returns the final response, body unread.
  * @throws OcikitError `REGISTRY` when every attempt failed, `INTERRUPTED`.
  */
 export async function send(
   client: HttpClient,
   url: URL,
-  verify: boolean,
+  conn: ConnectionSettings,
   what: string,
   opts: SendOptions = {},
 ): Promise<HttpResponse> {
@@ -189,8 +188,7 @@ export async function send(
     try {
       for (let hop = 0; ; hop++) {
         watch = watchSpeed(client.lowSpeed, signal);
-        const agent = verify || target.protocol === 'http:' ? client.agent : client.insecureAgent;
-        const res = await request(agent, {
+        const res = await request(dispatcherFor(client.connections, target, conn), {
           origin: target.origin,
           path: `${target.pathname}${target.search}`,
           method: opts.method ?? 'GET',

@@ -15,48 +15,54 @@
  */
 import { OcikitError, isOcikitError } from '../../errors.js';
 import { type Challenge, parseChallenges } from './challenge.js';
+import { type ConnectionSettings, connectionKey } from './dispatcher.js';
 import { type HttpClient, registryErrorText, send } from './http.js';
 
 /** What the ping found out about one host. */
 export interface HostState {
   /** `https://host` or `http://host`. */
   readonly origin: string;
-  /** Whether certificates are checked on this origin. */
-  readonly verify: boolean;
+  /** How this origin is reached (certificates not checked when the ping fell back to that). */
+  readonly conn: ConnectionSettings;
   /** Challenges from the ping; replaced by those of a later 401. */
   challenges: Challenge[];
 }
 
 /** What pinging needs from the client: HTTP, and the cache of pinged hosts. */
 export interface PingClient extends HttpClient {
-  /** Pings by `<verify|insecure> <host>`; a failed ping is forgotten so the next request retries it. */
+  /** Pings by connection key and host; a failed ping is forgotten so the next request retries it. */
   readonly hosts: Map<string, Promise<HostState>>;
 }
 
 /**
- * Pings `/v2/` of `host` once per client and TLS setting and remembers the working origin and the
- * challenges.
+ * Pings `/v2/` of `host` once per client and connection setting and remembers the working origin
+ * and the challenges.
  * @throws OcikitError `REGISTRY` (no registry answers, an unexpected status), `INTERRUPTED`.
  */
 export function hostState(
   client: PingClient,
   host: string,
-  tlsVerify: boolean,
+  conn: ConnectionSettings,
   signal?: AbortSignal,
 ): Promise<HostState> {
-  const key = `${tlsVerify ? 'verify' : 'insecure'} ${host}`;
+  const key = `${connectionKey(conn)} ${host}`;
   let p = client.hosts.get(key);
   if (!p) {
-    p = ping(client, host, tlsVerify, signal);
+    p = ping(client, host, conn, signal);
     client.hosts.set(key, p);
     p.catch(() => client.hosts.delete(key));
   }
   return p;
 }
 
-async function ping(client: PingClient, host: string, tlsVerify: boolean, signal?: AbortSignal): Promise<HostState> {
-  const tryOrigin = async (origin: string, verify: boolean, attempts?: number): Promise<HostState> => {
-    const res = await send(client, new URL('/v2/', origin), verify, `pinging registry ${origin}`, {
+async function ping(
+  client: PingClient,
+  host: string,
+  conn: ConnectionSettings,
+  signal?: AbortSignal,
+): Promise<HostState> {
+  const tryOrigin = async (origin: string, attempts?: number): Promise<HostState> => {
+    const res = await send(client, new URL('/v2/', origin), conn, `pinging registry ${origin}`, {
       signal,
       attempts,
     });
@@ -66,14 +72,14 @@ async function ping(client: PingClient, host: string, tlsVerify: boolean, signal
       throw new OcikitError('REGISTRY', `pinging registry ${origin}: HTTP ${res.statusCode}${text}`);
     }
     const own = res.url.origin === origin;
-    return { origin, verify, challenges: own ? parseChallenges(res.headers['www-authenticate']) : [] };
+    return { origin, conn, challenges: own ? parseChallenges(res.headers['www-authenticate']) : [] };
   };
-  if (tlsVerify) return tryOrigin(`https://${host}`, true);
+  if (conn.verify) return tryOrigin(`https://${host}`);
   try {
     // One quick HTTPS try without certificate checks; a plain-HTTP registry fails it at once.
-    return await tryOrigin(`https://${host}`, false, 1);
+    return await tryOrigin(`https://${host}`, 1);
   } catch (err) {
     if (isOcikitError(err, 'INTERRUPTED')) throw err;
-    return tryOrigin(`http://${host}`, false);
+    return tryOrigin(`http://${host}`);
   }
 }
