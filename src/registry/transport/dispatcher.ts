@@ -8,6 +8,7 @@
  * docs/fetch.md).
  */
 import { createRequire } from 'node:module';
+import type { ConnectionOptions } from 'node:tls';
 import type { Agent, Dispatcher } from 'undici';
 import { OcikitError } from '../../errors.js';
 import { proxyFor } from './proxy.js';
@@ -109,7 +110,15 @@ export function createDispatcher(opts: DispatcherOptions): Agent {
     }
   }
   const { AgentClass } = undici();
-  return new AgentClass(opts.tlsVerify ? POOL_OPTIONS : { ...POOL_OPTIONS, connect: { rejectUnauthorized: false } });
+  return new AgentClass({ ...POOL_OPTIONS, connect: connectOptions(opts) });
+}
+
+/**
+ * The TLS options of connections to a registry (also of a registry reached through a proxy
+ * tunnel): certificate checks on or off.
+ */
+function connectOptions(opts: DispatcherOptions): ConnectionOptions {
+  return opts.tlsVerify ? {} : { rejectUnauthorized: false };
 }
 
 /**
