@@ -8,11 +8,10 @@
  * (a wrong store path here becomes a wrong bind mount later) are in docs/storage-conf.md.
  */
 import * as path from 'node:path';
-import { parse as parseToml, TomlError } from 'smol-toml';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { readFileInside } from '../internal/fs.js';
-import { describeValue } from '../internal/guards.js';
 import { type HostEnv, hostEnvVars, hostPath, hostUid, hostVar, userConfigDir } from '../internal/host-env.js';
+import { isTomlTable as isTable, parseTomlDocument, tomlTypeError as typeError } from './toml.js';
 
 /**
  * The storage settings ocikit uses, as read from one `storage.conf` (or the defaults when none
@@ -175,18 +174,7 @@ export async function readStorageConf(opts: StorageConfOptions = {}): Promise<St
 export function parseStorageConf(text: string, file: string, opts: Pick<HostEnv, 'env' | 'uid'> = {}): StorageConf {
   const env = hostEnvVars(opts);
   const uid = hostUid(opts);
-  let doc: Record<string, unknown>;
-  try {
-    doc = parseToml(text) as Record<string, unknown>;
-  } catch (err) {
-    if (err instanceof TomlError) {
-      const reason = (err.message.split('\n')[0] ?? '').replace(/^Invalid TOML document:\s*/, '');
-      throw new OcikitError('CONFIG', `${file}: line ${err.line}, column ${err.column}: invalid TOML: ${reason}`, {
-        cause: err,
-      });
-    }
-    throw new OcikitError('CONFIG', `${file}: invalid TOML: ${String(err)}`, { cause: err });
-  }
+  const doc = parseTomlDocument(text, file);
 
   // No [storage] table at all: everything is a default (osbuild raises KeyError here).
   const storage = table(doc, 'storage', file, '');
@@ -364,14 +352,4 @@ export function expandEnv(s: string, env: NodeJS.ProcessEnv): string {
     i += 1 + width;
   }
   return out;
-}
-
-function isTable(v: unknown): v is Record<string, unknown> {
-  if (typeof v !== 'object' || v === null || Array.isArray(v) || v instanceof Date) return false;
-  const proto = Object.getPrototypeOf(v);
-  return proto === null || proto === Object.prototype; // smol-toml makes tables without a prototype
-}
-
-function typeError(file: string, key: string, want: string, got: unknown): OcikitError {
-  return new OcikitError('CONFIG', `${file}: ${key} must be ${want}, not ${describeValue(got)}`);
 }

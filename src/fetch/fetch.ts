@@ -132,6 +132,11 @@ export interface FetchOptions extends LocalStoreOptions {
   readonly onProgress?: ((event: FetchProgress) => void) | undefined;
   /** An auth file to use instead of the standard lookup (skopeo's `--authfile`). */
   readonly authFile?: string | undefined;
+  /**
+   * A registries.conf to read instead of the per-user or system file (skopeo's
+   * `--registries-conf`); it must exist; the drop-in directories are still read.
+   */
+  readonly registriesConf?: string | undefined;
   /** The environment for auth-file and storage.conf lookup (default `process.env`). */
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Retry policy for registry requests. */
@@ -169,30 +174,43 @@ function summaryOf(item: FetchItem, status: FetchItemSummary['status'], bytes: n
 /**
  * Opens the manifest `digest` of `ref` at the first endpoint of its plan that serves it (mirrors
  * first, the primary last, as containers/image `docker/docker_image_src.go` does); the rest of
- * the image comes from that endpoint. An endpoint that fails to serve the manifest (not found, a
- * registry or connection error) passes to the next; content that fails verification does not:
- * that is an error at once, as it is for skopeo once it checks what the endpoint sent.
+ * the image comes from that endpoint. The plan is made for `NAME@DIGEST`, the reference osbuild's
+ * skopeo source copies. An endpoint that registries.conf blocks is refused without a request and
+ * passes to the next, as one that fails to serve the manifest does (not found, a registry or
+ * connection error); content that fails verification does not: that is an error at once, as it is
+ * for skopeo once it checks what the endpoint sent. When every endpoint fails the error is the
+ * primary's, after the mirrors' (containers/image: `(Mirrors also failed: …): primary: error`).
  */
 async function openImage(run: FetchRun, ref: DockerReference, tlsVerify: boolean, digest: Digest) {
-  const plan = await planEndpoints(ref, { ...run.hostConfig, tlsVerify: tlsVerify ? undefined : false });
-  const failures: { endpoint: Endpoint; err: unknown }[] = [];
+  const plan = await planEndpoints(
+    { domain: ref.domain, path: ref.path, ...(ref.tag !== undefined ? { tag: ref.tag } : {}), digest },
+    { ...run.hostConfig, tlsVerify: tlsVerify ? undefined : false },
+  );
+  const failures: { endpoint: Endpoint; err: OcikitError }[] = [];
   for (const endpoint of plan.endpoints) {
     try {
+      if (endpoint.blocked !== null) {
+        const host = JSON.stringify(endpoint.ref.domain);
+        throw new OcikitError('CONFIG', `registry ${host} is blocked by ${endpoint.blocked.description}`);
+      }
       const got = await fetchManifest(run, endpoint.location, endpoint.ref, digest);
       return { ...got, loc: endpoint.location, endpoint };
     } catch (err) {
-      if (!isOcikitError(err) || !ENDPOINT_FALLBACK.has(err.code) || run.signal.aborted) throw err;
+      const passes = isOcikitError(err) && (ENDPOINT_FALLBACK.has(err.code) || endpoint.blocked !== null);
+      if (!passes || run.signal.aborted) throw err;
       failures.push({ endpoint, err });
     }
   }
-  const last = failures.at(-1)!;
-  if (failures.length === 1) throw last.err;
+  const primary = failures.at(-1)!;
+  if (failures.length === 1) throw primary.err;
   const mirrors = failures
     .slice(0, -1)
-    .map((f) => `${formatDockerReference(f.endpoint.ref)}: ${(f.err as Error).message}`)
-    .join('; ');
-  const primary = last.err as OcikitError;
-  throw new OcikitError(primary.code, `${primary.message} (mirrors also failed: ${mirrors})`, { cause: primary });
+    .map((f) => `[${formatDockerReference(f.endpoint.ref)}: ${f.err.message}]`)
+    .join(', ');
+  const at = formatDockerReference(primary.endpoint.ref);
+  throw new OcikitError(primary.err.code, `(mirrors also failed: ${mirrors}): ${at}: ${primary.err.message}`, {
+    cause: primary.err,
+  });
 }
 
 /** The errors of one endpoint that make a pull try the next one. */
@@ -365,7 +383,8 @@ async function fetchAll(
  *   `INVALID_MANIFEST` (a manifest that contradicts itself),
  *   `DIGEST_MISMATCH` (wrong manifest digest, image ID, blob), `LIST_MISMATCH` (a list item that is
  *   not a list), `NOT_FOUND` (missing image, blob or local image), `REGISTRY`, `TOOL_FAILED`,
- *   `CONFIG` (auth file, storage.conf), `INTERRUPTED`, `IO`.
+ *   `CONFIG` (auth file, storage.conf, registries.conf; a registry registries.conf blocks),
+ *   `INTERRUPTED`, `IO`.
  * @example
  * ```ts
  * import { fetch } from 'ocikit';
@@ -421,7 +440,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         limit: createLimiter(jobs),
         signal: controller.signal,
         onProgress: opts.onProgress,
-        hostConfig: { authFile: opts.authFile, env: opts.env },
+        hostConfig: { authFile: opts.authFile, env: opts.env, registriesConf: opts.registriesConf },
         blobs: new Map(),
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);

@@ -6,10 +6,13 @@
  * The registry client then uses an endpoint for manifests and blobs alike; `ocikit registries`
  * prints the plan.
  *
- * Today the plan is the primary endpoint only; registries.conf, certs.d and credential sources
- * plug in here.
+ * registries.conf (`config/registries-conf.ts`, `config/registries-match.ts`) decides the
+ * mirrors, the rewritten references, `insecure` and `blocked`; certs.d and credential sources plug
+ * in here too.
  */
 import type { AuthLookupOptions } from '../auth/auth-files.js';
+import { loadRegistriesConf } from '../config/registries-conf.js';
+import { blockingEntry, describeEntry, findRegistry, pullSources, referenceName } from '../config/registries-match.js';
 import { type DockerReference, registryApiHost } from '../model/docker-reference.js';
 import type { RepositoryLocation } from './transport/bearer.js';
 
@@ -19,8 +22,15 @@ import type { RepositoryLocation } from './transport/bearer.js';
  * @category Registry
  */
 export interface HostConfigOptions extends AuthLookupOptions {
-  /** A registries.conf to read instead of the standard files (skopeo's `--registries-conf`). */
+  /**
+   * A registries.conf to read instead of the per-user or system file (skopeo's
+   * `--registries-conf`); it must exist. The drop-in directories are still read, as by skopeo.
+   */
   readonly registriesConf?: string | undefined;
+  /** The system registries.conf (default `/etc/containers/registries.conf`), for describing another host. */
+  readonly systemRegistriesConf?: string | undefined;
+  /** The system drop-in directory (default `/etc/containers/registries.conf.d`), for describing another host. */
+  readonly systemRegistriesConfDir?: string | undefined;
   /** A certificate directory used for every registry instead of certs.d (skopeo's `--cert-dir`). */
   readonly certDir?: string | undefined;
 }
@@ -36,6 +46,32 @@ export interface Endpoint {
   readonly ref: DockerReference;
   /** Host, repository, TLS settings: what the registry client needs. */
   readonly location: RepositoryLocation;
+  /**
+   * registries.conf's `insecure` for this endpoint (the mirror's own, or the entry's for the
+   * primary): no certificate checks, falling back to plain HTTP, unless an explicit
+   * {@link PlanOptions.tlsVerify} decides instead.
+   */
+  readonly insecure: boolean;
+  /**
+   * The entry that blocks this endpoint (looked up again by the endpoint's own reference, as
+   * containers/image does), or null. A blocked endpoint is never contacted.
+   */
+  readonly blocked: PlanEntry | null;
+}
+
+/**
+ * A registries.conf entry as the plan names it.
+ * @category Registry
+ */
+export interface PlanEntry {
+  /** The entry's `prefix`. */
+  readonly prefix: string;
+  /** The entry's `location` (empty for a `*.` prefix without one). */
+  readonly location: string;
+  /** The file it came from. */
+  readonly file: string;
+  /** The entry as error messages name it (`[[registry]] prefix "P" in FILE`). */
+  readonly description: string;
 }
 
 /**
@@ -47,9 +83,16 @@ export interface EndpointPlan {
   readonly ref: DockerReference;
   /** Mirrors first, the primary last; never empty. */
   readonly endpoints: readonly Endpoint[];
+  /** The registries.conf files read, in order (empty when none exists). */
+  readonly files: readonly string[];
+  /** The registries.conf entry with the longest prefix matching the reference's name, or null. */
+  readonly entry: PlanEntry | null;
 }
 
-/** Options of {@link planEndpoints}. */
+/**
+ * Options of {@link planEndpoints}.
+ * @category Registry
+ */
 export interface PlanOptions extends HostConfigOptions {
   /**
    * An explicit TLS verification choice (skopeo's `--tls-verify`; osbuild's `tls-verify: false`):
@@ -60,15 +103,44 @@ export interface PlanOptions extends HostConfigOptions {
 }
 
 /**
- * The plan for pulling `ref`.
- * @throws OcikitError `CONFIG` (a host configuration file that cannot be read or is invalid).
+ * The plan for pulling `ref` (a digest reference for a fetch: `NAME@DIGEST`, as osbuild's skopeo
+ * source copies it): the registries.conf entry matching its name, its pull sources (mirrors as
+ * `mirror-by-digest-only` and `pull-from-mirror` allow, then the primary), each reference
+ * rewritten by `location`, TLS verification per endpoint (explicit `tlsVerify`, else not the
+ * endpoint's `insecure`) and the entry blocking it, if any.
+ * @throws OcikitError `CONFIG` (a registries.conf that cannot be read or is invalid; a rewrite
+ *   that is not a valid reference), naming the file and entry.
  */
 export async function planEndpoints(ref: DockerReference, opts: PlanOptions = {}): Promise<EndpointPlan> {
-  const location: RepositoryLocation = {
-    host: registryApiHost(ref.domain),
-    authDomain: ref.domain,
-    path: ref.path,
-    tlsVerify: opts.tlsVerify !== false,
-  };
-  return { ref, endpoints: [{ mirror: false, ref, location }] };
+  const conf = await loadRegistriesConf({
+    env: opts.env,
+    uid: opts.uid,
+    home: opts.home,
+    cwd: opts.cwd,
+    file: opts.registriesConf,
+    systemFile: opts.systemRegistriesConf,
+    systemDropInDir: opts.systemRegistriesConfDir,
+  });
+  const matched = findRegistry(conf.registries, referenceName(ref));
+  const endpoints = pullSources(matched, ref).map((source): Endpoint => {
+    const blocker = blockingEntry(conf.registries, source.ref);
+    const location: RepositoryLocation = {
+      host: registryApiHost(source.ref.domain),
+      authDomain: source.ref.domain,
+      path: source.ref.path,
+      tlsVerify: opts.tlsVerify ?? !source.endpoint.insecure,
+    };
+    return {
+      mirror: source.mirror,
+      ref: source.ref,
+      location,
+      insecure: source.endpoint.insecure,
+      blocked: blocker === undefined ? null : planEntry(blocker),
+    };
+  });
+  return { ref, endpoints, files: conf.files, entry: matched === undefined ? null : planEntry(matched) };
+}
+
+function planEntry(e: Parameters<typeof describeEntry>[0] & { location: string }): PlanEntry {
+  return { prefix: e.prefix, location: e.location, file: e.file, description: describeEntry(e) };
 }

@@ -117,7 +117,7 @@ export function createDispatcher(opts: DispatcherOptions): Agent {
  * The TLS options of connections to a registry (also of a registry reached through a proxy
  * tunnel): certificate checks on or off.
  */
-function connectOptions(opts: DispatcherOptions): ConnectionOptions {
+function connectOptions(opts: DispatcherOptions): Omit<ConnectionOptions, 'port' | 'timeout'> {
   return opts.tlsVerify ? {} : { rejectUnauthorized: false };
 }
 
