@@ -10,7 +10,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { readNamedFile } from '../internal/fs.js';
-import { type HostEnv, hostHome, hostPath } from '../internal/host-env.js';
+import { type HostEnv, hostHome, hostPath, hostVar } from '../internal/host-env.js';
 import type { RegistriesFile, RegistryConfEntry, ShortNameAlias, ShortNameMode } from './registries-file.js';
 import { compareGoStrings } from './registries-match.js';
 
@@ -31,8 +31,13 @@ export const SYSTEM_REGISTRIES_CONF: Readonly<{
 
 /**
  * Where registries.conf is looked up. The host fields are the shared {@link HostEnv}; only the
- * home directory matters (containers/image uses `$HOME`, never `XDG_CONFIG_HOME`, for these files;
- * `CONTAINERS_REGISTRIES_CONF` is not read by skopeo 1.9.3 either).
+ * home directory and two variables matter (containers/image uses `$HOME`, never
+ * `XDG_CONFIG_HOME`, for these files). `$CONTAINERS_REGISTRIES_CONF`, else
+ * `$REGISTRIES_CONFIG_PATH`, names the main file when no explicit `file` is given, as
+ * containers/image `pkg/cli/environment` `UpdateRegistriesConf` sets it up for podman and buildah;
+ * skopeo 1.9.3 does not call that function and ignores both variables. ocikit honours them: a
+ * host that points podman at another registries.conf (to block or mirror a registry) gets the
+ * same decisions from ocikit.
  * @category Configuration
  */
 export interface RegistriesConfOptions extends HostEnv {
@@ -88,7 +93,8 @@ const MAX_CONF_BYTES = 4 * 1024 * 1024;
 
 /**
  * Works out the main file and the drop-in directories as containers/image
- * `newConfigWrapperWithHomeDir`: an explicit file, else `$HOME/.config/containers/registries.conf`
+ * `newConfigWrapperWithHomeDir`: an explicit file (`file`, else `$CONTAINERS_REGISTRIES_CONF`,
+ * else `$REGISTRIES_CONFIG_PATH`), else `$HOME/.config/containers/registries.conf`
  * when it exists (`stat` follows symlinks) — then only `$HOME/.config/containers/registries.conf.d`
  * is read, not the system drop-ins —, else the system file with the system drop-in directory and
  * then the per-user one. An explicit file keeps both drop-in directories.
@@ -100,8 +106,12 @@ export async function registriesConfLookup(opts: RegistriesConfOptions = {}): Pr
   const userFile = path.join(home, '.config/containers/registries.conf');
   const userDir = path.join(home, '.config/containers/registries.conf.d');
   const systemDir = hostPath(opts, opts.systemDropInDir ?? SYSTEM_REGISTRIES_CONF.dropInDir);
-  if (opts.file !== undefined && opts.file !== '')
-    return { file: hostPath(opts, opts.file), explicit: true, dropInDirs: [systemDir, userDir] };
+  const explicit =
+    opts.file !== undefined && opts.file !== ''
+      ? opts.file
+      : (hostVar(opts, 'CONTAINERS_REGISTRIES_CONF') ?? hostVar(opts, 'REGISTRIES_CONFIG_PATH'));
+  if (explicit !== undefined)
+    return { file: hostPath(opts, explicit), explicit: true, dropInDirs: [systemDir, userDir] };
   const userExists = await fs.stat(userFile).then(
     () => true,
     () => false,

@@ -77,22 +77,46 @@ describe('registries.conf lookup', () => {
     assert.deepEqual(conf.lookup.dropInDirs, [join(h.user, 'registries.conf.d')]);
   });
 
-  it('uses $HOME, not XDG_CONFIG_HOME, and ignores CONTAINERS_REGISTRIES_CONF (as skopeo 1.9.3)', async (t) => {
+  it('uses $HOME, not XDG_CONFIG_HOME', async (t) => {
     const h = await host(t, {
       'xdg/containers/registries.conf': reg('xdg.example'),
-      'named.conf': reg('named.example'),
       'etc/registries.conf': reg('sys.example'),
     });
-    const env = {
-      HOME: h.home,
-      XDG_CONFIG_HOME: join(h.root, 'xdg'),
-      CONTAINERS_REGISTRIES_CONF: join(h.root, 'named.conf'),
-      REGISTRIES_CONFIG_PATH: join(h.root, 'named.conf'),
-    };
+    const env = { HOME: h.home, XDG_CONFIG_HOME: join(h.root, 'xdg') };
     const conf = await loadRegistriesConf({ ...h.opts, env });
     assert.deepEqual(
       conf.registries.map((r) => r.prefix),
       ['sys.example'],
+    );
+  });
+
+  it('takes $CONTAINERS_REGISTRIES_CONF, else $REGISTRIES_CONFIG_PATH, as the main file (as podman); an explicit file wins', async (t) => {
+    const h = await host(t, {
+      'home/.config/containers/registries.conf': reg('user.example'),
+      'named.conf': reg('named.example'),
+      'old.conf': reg('old.example'),
+      'explicit.conf': reg('explicit.example'),
+    });
+    const prefixes = async (env: Record<string, string>, file?: string) =>
+      (await loadRegistriesConf({ ...h.opts, env: { HOME: h.home, ...env }, file })).registries.map((r) => r.prefix);
+    const named = join(h.root, 'named.conf');
+    const old = join(h.root, 'old.conf');
+    assert.deepEqual(await prefixes({ CONTAINERS_REGISTRIES_CONF: named, REGISTRIES_CONFIG_PATH: old }), [
+      'named.example',
+    ]);
+    assert.deepEqual(await prefixes({ REGISTRIES_CONFIG_PATH: old }), ['old.example']);
+    assert.deepEqual(await prefixes({ CONTAINERS_REGISTRIES_CONF: '' }), ['user.example']);
+    assert.deepEqual(await prefixes({ CONTAINERS_REGISTRIES_CONF: named }, join(h.root, 'explicit.conf')), [
+      'explicit.example',
+    ]);
+    await assert.rejects(
+      loadRegistriesConf({
+        ...h.opts,
+        env: { HOME: h.home, CONTAINERS_REGISTRIES_CONF: join(h.root, 'missing.conf') },
+      }),
+      {
+        code: 'CONFIG',
+      },
     );
   });
 

@@ -311,4 +311,42 @@ describe('registries.conf: skopeo copy and ocikit fetch on the same HOME', () =>
     assert.equal(explicit.result.status, 0, explicit.result.stderr);
     assert.deepEqual(explicit.contacted, ['B']);
   });
+  it('$CONTAINERS_REGISTRIES_CONF: ocikit honours it as podman does; skopeo 1.9.3 ignores it (a recorded difference)', async (t) => {
+    if (!needTool(t, 'skopeo', 'docker-registry')) return;
+    const s: Scenario = {
+      files: { 'blocking.conf': '[[registry]]\nlocation = "A"\nblocked = true\n' },
+      name: 'A/ns/repo',
+      tlsVerify: false,
+      ok: false,
+      contacted: [],
+    };
+    const home = await homeFor(t, s);
+    const out = await tempDir(t);
+    const env = { HOME: home, CONTAINERS_REGISTRIES_CONF: join(home, 'blocking.conf') };
+    const ref = `${nameOf(s)}@${image.digest}`;
+    const sk = await contacts(() =>
+      run('skopeo', ['copy', '--src-tls-verify=false', `docker://${ref}`, `dir:${join(out, 'skopeo')}`], {
+        env: { PATH: process.env.PATH ?? '', ...env },
+      }).then(
+        () => true,
+        () => false,
+      ),
+    );
+    assert.equal(sk.result, true, 'skopeo 1.9.3 ignores CONTAINERS_REGISTRIES_CONF and pulls');
+    assert.deepEqual(sk.contacted, ['A']);
+    const sources = {
+      'org.osbuild.skopeo': {
+        items: { [image.id]: { image: { name: nameOf(s), digest: image.digest, 'tls-verify': false } } },
+      },
+    };
+    const oc = await contacts(() =>
+      fetch(sources, join(out, 'cache'), { env, retry: { attempts: 1 } }).then(
+        () => undefined,
+        (err: Error & { code?: string }) => err,
+      ),
+    );
+    assert.equal(oc.result?.code, 'CONFIG');
+    assert.ok(oc.result?.message.includes(join(home, 'blocking.conf')), oc.result?.message);
+    assert.deepEqual(oc.contacted, []);
+  });
 });
