@@ -132,7 +132,10 @@ export interface FetchOptions extends LocalStoreOptions {
   readonly onProgress?: ((event: FetchProgress) => void) | undefined;
   /** An auth file to use instead of the standard lookup (skopeo's `--authfile`). */
   readonly authFile?: string | undefined;
-  /** The environment for auth-file and storage.conf lookup (default `process.env`). */
+  /**
+   * The environment for auth-file and storage.conf lookup and for the proxy variables
+   * (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, lower-case forms; docs/proxies.md); default `process.env`.
+   */
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Retry policy for registry requests. */
   readonly retry?: Partial<RetryPolicy> | undefined;
