@@ -137,7 +137,10 @@ export interface FetchOptions extends LocalStoreOptions {
    * `--registries-conf`); it must exist; the drop-in directories are still read.
    */
   readonly registriesConf?: string | undefined;
-  /** The environment for auth-file and storage.conf lookup (default `process.env`). */
+  /**
+   * The environment for auth-file, registries.conf and storage.conf lookup and for the proxy variables
+   * (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, lower-case forms; docs/proxies.md); default `process.env`.
+   */
   readonly env?: NodeJS.ProcessEnv | undefined;
   /** Retry policy for registry requests. */
   readonly retry?: Partial<RetryPolicy> | undefined;

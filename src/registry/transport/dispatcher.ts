@@ -8,10 +8,9 @@
  * docs/fetch.md).
  */
 import { createRequire } from 'node:module';
-import type { ConnectionOptions } from 'node:tls';
-import type { Agent, Dispatcher } from 'undici';
+import type { Agent, Dispatcher, ProxyAgent, buildConnector } from 'undici';
 import { OcikitError } from '../../errors.js';
-import { proxyFor } from './proxy.js';
+import { type ProxySpec, parseProxy, proxyAuthorization, proxyFor, proxyName } from './proxy.js';
 
 type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
@@ -65,6 +64,21 @@ function undici(): Undici {
   return loaded;
 }
 
+let proxyAgentClass: typeof ProxyAgent | undefined;
+
+/**
+ * Loads undici's `ProxyAgent` once, the first time a proxy is used (most runs use none). Unlike the
+ * Agent it comes from the package index: its tunnels call `connect()` on a Pool to the proxy, a
+ * method that only the index installs (`Object.assign(Dispatcher.prototype, api)` in undici's
+ * index.js), so its own module alone yields tunnels that fail with "connect is not a function".
+ * The ~40 ms of the index are paid only by runs that use a proxy
+ * (test/integration/fetch-proxy.test.ts runs in a process where nothing else loads the index).
+ */
+function undiciProxyAgent(): typeof ProxyAgent {
+  proxyAgentClass ??= (createRequire(import.meta.url)('undici') as typeof import('undici')).ProxyAgent;
+  return proxyAgentClass;
+}
+
 /**
  * Which way undici was loaded: `'lib'` for its private modules (the fast start-up), `'index'` for
  * the fallback to the package index after its layout changed. Loads undici if it is not loaded yet.
@@ -74,11 +88,10 @@ export function undiciLoadPath(): 'lib' | 'index' {
 }
 
 /**
- * One registry's connection settings. Only `tlsVerify` (skopeo's `--tls-verify`) is implemented;
- * the other fields are the places host configuration will plug in: per-registry CA certificates
- * and a client certificate and key from a certs.d directory (containers-certs.d(5), containers/image
- * `pkg/tlsclientconfig`), and a proxy (undici's `ProxyAgent` / `EnvHttpProxyAgent`). Giving one
- * today is refused with `UNSUPPORTED`.
+ * One registry's connection settings: `tlsVerify` (skopeo's `--tls-verify`) and the proxy are
+ * implemented; the other fields are the places host configuration will plug in: per-registry CA
+ * certificates and a client certificate and key from a certs.d directory (containers-certs.d(5),
+ * containers/image `pkg/tlsclientconfig`). Giving one today is refused with `UNSUPPORTED`.
  */
 export interface DispatcherOptions {
   /** Check server certificates (default in every caller: true). False: accept any certificate. */
@@ -89,35 +102,67 @@ export interface DispatcherOptions {
   readonly cert?: string | Buffer | undefined;
   /** Not implemented yet (certs.d `*.key`): the client certificate's key, PEM. Refused with `UNSUPPORTED`. */
   readonly key?: string | Buffer | undefined;
-  /** Not implemented yet: an HTTP(S) proxy URL. Refused with `UNSUPPORTED`. */
+  /**
+   * The proxy every request goes through (`proxy.ts` chooses it per URL): an `http://` or
+   * `https://` URL, read by Go's rules (`parseProxy`), credentials in it sent to the proxy only,
+   * as `Proxy-Authorization: Basic`. A `socks5://` proxy is refused with `UNSUPPORTED`.
+   */
   readonly proxy?: string | URL | undefined;
 }
 
 /** Keep-alive and timeouts shared by every dispatcher (a slow registry blob is not a dead one). */
 const POOL_OPTIONS = { keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 120_000 } as const;
 
-const NOT_YET: readonly (keyof DispatcherOptions)[] = ['ca', 'cert', 'key', 'proxy'];
+const NOT_YET: readonly (keyof DispatcherOptions)[] = ['ca', 'cert', 'key'];
+
+/** The proxy of each proxy dispatcher, for the error messages of {@link request}. */
+const proxies = new WeakMap<Dispatcher, ProxySpec>();
 
 /**
- * Builds the dispatcher (an undici Agent: a pool per origin) for one registry's settings.
- * Close it with `close()` when the run ends.
- * @throws OcikitError `UNSUPPORTED` when a setting that is not implemented yet is given.
+ * Builds the dispatcher for one registry's settings: an undici Agent (a pool per origin), or with
+ * `proxy` an undici ProxyAgent: https URLs through a CONNECT tunnel, inside which TLS to the
+ * registry has that registry's settings ({@link connectOptions}); http URLs sent to the proxy as
+ * absolute-form requests (`GET http://host/path`, no tunnel), as Go's `net/http` sends them. An
+ * `https://` proxy is reached over TLS with the same settings (Go's Transport uses its one TLS
+ * configuration for the proxy too). Close it with `close()` when the run ends.
+ * @throws OcikitError `UNSUPPORTED` when a setting that is not implemented yet, or a socks5 proxy,
+ *   is given; `CONFIG` for a proxy URL that cannot be used.
  */
-export function createDispatcher(opts: DispatcherOptions): Agent {
+export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   for (const field of NOT_YET) {
     if (opts[field] !== undefined) {
       throw new OcikitError('UNSUPPORTED', `registry connection setting "${field}" is not supported yet`);
     }
   }
-  const { AgentClass } = undici();
-  return new AgentClass({ ...POOL_OPTIONS, connect: connectOptions(opts) });
+  if (opts.proxy === undefined) {
+    const { AgentClass } = undici();
+    return new AgentClass({ ...POOL_OPTIONS, connect: connectOptions(opts) });
+  }
+  const spec = parseProxy(String(opts.proxy), 'proxy');
+  if (spec.scheme === 'socks5') {
+    // undici 7 has a SOCKS5 agent, but Go resolves names differently through one; not done yet.
+    throw new OcikitError('UNSUPPORTED', `proxy ${proxyName(spec)}: socks5 proxies are not supported`);
+  }
+  const token = proxyAuthorization(spec);
+  const ProxyAgentClass = undiciProxyAgent();
+  const tls = connectOptions(opts);
+  const agent = new ProxyAgentClass({
+    ...POOL_OPTIONS,
+    uri: proxyName(spec),
+    proxyTunnel: false,
+    requestTls: tls,
+    proxyTls: tls,
+    ...(token !== undefined ? { token } : {}),
+  });
+  proxies.set(agent, spec);
+  return agent;
 }
 
 /**
  * The TLS options of connections to a registry (also of a registry reached through a proxy
- * tunnel): certificate checks on or off.
+ * tunnel, and of an https proxy): certificate checks on or off.
  */
-function connectOptions(opts: DispatcherOptions): Omit<ConnectionOptions, 'port' | 'timeout'> {
+function connectOptions(opts: DispatcherOptions): Partial<buildConnector.BuildOptions> {
   return opts.tlsVerify ? {} : { rejectUnauthorized: false };
 }
 
@@ -169,16 +214,20 @@ export function connectionKey(conn: ConnectionSettings): string {
 
 /**
  * The dispatcher for a request to `target` with `conn`: direct or through the proxy that
- * `proxyFor` chooses for that URL, with `conn`'s TLS settings for an https URL.
+ * `proxyFor` chooses for that URL, with `conn`'s TLS settings for an https URL. An http URL
+ * through a proxy takes `conn`'s certificate check for TLS to an `https://` proxy, as Go's
+ * Transport uses the registry client's TLS configuration for the proxy too.
+ * @throws OcikitError `CONFIG`, `UNSUPPORTED` for a proxy setting that cannot be used (`proxy.ts`).
  */
 export function dispatcherFor(pool: DispatcherPool, target: URL, conn: ConnectionSettings): Dispatcher {
   const https = target.protocol === 'https:';
   const proxy = proxyFor(target, pool.env);
-  const key = `${https ? `https ${connectionKey(conn)}` : 'http'} ${proxy ?? ''}`;
+  const verify = https || proxy !== undefined ? conn.verify : true;
+  const key = `${https ? `https ${connectionKey(conn)}` : `http ${verify}`} ${proxy ?? ''}`;
   let d = pool.dispatchers.get(key);
   if (d === undefined) {
     d = createDispatcher({
-      tlsVerify: !https || conn.verify,
+      tlsVerify: verify,
       ...(https && conn.tls !== undefined ? conn.tls : {}),
       proxy,
     });
@@ -194,7 +243,42 @@ export async function closeDispatchers(pool: DispatcherPool): Promise<void> {
   await Promise.all(all.map((d) => d.close()));
 }
 
-/** Sends one request through `dispatcher` (undici's promise `request`); the body is left unread. */
-export function request(dispatcher: Dispatcher, opts: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
-  return undici().request.call(dispatcher, opts);
+/**
+ * Sends one request through `dispatcher` (undici's promise `request`); the body is left unread.
+ * Through a proxy, a failure names the proxy (never its credentials): a connection error, a
+ * refused CONNECT (`through proxy http://p:3128: CONNECT answered HTTP 407`) or a 407 answer to a
+ * forwarded request. The error keeps the lower error's code, so a refused connection is retried.
+ */
+export async function request(
+  dispatcher: Dispatcher,
+  opts: Dispatcher.RequestOptions,
+): Promise<Dispatcher.ResponseData> {
+  const spec = proxies.get(dispatcher);
+  if (spec === undefined) return undici().request.call(dispatcher, opts);
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await undici().request.call(dispatcher, opts);
+  } catch (err) {
+    throw proxyError(spec, err);
+  }
+  if (res.statusCode === 407) {
+    await res.body.dump().catch(() => undefined);
+    throw proxyError(spec, new Error('answered HTTP 407 (Proxy Authentication Required)'));
+  }
+  return res;
+}
+
+/** `err` as an error naming proxy `spec`, its code kept, the proxy's password scrubbed from the text. */
+function proxyError(spec: ProxySpec, err: unknown): Error {
+  let text = err instanceof Error ? err.message : String(err);
+  const status = /^Proxy response \((\d+)\) !== 200 when HTTP Tunneling$/.exec(text);
+  if (status) text = `CONNECT answered HTTP ${status[1]}`;
+  if (text === 'Proxy Authentication Required (407)') text = 'answered HTTP 407 (Proxy Authentication Required)';
+  if (spec.password !== undefined && spec.password !== '') {
+    for (const secret of [spec.password, encodeURIComponent(spec.password)]) text = text.split(secret).join('xxxxx');
+  }
+  const out = new Error(`through proxy ${proxyName(spec)}: ${text}`, { cause: err });
+  const code = (err as { code?: unknown } | undefined)?.code;
+  if (typeof code === 'string') Object.assign(out, { code });
+  return out;
 }

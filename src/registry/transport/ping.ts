@@ -79,7 +79,9 @@ async function ping(
     // One quick HTTPS try without certificate checks; a plain-HTTP registry fails it at once.
     return await tryOrigin(`https://${host}`, 1);
   } catch (err) {
-    if (isOcikitError(err, 'INTERRUPTED')) throw err;
+    // A setting ocikit cannot honour (a bad or unsupported proxy) stops the pull, never a fallback.
+    if (isOcikitError(err, 'INTERRUPTED') || isOcikitError(err, 'CONFIG') || isOcikitError(err, 'UNSUPPORTED'))
+      throw err;
     return tryOrigin(`http://${host}`);
   }
 }

@@ -1,17 +1,22 @@
 /**
- * Tests for src/registry/transport/dispatcher.ts: the dispatcher factory, its TLS setting, the
- * settings it refuses until they are implemented, and the private undici load path (this test is
- * what fails when an undici upgrade moves the files the fast start-up depends on).
+ * Tests for src/registry/transport/dispatcher.ts: the dispatcher factory, its TLS setting, its
+ * proxies (test/helpers/connect-proxy.ts: CONNECT for https, absolute-form for http, credentials
+ * to the proxy only, errors naming the proxy without its password), the settings it refuses until
+ * they are implemented, and the private undici load paths (this test is what fails when an undici
+ * upgrade moves the files the fast start-up depends on).
  */
 import * as assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import type { IncomingHttpHeaders } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
-import { describe, it } from 'node:test';
-import type { Agent } from 'undici';
+import { describe, it, type TestContext } from 'node:test';
+import type { Dispatcher } from 'undici';
 import { createDispatcher, request, undiciLoadPath } from '../../../src/registry/transport/dispatcher.js';
+import { startConnectProxy } from '../../helpers/connect-proxy.js';
+import { freePort } from '../../helpers/registry.js';
 import { tempDir } from '../../helpers/tmp.js';
-import { closeServer, selfSignedCert } from '../fake-registry.js';
+import { closeServer, selfSignedCert, serve } from '../fake-registry.js';
 
 const require = createRequire(import.meta.url);
 
@@ -41,7 +46,7 @@ describe('createDispatcher', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
     t.after(() => closeServer(server));
     const origin = `https://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const get = async (agent: Agent) => {
+    const get = async (agent: Dispatcher) => {
       try {
         const res = await request(agent, { origin, path: '/', method: 'GET' });
         return await res.body.text();
@@ -57,7 +62,6 @@ describe('createDispatcher', () => {
     ['ca', { ca: 'PEM' }],
     ['cert', { cert: 'PEM' }],
     ['key', { key: 'PEM' }],
-    ['proxy', { proxy: 'http://proxy.example:3128' }],
   ] as const;
   for (const [field, extra] of later) {
     it(`refuses "${field}" with UNSUPPORTED until it is implemented`, () => {
@@ -77,5 +81,127 @@ describe('createDispatcher', () => {
       proxy: undefined,
     });
     await agent.close();
+  });
+});
+
+/** A self-signed HTTPS server on 127.0.0.1 recording the headers of each request; answers 'hello'. */
+async function httpsServer(t: TestContext): Promise<{ port: number; seen: IncomingHttpHeaders[] }> {
+  const seen: IncomingHttpHeaders[] = [];
+  const server = createHttpsServer(await selfSignedCert(await tempDir(t)), (req, res) => {
+    seen.push(req.headers);
+    res.end('hello');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  t.after(() => closeServer(server));
+  return { port: (server.address() as AddressInfo).port, seen };
+}
+
+/** GET `url` through `d`, closing `d`: the body text. */
+async function getThrough(d: Dispatcher, url: string): Promise<string> {
+  try {
+    const u = new URL(url);
+    const res = await request(d, { origin: u.origin, path: u.pathname, method: 'GET' });
+    return await res.body.text();
+  } finally {
+    await d.close();
+  }
+}
+
+describe('createDispatcher with a proxy', () => {
+  it('sends https through a CONNECT tunnel, with TLS to the registry inside it as the settings say', async (t) => {
+    const reg = await httpsServer(t);
+    const proxy = await startConnectProxy(t);
+    const url = `https://registry.example:${reg.port}/v2/`;
+    await assert.rejects(
+      getThrough(createDispatcher({ tlsVerify: true, proxy: `http://${proxy.host}` }), url),
+      /self[- ]signed/i,
+    );
+    assert.equal(await getThrough(createDispatcher({ tlsVerify: false, proxy: `http://${proxy.host}` }), url), 'hello');
+    assert.deepEqual(proxy.lines(), [`CONNECT registry.example:${reg.port}`, `CONNECT registry.example:${reg.port}`]);
+  });
+
+  it('sends plain http to the proxy as an absolute-form request, without a tunnel', async (t) => {
+    const reg = await serve(t, (req, res) => res.end(`${req.url} ${req.headers.host}`));
+    const proxy = await startConnectProxy(t);
+    const port = reg.host.split(':')[1];
+    const body = await getThrough(
+      createDispatcher({ tlsVerify: true, proxy: `http://${proxy.host}` }),
+      `http://registry.example:${port}/v2/`,
+    );
+    assert.equal(body, `/v2/ registry.example:${port}`);
+    assert.deepEqual(proxy.lines(), [`GET http://registry.example:${port}/v2/`]);
+  });
+
+  it('sends the credentials of the proxy URL, percent-decoded, to the proxy only', async (t) => {
+    const reg = await httpsServer(t);
+    const proxy = await startConnectProxy(t, { credentials: { user: 'al ice', password: 'p@ss:w/rd' } });
+    const plain = await serve(t, (req, res) => res.end(String(req.headers['proxy-authorization'])));
+    const proxyUrl = `http://al%20ice:p%40ss%3Aw%2Frd@${proxy.host}`;
+    const url = `https://registry.example:${reg.port}/v2/`;
+    assert.equal(await getThrough(createDispatcher({ tlsVerify: false, proxy: proxyUrl }), url), 'hello');
+    const httpUrl = `http://registry.example:${plain.host.split(':')[1]}/v2/`;
+    assert.equal(await getThrough(createDispatcher({ tlsVerify: true, proxy: proxyUrl }), httpUrl), 'undefined');
+    const basic = `Basic ${Buffer.from('al ice:p@ss:w/rd').toString('base64')}`;
+    assert.deepEqual(
+      proxy.requests.map((r) => [r.method, r.proxyAuthorization, r.allowed]),
+      [
+        ['CONNECT', basic, true],
+        ['GET', basic, true],
+      ],
+    );
+    assert.equal(reg.seen.length, 1);
+    assert.equal(reg.seen[0]!['proxy-authorization'], undefined, 'the registry never sees the proxy credentials');
+    assert.equal(reg.seen[0]!.authorization, undefined);
+  });
+
+  for (const scheme of ['https', 'http'] as const) {
+    it(`fails naming the proxy and never its password when it answers 407 (${scheme} target)`, async (t) => {
+      const reg = await httpsServer(t);
+      const proxy = await startConnectProxy(t, { credentials: { user: 'u', password: 'right' } });
+      const d = createDispatcher({ tlsVerify: false, proxy: `http://u:s3cret%21@${proxy.host}` });
+      await assert.rejects(getThrough(d, `${scheme}://registry.example:${reg.port}/v2/`), (e: Error) => {
+        assert.match(e.message, new RegExp(`^through proxy http://${proxy.host}: .*407`));
+        assert.ok(!e.message.includes('s3cret') && !e.message.includes('u:'), e.message);
+        return true;
+      });
+    });
+  }
+
+  it('fails naming the proxy for a refused CONNECT (502) and a refused connection, keeping the code', async (t) => {
+    const proxy = await startConnectProxy(t, { refuse: 502 });
+    await assert.rejects(
+      getThrough(createDispatcher({ tlsVerify: true, proxy: `http://${proxy.host}` }), 'https://registry.example/v2/'),
+      new RegExp(`^Error: through proxy http://${proxy.host}: CONNECT answered HTTP 502$`),
+    );
+    const closed = await freePort();
+    await assert.rejects(
+      getThrough(createDispatcher({ tlsVerify: true, proxy: `http://u:pw@127.0.0.1:${closed}` }), 'https://r.example/'),
+      (e: Error & { code?: string }) => {
+        assert.match(e.message, new RegExp(`^through proxy http://127.0.0.1:${closed}: .*ECONNREFUSED`));
+        assert.equal(e.code, 'ECONNREFUSED');
+        return true;
+      },
+    );
+  });
+
+  it('reaches an https:// proxy over TLS, with the TLS settings of the connection', async (t) => {
+    const reg = await httpsServer(t);
+    const proxy = await startConnectProxy(t, { tls: await selfSignedCert(await tempDir(t)) });
+    const url = `https://registry.example:${reg.port}/v2/`;
+    await assert.rejects(getThrough(createDispatcher({ tlsVerify: true, proxy: `https://${proxy.host}` }), url));
+    assert.deepEqual(proxy.lines(), [], 'the unverified proxy is not used');
+    assert.equal(
+      await getThrough(createDispatcher({ tlsVerify: false, proxy: `https://${proxy.host}` }), url),
+      'hello',
+    );
+    assert.deepEqual(proxy.lines(), [`CONNECT registry.example:${reg.port}`]);
+  });
+
+  it('refuses a socks5 proxy with UNSUPPORTED and a bad proxy URL with CONFIG', () => {
+    assert.throws(() => createDispatcher({ tlsVerify: true, proxy: 'socks5://u:pw@127.0.0.1:1080' }), {
+      code: 'UNSUPPORTED',
+      message: 'proxy socks5://127.0.0.1:1080: socks5 proxies are not supported',
+    });
+    assert.throws(() => createDispatcher({ tlsVerify: true, proxy: 'ftp://u:pw@p' }), { code: 'CONFIG' });
   });
 });
