@@ -132,8 +132,16 @@ export interface FetchOptions extends LocalStoreOptions {
   readonly onProgress?: ((event: FetchProgress) => void) | undefined;
   /** An auth file to use instead of the standard lookup (skopeo's `--authfile`). */
   readonly authFile?: string | undefined;
-  /** The environment for auth-file and storage.conf lookup (default `process.env`). */
+  /**
+   * The environment for auth-file, storage.conf, certs.d (`HOME`) and system trust store
+   * (`SSL_CERT_FILE`, `SSL_CERT_DIR`) lookup (default `process.env`).
+   */
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * A certificate directory used for every registry instead of certs.d (skopeo's `--cert-dir`):
+   * its `*.crt` are extra CAs, its `NAME.cert` + `NAME.key` a client certificate (docs/tls.md).
+   */
+  readonly certDir?: string | undefined;
   /** Retry policy for registry requests. */
   readonly retry?: Partial<RetryPolicy> | undefined;
   /**
@@ -421,7 +429,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         limit: createLimiter(jobs),
         signal: controller.signal,
         onProgress: opts.onProgress,
-        hostConfig: { authFile: opts.authFile, env: opts.env },
+        hostConfig: { authFile: opts.authFile, env: opts.env, certDir: opts.certDir },
         blobs: new Map(),
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);

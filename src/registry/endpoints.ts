@@ -10,6 +10,7 @@
  * plug in here.
  */
 import type { AuthLookupOptions } from '../auth/auth-files.js';
+import { type CertDirFiles, registryCerts } from '../config/certs-d.js';
 import { type DockerReference, registryApiHost } from '../model/docker-reference.js';
 import type { RepositoryLocation } from './transport/bearer.js';
 
@@ -36,6 +37,8 @@ export interface Endpoint {
   readonly ref: DockerReference;
   /** Host, repository, TLS settings: what the registry client needs. */
   readonly location: RepositoryLocation;
+  /** The certificate directory used for this endpoint's host and the files taken from it (certs.d, `--cert-dir`). */
+  readonly certs?: CertDirFiles | undefined;
 }
 
 /**
@@ -61,14 +64,18 @@ export interface PlanOptions extends HostConfigOptions {
 
 /**
  * The plan for pulling `ref`.
- * @throws OcikitError `CONFIG` (a host configuration file that cannot be read or is invalid).
+ * @throws OcikitError `CONFIG` (a host configuration file that cannot be read or is invalid, a
+ * certs.d directory with an unpaired client certificate or key).
  */
 export async function planEndpoints(ref: DockerReference, opts: PlanOptions = {}): Promise<EndpointPlan> {
+  // certs.d is looked up by the reference's host[:port] (`docker.io` for Docker Hub).
+  const certs = await registryCerts(ref.domain, opts);
   const location: RepositoryLocation = {
     host: registryApiHost(ref.domain),
     authDomain: ref.domain,
     path: ref.path,
     tlsVerify: opts.tlsVerify !== false,
+    tls: certs?.tls,
   };
-  return { ref, endpoints: [{ mirror: false, ref, location }] };
+  return { ref, endpoints: [{ mirror: false, ref, location, certs: certs?.files }] };
 }

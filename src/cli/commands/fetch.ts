@@ -1,5 +1,5 @@
 /**
- * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--low-speed-limit BYTES]
+ * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--cert-dir DIR] [--low-speed-limit BYTES]
  * [--low-speed-time SECONDS] [--json]`: fetches
  * osbuild container sources into the cache (library: `fetch/fetch.ts`). Progress is drawn on stderr
  * only when it is a terminal (`progress.ts`); `--json` prints a JSON array with one summary per item on stdout.
@@ -12,7 +12,7 @@ import { type Command, parse, println, readJsonArg } from '../command.js';
 import { createFetchProgressRenderer } from '../progress.js';
 
 const USAGE = `Usage: ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE]
-                    [--low-speed-limit BYTES] [--low-speed-time SECONDS] [--json]
+                    [--cert-dir DIR] [--low-speed-limit BYTES] [--low-speed-time SECONDS] [--json]
 
 Fetch the images and manifest lists of osbuild container sources into a verified cache:
   org.osbuild.skopeo        {"items": {IMAGE_ID: {"image": {"name", "digest", "tls-verify"?,
@@ -28,6 +28,10 @@ Options:
   --cache DIR      the cache directory (created if missing)
   --jobs N         parallel downloads (default ${DEFAULT_JOBS})
   --authfile FILE  registry credentials (default: $REGISTRY_AUTH_FILE, then the containers auth files)
+  --cert-dir DIR   CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key) for every
+                   registry, instead of the certs.d directories (default: the first of
+                   ~/.config/containers/certs.d/HOST:PORT, /etc/containers/certs.d/HOST:PORT,
+                   /etc/docker/certs.d/HOST:PORT)
   --low-speed-limit BYTES   a request slower than BYTES per second for the low-speed time is
                             aborted and retried (default ${DEFAULT_LOW_SPEED.bytesPerSecond}; 0 turns the limit off)
   --low-speed-time SECONDS  the window of the low-speed limit (default ${DEFAULT_LOW_SPEED.seconds})
@@ -45,6 +49,7 @@ export const command: Command = {
         cache: { type: 'string' },
         jobs: { type: 'string' },
         authfile: { type: 'string' },
+        'cert-dir': { type: 'string' },
         'low-speed-limit': { type: 'string' },
         'low-speed-time': { type: 'string' },
         json: { type: 'boolean' },
@@ -69,6 +74,7 @@ export const command: Command = {
         signal: ctx.signal,
         env: ctx.env,
         authFile: values.authfile === undefined ? undefined : path.resolve(ctx.cwd, values.authfile),
+        certDir: values['cert-dir'] ? path.resolve(ctx.cwd, values['cert-dir']) : undefined,
         onProgress: progress.onProgress,
         lowSpeed,
       });
