@@ -138,10 +138,17 @@ export interface FetchOptions extends LocalStoreOptions {
    */
   readonly registriesConf?: string | undefined;
   /**
-   * The environment for auth-file, registries.conf and storage.conf lookup and for the proxy variables
-   * (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, lower-case forms; docs/proxies.md); default `process.env`.
+   * The environment: `HOME` and the other variables of auth-file, registries.conf, certs.d and
+   * storage.conf lookup, the system trust store (`SSL_CERT_FILE`, `SSL_CERT_DIR`) and the proxy
+   * variables (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`, lower-case forms; docs/proxies.md);
+   * default `process.env`.
    */
   readonly env?: NodeJS.ProcessEnv | undefined;
+  /**
+   * A certificate directory used for every registry instead of certs.d (skopeo's `--cert-dir`):
+   * its `*.crt` are extra CAs, its `NAME.cert` + `NAME.key` a client certificate (docs/tls.md).
+   */
+  readonly certDir?: string | undefined;
   /** Retry policy for registry requests. */
   readonly retry?: Partial<RetryPolicy> | undefined;
   /**
@@ -192,14 +199,11 @@ async function openImage(run: FetchRun, ref: DockerReference, tlsVerify: boolean
   const failures: { endpoint: Endpoint; err: OcikitError }[] = [];
   for (const endpoint of plan.endpoints) {
     try {
-      if (endpoint.blocked !== null) {
-        const host = JSON.stringify(endpoint.ref.domain);
-        throw new OcikitError('CONFIG', `registry ${host} is blocked by ${endpoint.blocked.description}`);
-      }
+      if (endpoint.unusable !== undefined) throw endpoint.unusable;
       const got = await fetchManifest(run, endpoint.location, endpoint.ref, digest);
       return { ...got, loc: endpoint.location, endpoint };
     } catch (err) {
-      const passes = isOcikitError(err) && (ENDPOINT_FALLBACK.has(err.code) || endpoint.blocked !== null);
+      const passes = isOcikitError(err) && (ENDPOINT_FALLBACK.has(err.code) || endpoint.unusable !== undefined);
       if (!passes || run.signal.aborted) throw err;
       failures.push({ endpoint, err });
     }
@@ -443,7 +447,12 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         limit: createLimiter(jobs),
         signal: controller.signal,
         onProgress: opts.onProgress,
-        hostConfig: { authFile: opts.authFile, env: opts.env, registriesConf: opts.registriesConf },
+        hostConfig: {
+          authFile: opts.authFile,
+          env: opts.env,
+          registriesConf: opts.registriesConf,
+          certDir: opts.certDir,
+        },
         blobs: new Map(),
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);

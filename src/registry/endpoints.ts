@@ -13,7 +13,9 @@
 import type { AuthLookupOptions } from '../auth/auth-files.js';
 import { loadRegistriesConf } from '../config/registries-conf.js';
 import { blockingEntry, describeEntry, findRegistry, pullSources, referenceName } from '../config/registries-match.js';
+import { type CertDirFiles, registryCerts } from '../config/certs-d.js';
 import { type DockerReference, registryApiHost } from '../model/docker-reference.js';
+import { OcikitError, isOcikitError } from '../errors.js';
 import type { RepositoryLocation } from './transport/bearer.js';
 
 /**
@@ -57,6 +59,14 @@ export interface Endpoint {
    * containers/image does), or null. A blocked endpoint is never contacted.
    */
   readonly blocked: PlanEntry | null;
+  /** The certificate directory used for this endpoint's host and the files taken from it (certs.d, `--cert-dir`). */
+  readonly certs?: CertDirFiles | undefined;
+  /**
+   * Why this endpoint cannot be used, when it cannot (it is blocked; its certs.d directory is
+   * broken): a pull passes over it to the next endpoint without contacting it, as containers/image
+   * passes over an endpoint whose client cannot be set up.
+   */
+  readonly unusable?: OcikitError | undefined;
 }
 
 /**
@@ -108,6 +118,8 @@ export interface PlanOptions extends HostConfigOptions {
  * `mirror-by-digest-only` and `pull-from-mirror` allow, then the primary), each reference
  * rewritten by `location`, TLS verification per endpoint (explicit `tlsVerify`, else not the
  * endpoint's `insecure`) and the entry blocking it, if any.
+ * The certs.d directory of each endpoint's host (`docker.io` for Docker Hub) gives its TLS
+ * material; a broken one makes that endpoint {@link Endpoint.unusable}, not the plan.
  * @throws OcikitError `CONFIG` (a registries.conf that cannot be read or is invalid; a rewrite
  *   that is not a valid reference), naming the file and entry.
  */
@@ -122,22 +134,41 @@ export async function planEndpoints(ref: DockerReference, opts: PlanOptions = {}
     systemDropInDir: opts.systemRegistriesConfDir,
   });
   const matched = findRegistry(conf.registries, referenceName(ref));
-  const endpoints = pullSources(matched, ref).map((source): Endpoint => {
-    const blocker = blockingEntry(conf.registries, source.ref);
-    const location: RepositoryLocation = {
-      host: registryApiHost(source.ref.domain),
-      authDomain: source.ref.domain,
-      path: source.ref.path,
-      tlsVerify: opts.tlsVerify ?? !source.endpoint.insecure,
-    };
-    return {
-      mirror: source.mirror,
-      ref: source.ref,
-      location,
-      insecure: source.endpoint.insecure,
-      blocked: blocker === undefined ? null : planEntry(blocker),
-    };
-  });
+  const endpoints = await Promise.all(
+    pullSources(matched, ref).map(async (source): Promise<Endpoint> => {
+      const blocker = blockingEntry(conf.registries, source.ref);
+      const blocked = blocker === undefined ? null : planEntry(blocker);
+      let certs: Awaited<ReturnType<typeof registryCerts>>;
+      let unusable: OcikitError | undefined;
+      if (blocked !== null) {
+        const host = JSON.stringify(source.ref.domain);
+        unusable = new OcikitError('CONFIG', `registry ${host} is blocked by ${blocked.description}`);
+      } else {
+        try {
+          certs = await registryCerts(source.ref.domain, opts);
+        } catch (err) {
+          if (!isOcikitError(err)) throw err;
+          unusable = err;
+        }
+      }
+      const location: RepositoryLocation = {
+        host: registryApiHost(source.ref.domain),
+        authDomain: source.ref.domain,
+        path: source.ref.path,
+        tlsVerify: opts.tlsVerify ?? !source.endpoint.insecure,
+        tls: certs?.tls,
+      };
+      return {
+        mirror: source.mirror,
+        ref: source.ref,
+        location,
+        insecure: source.endpoint.insecure,
+        blocked,
+        certs: certs?.files,
+        unusable,
+      };
+    }),
+  );
   return { ref, endpoints, files: conf.files, entry: matched === undefined ? null : planEntry(matched) };
 }
 

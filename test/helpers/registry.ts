@@ -12,10 +12,21 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
+
+/** HTTPS for {@link startRegistry}: distribution's `http.tls` keys (files in PEM). */
+export interface RegistryTls {
+  /** `http.tls.certificate`: the server certificate. */
+  readonly certificate: string;
+  /** `http.tls.key`: its key. */
+  readonly key: string;
+  /** `http.tls.clientcas`: when given, clients must present a certificate signed by one of these CAs. */
+  readonly clientCas?: readonly string[];
+}
 
 /** A running registry. */
 export interface TestRegistry {
@@ -45,21 +56,28 @@ export async function freePort(): Promise<number> {
 
 function get(url: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(url, (res) => {
+    const https = url.startsWith('https:');
+    const answered = (res: { resume(): void; statusCode?: number | undefined }) => {
       res.resume();
       resolve(res.statusCode ?? 0);
-    });
-    req.on('error', () => resolve(0));
+    };
+    const req = https ? httpsRequest(url, { rejectUnauthorized: false }, answered) : request(url, answered);
+    // An HTTPS registry that wants a client certificate ends the handshake: it is up all the same.
+    req.on('error', (e: NodeJS.ErrnoException) => resolve(https && e.code !== 'ECONNREFUSED' ? 200 : 0));
     req.setTimeout(1000, () => req.destroy());
     req.end();
   });
 }
 
 /**
- * Starts a registry; `t.after` (a test context, or `{ after }` from node:test) stops it.
+ * Starts a registry; `t.after` (a test context, or `{ after }` from node:test) stops it. With
+ * `opts.tls` it serves HTTPS (and may require client certificates).
  * @throws when the registry does not answer `/v2/` within 10 s (its log is in the message).
  */
-export async function startRegistry(t?: { after(fn: () => unknown): void }): Promise<TestRegistry> {
+export async function startRegistry(
+  t?: { after(fn: () => unknown): void },
+  opts: { tls?: RegistryTls } = {},
+): Promise<TestRegistry> {
   const root = await mkdtemp(join(tmpdir(), 'ocikit-registry-'));
   const port = await freePort();
   const config = join(root, 'config.yml');
@@ -78,6 +96,14 @@ export async function startRegistry(t?: { after(fn: () => unknown): void }): Pro
       '    enabled: true',
       'http:',
       `  addr: 127.0.0.1:${port}`,
+      ...(opts.tls
+        ? [
+            '  tls:',
+            `    certificate: ${opts.tls.certificate}`,
+            `    key: ${opts.tls.key}`,
+            ...(opts.tls.clientCas ? ['    clientcas:', ...opts.tls.clientCas.map((c) => `      - ${c}`)] : []),
+          ]
+        : []),
       '',
     ].join('\n'),
   );
@@ -89,7 +115,7 @@ export async function startRegistry(t?: { after(fn: () => unknown): void }): Pro
     child.stderr!.on('data', (c: Buffer) => (log += c.toString()));
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
-      if ((await get(`http://127.0.0.1:${port}/v2/`)) === 200) return;
+      if ((await get(`${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}/v2/`)) === 200) return;
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 50));
     }
@@ -127,15 +153,17 @@ export async function startRegistry(t?: { after(fn: () => unknown): void }): Pro
 
 /**
  * Pushes the `dir:` image at `dir` to `docker://<host>/<repo>` with skopeo (`multiArch` pushes
- * every instance of a list).
+ * every instance of a list; `certDir` is skopeo's `--dest-cert-dir`, for a registry that wants a
+ * client certificate).
  */
 export async function pushDir(
   dir: string,
   host: string,
   repo: string,
-  opts: { multiArch?: boolean } = {},
+  opts: { multiArch?: boolean; certDir?: string } = {},
 ): Promise<void> {
   const args = ['copy', '--quiet', '--dest-tls-verify=false'];
+  if (opts.certDir) args.push('--dest-cert-dir', opts.certDir);
   if (opts.multiArch) args.push('--multi-arch', 'all');
   args.push(`dir:${dir}`, `docker://${host}/${repo}`);
   await run('skopeo', args, { maxBuffer: 16 * 1024 * 1024 });

@@ -12,7 +12,7 @@ const cache = new Map<string, boolean>();
 export function haveTool(name: string): boolean {
   let ok = cache.get(name);
   if (ok === undefined) {
-    const r = spawnSync(name, name === 'docker-registry' ? ['--version'] : ['--version'], { stdio: 'ignore' });
+    const r = spawnSync(name, name === 'openssl' ? ['version'] : ['--version'], { stdio: 'ignore' });
     ok = r.status === 0;
     cache.set(name, ok);
   }

@@ -1,5 +1,5 @@
 /**
- * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--registries-conf FILE] [--low-speed-limit BYTES]
+ * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--registries-conf FILE] [--cert-dir DIR] [--low-speed-limit BYTES]
  * [--low-speed-time SECONDS] [--json]`: fetches
  * osbuild container sources into the cache (library: `fetch/fetch.ts`). Progress is drawn on stderr
  * only when it is a terminal (`progress.ts`); `--json` prints a JSON array with one summary per item on stdout.
@@ -12,7 +12,7 @@ import { type Command, parse, println, readJsonArg } from '../command.js';
 import { createFetchProgressRenderer } from '../progress.js';
 
 const USAGE = `Usage: ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE]
-                    [--registries-conf FILE] [--low-speed-limit BYTES] [--low-speed-time SECONDS] [--json]
+                    [--registries-conf FILE] [--cert-dir DIR] [--low-speed-limit BYTES] [--low-speed-time SECONDS] [--json]
 
 Fetch the images and manifest lists of osbuild container sources into a verified cache:
   org.osbuild.skopeo        {"items": {IMAGE_ID: {"image": {"name", "digest", "tls-verify"?,
@@ -30,6 +30,10 @@ Options:
   --authfile FILE  registry credentials (default: $REGISTRY_AUTH_FILE, then the containers auth files)
   --registries-conf FILE  the registries.conf to read instead of ~/.config/containers/registries.conf
                    or /etc/containers/registries.conf (the registries.conf.d drop-ins are still read)
+  --cert-dir DIR   CA certificates (*.crt) and a client certificate (NAME.cert + NAME.key) for every
+                   registry, instead of the certs.d directories (default: the first of
+                   ~/.config/containers/certs.d/HOST:PORT, /etc/containers/certs.d/HOST:PORT,
+                   /etc/docker/certs.d/HOST:PORT)
   --low-speed-limit BYTES   a request slower than BYTES per second for the low-speed time is
                             aborted and retried (default ${DEFAULT_LOW_SPEED.bytesPerSecond}; 0 turns the limit off)
   --low-speed-time SECONDS  the window of the low-speed limit (default ${DEFAULT_LOW_SPEED.seconds})
@@ -48,6 +52,7 @@ export const command: Command = {
         jobs: { type: 'string' },
         authfile: { type: 'string' },
         'registries-conf': { type: 'string' },
+        'cert-dir': { type: 'string' },
         'low-speed-limit': { type: 'string' },
         'low-speed-time': { type: 'string' },
         json: { type: 'boolean' },
@@ -74,6 +79,7 @@ export const command: Command = {
         authFile: values.authfile === undefined ? undefined : path.resolve(ctx.cwd, values.authfile),
         registriesConf:
           values['registries-conf'] === undefined ? undefined : path.resolve(ctx.cwd, values['registries-conf']),
+        certDir: values['cert-dir'] ? path.resolve(ctx.cwd, values['cert-dir']) : undefined,
         onProgress: progress.onProgress,
         lowSpeed,
       });

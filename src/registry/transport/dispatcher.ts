@@ -2,15 +2,21 @@
  * The dispatcher factory: the one function that builds the undici connection pools registry
  * traffic goes through, from one registry's TLS settings, and the one place that loads undici.
  *
- * Guarantees: a setting that is not implemented yet is refused (`UNSUPPORTED`), never quietly
- * dropped ({@link DispatcherOptions}); undici is loaded from its own modules for a fast start, and
+ * Guarantees: verified connections trust the host's system store (as Go finds it) plus the
+ * registry's certs.d CAs, never Node's bundled roots on Linux; a proxy that cannot be used (socks5)
+ * is refused (`UNSUPPORTED`), never bypassed; undici is loaded from its own modules for a fast start, and
  * falls back to its public index when their layout changes (see the loader below, and
  * docs/fetch.md).
  */
 import { createRequire } from 'node:module';
-import type { Agent, Dispatcher, ProxyAgent, buildConnector } from 'undici';
+import { type SecureContext, createSecureContext, rootCertificates } from 'node:tls';
+import type { Agent, Dispatcher, ProxyAgent } from 'undici';
 import { OcikitError } from '../../errors.js';
+import type { TlsMaterial } from '../../config/certs-d.js';
+import { type SystemRoots, systemRoots } from '../../config/system-roots.js';
 import { type ProxySpec, parseProxy, proxyAuthorization, proxyFor, proxyName } from './proxy.js';
+
+export type { TlsMaterial };
 
 type RequestFn = (this: Dispatcher, opts: Dispatcher.RequestOptions) => Promise<Dispatcher.ResponseData>;
 
@@ -88,19 +94,19 @@ export function undiciLoadPath(): 'lib' | 'index' {
 }
 
 /**
- * One registry's connection settings: `tlsVerify` (skopeo's `--tls-verify`) and the proxy are
- * implemented; the other fields are the places host configuration will plug in: per-registry CA
- * certificates and a client certificate and key from a certs.d directory (containers-certs.d(5),
- * containers/image `pkg/tlsclientconfig`). Giving one today is refused with `UNSUPPORTED`.
+ * One registry's connection settings: certificate checks (skopeo's `--tls-verify`), the
+ * registry's extra CA certificates and client certificate and key from its certs.d directory
+ * (containers-certs.d(5), containers/image `pkg/tlsclientconfig`), where the system trust store
+ * is looked up, and the proxy (undici's `ProxyAgent`).
  */
 export interface DispatcherOptions {
   /** Check server certificates (default in every caller: true). False: accept any certificate. */
   readonly tlsVerify: boolean;
-  /** Not implemented yet (certs.d `*.crt`): extra CA certificates, PEM. Refused with `UNSUPPORTED`. */
+  /** Extra CA certificates (PEM; certs.d `*.crt`), trusted besides the system roots. */
   readonly ca?: string | Buffer | readonly (string | Buffer)[] | undefined;
-  /** Not implemented yet (certs.d `*.cert`): a client certificate, PEM. Refused with `UNSUPPORTED`. */
+  /** A client certificate (PEM; certs.d `*.cert`), sent when the server asks for one. */
   readonly cert?: string | Buffer | undefined;
-  /** Not implemented yet (certs.d `*.key`): the client certificate's key, PEM. Refused with `UNSUPPORTED`. */
+  /** The client certificate's key (PEM; certs.d `*.key`). */
   readonly key?: string | Buffer | undefined;
   /**
    * The proxy every request goes through (`proxy.ts` chooses it per URL): an `http://` or
@@ -108,12 +114,12 @@ export interface DispatcherOptions {
    * as `Proxy-Authorization: Basic`. A `socks5://` proxy is refused with `UNSUPPORTED`.
    */
   readonly proxy?: string | URL | undefined;
+  /** The environment the system trust store is found from (`SSL_CERT_FILE`, `SSL_CERT_DIR`; default `process.env`). */
+  readonly env?: NodeJS.ProcessEnv | undefined;
 }
 
 /** Keep-alive and timeouts shared by every dispatcher (a slow registry blob is not a dead one). */
 const POOL_OPTIONS = { keepAliveTimeout: 10_000, headersTimeout: 60_000, bodyTimeout: 120_000 } as const;
-
-const NOT_YET: readonly (keyof DispatcherOptions)[] = ['ca', 'cert', 'key'];
 
 /** The proxy of each proxy dispatcher, for the error messages of {@link request}. */
 const proxies = new WeakMap<Dispatcher, ProxySpec>();
@@ -125,15 +131,9 @@ const proxies = new WeakMap<Dispatcher, ProxySpec>();
  * absolute-form requests (`GET http://host/path`, no tunnel), as Go's `net/http` sends them. An
  * `https://` proxy is reached over TLS with the same settings (Go's Transport uses its one TLS
  * configuration for the proxy too). Close it with `close()` when the run ends.
- * @throws OcikitError `UNSUPPORTED` when a setting that is not implemented yet, or a socks5 proxy,
- *   is given; `CONFIG` for a proxy URL that cannot be used.
+ * @throws OcikitError `UNSUPPORTED` for a socks5 proxy; `CONFIG` for a proxy URL that cannot be used.
  */
 export function createDispatcher(opts: DispatcherOptions): Dispatcher {
-  for (const field of NOT_YET) {
-    if (opts[field] !== undefined) {
-      throw new OcikitError('UNSUPPORTED', `registry connection setting "${field}" is not supported yet`);
-    }
-  }
   if (opts.proxy === undefined) {
     const { AgentClass } = undici();
     return new AgentClass({ ...POOL_OPTIONS, connect: connectOptions(opts) });
@@ -158,25 +158,71 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
   return agent;
 }
 
-/**
- * The TLS options of connections to a registry (also of a registry reached through a proxy
- * tunnel, and of an https proxy): certificate checks on or off.
- */
-function connectOptions(opts: DispatcherOptions): Partial<buildConnector.BuildOptions> {
-  return opts.tlsVerify ? {} : { rejectUnauthorized: false };
+/** The TLS options of a registry connection (what undici's `connect` and a proxy's `requestTls` take). */
+export interface TlsConnectOptions {
+  /** False: accept any server certificate. */
+  readonly rejectUnauthorized?: boolean;
+  /** The trusted CAs and the client certificate, built once for the settings. */
+  readonly secureContext?: SecureContext;
+}
+
+/** Secure contexts without certs.d material, by system trust store (the common case, built once per process). */
+const plainContexts = new Map<SystemRoots | undefined, SecureContext>();
+
+function listOf(v: DispatcherOptions['ca']): (string | Buffer)[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? [...(v as readonly (string | Buffer)[])] : [v as string | Buffer];
 }
 
 /**
- * One registry's TLS material from its certs.d directory (containers-certs.d(5)): extra CA
- * certificates trusted besides the system roots, and a client certificate with its key.
+ * The TLS options of connections to a registry (also of a registry reached through a proxy
+ * tunnel): one secure context, built here once for these settings and shared by every
+ * connection, so that the hundreds of system CA certificates are parsed once, not per connection.
+ *
+ * Verified connections trust the host's system trust store (`config/system-roots.ts`, as Go's
+ * crypto/x509 finds it; Node's bundled roots on platforms other than Linux) plus `ca`, never
+ * Node's bundled roots on Linux. `tlsVerify: false` accepts any certificate; the client
+ * certificate is still offered then, as containers/image only turns verification off.
  */
-export interface TlsMaterial {
-  /** Extra CA certificates (PEM), added to the host's system roots. */
-  readonly ca?: readonly Buffer[] | undefined;
-  /** The client certificate (PEM). */
-  readonly cert?: Buffer | undefined;
-  /** The client certificate's key (PEM). */
-  readonly key?: Buffer | undefined;
+export function connectOptions(opts: DispatcherOptions): TlsConnectOptions {
+  const extra = listOf(opts.ca);
+  const client = opts.cert !== undefined || opts.key !== undefined ? { cert: opts.cert, key: opts.key } : undefined;
+  if (!opts.tlsVerify) {
+    if (client === undefined) return { rejectUnauthorized: false };
+    return { rejectUnauthorized: false, secureContext: createSecureContext(client) };
+  }
+  const roots = systemRoots({ env: opts.env });
+  if (extra.length === 0 && client === undefined) {
+    let ctx = plainContexts.get(roots);
+    if (ctx === undefined) {
+      ctx = createSecureContext({ ca: trustedCAs(roots, []) });
+      plainContexts.set(roots, ctx);
+    }
+    return { secureContext: ctx };
+  }
+  return { secureContext: createSecureContext({ ca: trustedCAs(roots, extra), ...client }) };
+}
+
+/** OpenSSL's verification results that mean "signed by no CA this connection trusts". */
+const UNTRUSTED = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_UNTRUSTED',
+]);
+
+/** For an error `code` of a server certificate no trusted CA signed: what to do about it; else ''. */
+export function untrustedCertificateHint(code: string | undefined): string {
+  return code !== undefined && UNTRUSTED.has(code)
+    ? ' (the server certificate is not signed by a trusted CA: put the CA in certs.d/HOST:PORT/*.crt or the system trust store, see docs/tls.md)'
+    : '';
+}
+
+/** The CA certificates a verified connection trusts: the system store (or Node's bundled roots off Linux) and `extra`. */
+function trustedCAs(roots: SystemRoots | undefined, extra: readonly (string | Buffer)[]): (string | Buffer)[] {
+  return [...(roots === undefined ? rootCertificates : roots.pems), ...extra];
 }
 
 /**
@@ -230,6 +276,7 @@ export function dispatcherFor(pool: DispatcherPool, target: URL, conn: Connectio
       tlsVerify: verify,
       ...(https && conn.tls !== undefined ? conn.tls : {}),
       proxy,
+      env: pool.env,
     });
     pool.dispatchers.set(key, d);
   }

@@ -20,7 +20,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Dispatcher } from 'undici';
 import { OcikitError, interrupted, isOcikitError } from '../../errors.js';
 import { escapeControl } from '../../internal/text.js';
-import { type ConnectionSettings, type DispatcherPool, dispatcherFor, request } from './dispatcher.js';
+import {
+  type ConnectionSettings,
+  type DispatcherPool,
+  dispatcherFor,
+  request,
+  untrustedCertificateHint,
+} from './dispatcher.js';
 import { LOW_SPEED_CODE, type LowSpeedLimit, type SpeedWatch, watchSpeed } from './low-speed.js';
 
 /**
@@ -109,7 +115,7 @@ export function describeError(err: unknown): string {
     const code = errCode(err);
     const text =
       code && code !== LOW_SPEED_CODE && !err.message.includes(code) ? `${err.message} (${code})` : err.message;
-    return escapeControl(text);
+    return escapeControl(text) + untrustedCertificateHint(code);
   }
   return escapeControl(String(err));
 }
