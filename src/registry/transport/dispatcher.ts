@@ -8,7 +8,6 @@
  * docs/fetch.md).
  */
 import { createRequire } from 'node:module';
-import type { ConnectionOptions } from 'node:tls';
 import type { Agent, Dispatcher } from 'undici';
 import { OcikitError } from '../../errors.js';
 import { proxyFor } from './proxy.js';
@@ -117,7 +116,7 @@ export function createDispatcher(opts: DispatcherOptions): Agent {
  * The TLS options of connections to a registry (also of a registry reached through a proxy
  * tunnel): certificate checks on or off.
  */
-function connectOptions(opts: DispatcherOptions): ConnectionOptions {
+function connectOptions(opts: DispatcherOptions): { rejectUnauthorized?: boolean } {
   return opts.tlsVerify ? {} : { rejectUnauthorized: false };
 }
 
