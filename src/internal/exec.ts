@@ -73,6 +73,8 @@ export interface RunOptions {
   readonly onStdout?: ((chunk: string) => void) | undefined;
   /** When true, a non-zero exit is returned instead of thrown. */
   readonly allowFailure?: boolean | undefined;
+  /** Written to the tool's standard input, which is then closed (default: no standard input). */
+  readonly input?: string | Uint8Array | undefined;
 }
 
 /**
@@ -90,14 +92,20 @@ export async function runTool(argv: readonly string[], opts: RunOptions = {}): P
   }
   const [file, ...spawnArgs] = wrapper ? [wrapper, '--pdeathsig', 'KILL', '--', exe, ...args] : [exe, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(file!, spawnArgs, { stdio: ['ignore', 'pipe', 'pipe'], env, signal: opts.signal });
+    const stdin: 'ignore' | 'pipe' = opts.input === undefined ? 'ignore' : 'pipe';
+    const child = spawn(file!, spawnArgs, { stdio: [stdin, 'pipe', 'pipe'] as const, env, signal: opts.signal });
+    if (child.stdin) {
+      // A tool that exits without reading its input must not fail the run with EPIPE.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => {
+    child.stdout!.on('data', (c: Buffer) => {
       out.push(c);
       opts.onStdout?.(c.toString('utf8'));
     });
-    child.stderr.on('data', (c: Buffer) => {
+    child.stderr!.on('data', (c: Buffer) => {
       err.push(c);
       opts.onStderr?.(c.toString('utf8'));
     });

@@ -73,6 +73,7 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
     hosts: new Map(),
     tokens: new Map(),
     credentials: new Map(),
+    helperAnswers: new Map(),
   };
 }
 

@@ -35,25 +35,35 @@ describe('authFilePaths', () => {
       '/root/.dockercfg',
     ]);
   });
-  it('reads only $REGISTRY_AUTH_FILE when it is set', () => {
+  // c/image getAuthFilePaths: the explicit file replaces the primary file only.
+  it('puts $REGISTRY_AUTH_FILE in place of the primary file, the other files still after it', () => {
     assert.deepEqual(
       authFilePaths({ env: { REGISTRY_AUTH_FILE: '/x/auth.json', XDG_RUNTIME_DIR: '/r' }, home: '/h' }),
-      [{ path: '/x/auth.json', legacy: false }],
+      [
+        { path: '/x/auth.json', legacy: false },
+        { path: '/h/.config/containers/auth.json', legacy: false },
+        { path: '/h/.docker/config.json', legacy: false },
+        { path: '/h/.dockercfg', legacy: true },
+      ],
     );
   });
   it('prefers an explicit file over $REGISTRY_AUTH_FILE', () => {
     assert.deepEqual(
-      authFilePaths({ authFile: '/explicit.json', env: { REGISTRY_AUTH_FILE: '/x/auth.json' } }).map((p) => p.path),
-      ['/explicit.json'],
+      authFilePaths({ authFile: '/explicit.json', env: { REGISTRY_AUTH_FILE: '/x/auth.json' }, home: '/h' }).map(
+        (p) => p.path,
+      ),
+      ['/explicit.json', '/h/.config/containers/auth.json', '/h/.docker/config.json', '/h/.dockercfg'],
     );
   });
   it('resolves a relative explicit file against cwd', () => {
-    assert.deepEqual(authFilePaths({ authFile: 'auth.json', cwd: '/base' }), [
-      { path: '/base/auth.json', legacy: false },
-    ]);
-    assert.deepEqual(authFilePaths({ env: { REGISTRY_AUTH_FILE: 'r/auth.json' }, cwd: '/base' }), [
-      { path: '/base/r/auth.json', legacy: false },
-    ]);
+    assert.deepEqual(authFilePaths({ authFile: 'auth.json', cwd: '/base', home: '/h' })[0], {
+      path: '/base/auth.json',
+      legacy: false,
+    });
+    assert.deepEqual(authFilePaths({ env: { REGISTRY_AUTH_FILE: 'r/auth.json' }, cwd: '/base', home: '/h' })[0], {
+      path: '/base/r/auth.json',
+      legacy: false,
+    });
   });
   it('treats empty variables as unset', () => {
     const paths = authFilePaths({
@@ -109,8 +119,52 @@ describe('credentialsFromAuths', () => {
   it('keeps colons in the password', () => {
     assert.equal(credentialsFromAuths(auths, 'quay.io', 'ns/repo')?.password, 'pw:with:colons');
   });
-  it('refuses an auth value without a colon', () => {
-    assert.throws(() => credentialsFromAuths({ h: { auth: b64('nocolon') } }, 'h', 'r'), { code: 'CONFIG' });
+  // c/image decodeDockerAuth: "if it's invalid just skip, as docker does".
+  it('gives no credentials for an auth value without a colon, or an empty one', () => {
+    assert.equal(credentialsFromAuths({ h: { auth: b64('nocolon') } }, 'h', 'r'), undefined);
+    assert.equal(credentialsFromAuths({ h: {} }, 'h', 'r'), undefined);
+  });
+  it('lets the most specific existing key decide, even when it holds no credentials', () => {
+    const a = { 'quay.io/ns': { auth: '' }, 'quay.io': { auth: b64('host:pw') } };
+    assert.equal(credentialsFromAuths(a, 'quay.io', 'ns/repo'), undefined);
+    assert.equal(credentialsFromAuths(a, 'quay.io', 'other/repo')?.username, 'host');
+  });
+  it('refuses an auth value that is not base64 (Go StdEncoding, padded), naming file and key', () => {
+    assert.equal(credentialsFromAuths({ h: { auth: 'dTpw' } }, 'h', 'r')?.username, 'u');
+    for (const bad of ['dTpwMQ', 'dTp*cA==']) {
+      assert.throws(() => credentialsFromAuths({ h: { auth: bad } }, 'h', 'r', '/f.json'), {
+        code: 'CONFIG',
+        message: /\/f\.json: the "auth" of "h" is not base64/,
+      });
+    }
+  });
+  it('reads identitytoken along with a valid auth, and not without one', () => {
+    assert.deepEqual(credentialsFromAuths({ h: { auth: b64('u:'), identitytoken: 'IDT' } }, 'h', 'r'), {
+      username: 'u',
+      password: '',
+      identityToken: 'IDT',
+    });
+    assert.equal(credentialsFromAuths({ h: { identitytoken: 'IDT' } }, 'h', 'r'), undefined);
+  });
+  it('trims NUL characters around the password', () => {
+    assert.equal(credentialsFromAuths({ h: { auth: b64('u:\0pw\0\0') } }, 'h', 'r')?.password, 'pw');
+  });
+  it('reads only the host key of a legacy .dockercfg, never a namespace key', () => {
+    const a = { 'quay.io/ns': { auth: b64('ns:pw') } };
+    // Cut to its host in the second pass.
+    assert.equal(credentialsFromAuths(a, 'quay.io', 'ns/x', 'f', true)?.username, 'ns');
+    assert.equal(credentialsFromAuths(a, 'quay.io', 'ns/x', 'f', false)?.username, 'ns');
+    assert.equal(
+      credentialsFromAuths({ 'quay.io/ns': {}, 'quay.io': { auth: b64('h:p') } }, 'quay.io', 'ns/x', 'f', true)
+        ?.username,
+      'h',
+    );
+  });
+  it('takes docker.io and registry-1.docker.io keys for a registry-1.docker.io reference', () => {
+    assert.equal(
+      credentialsFromAuths({ 'docker.io': { auth: b64('hub:pw') } }, 'registry-1.docker.io', 'library/x')?.username,
+      'hub',
+    );
   });
 });
 
@@ -143,7 +197,7 @@ describe('lookupCredentials', () => {
     await writeFile(join(home, '.docker', 'config.json'), '{}');
     assert.equal((await lookupCredentials('quay.io', 'a/b', { env: {}, home, uid: 4242 }))?.username, 'legacy');
   });
-  it('reads only REGISTRY_AUTH_FILE when set, even if other files have entries', async (t) => {
+  it('reads REGISTRY_AUTH_FILE first, then the other files (c/image getAuthFilePaths)', async (t) => {
     const home = await tempDir(t);
     await mkdir(join(home, '.docker'), { recursive: true });
     await writeFile(
@@ -152,7 +206,11 @@ describe('lookupCredentials', () => {
     );
     const explicit = join(home, 'explicit.json');
     await writeFile(explicit, JSON.stringify({ auths: {} }));
-    assert.equal(await lookupCredentials('quay.io', 'a', { env: { REGISTRY_AUTH_FILE: explicit }, home }), undefined);
+    const env = { REGISTRY_AUTH_FILE: explicit };
+    assert.equal((await lookupCredentials('quay.io', 'a', { env, home }))?.username, 'docker');
+    assert.equal((await lookupCredentials('quay.io', 'a', { authFile: explicit, env: {}, home }))?.username, 'docker');
+    await writeFile(explicit, JSON.stringify({ auths: { 'quay.io': { auth: b64('explicit:pw') } } }));
+    assert.equal((await lookupCredentials('quay.io', 'a', { env, home }))?.username, 'explicit');
   });
   it('reports a broken file as CONFIG', async (t) => {
     const home = await tempDir(t);

@@ -1,16 +1,21 @@
 /**
- * The authentication flow of the registry client: anonymous access, HTTP Basic with auth-file
- * credentials, and bearer tokens (the distribution project's token authentication,
- * `docs/spec/auth/token.md`; containers/image `docker/docker_client.go`; go-containerregistry
+ * The authentication flow of the registry client: anonymous access, HTTP Basic with the
+ * credentials found (auth/auth-files.ts), and bearer tokens (the distribution project's token
+ * authentication, `docs/spec/auth/token.md` and `docs/spec/auth/oauth.md`; containers/image
+ * `docker/docker_client.go` `setupRequestAuth`; go-containerregistry
  * `pkg/v1/remote/transport/bearer.go`).
  *
  * A request is first authorised from the challenges of the ping. A `Bearer realm=…,service=…`
- * challenge is answered by a token from the realm for scope `repository:<name>:pull` (sent with
- * Basic credentials when the auth files have any); the token is read from `token` or
- * `access_token` and cached per origin, realm, service and scope. A `Basic` challenge is answered
- * with the credentials themselves. When a request still gets a 401, it is authorised once more
+ * challenge is answered by a token from the realm for scope `repository:<name>:pull`: with an
+ * identity token, by the OAuth2 refresh-token grant (a form POST, as c/image
+ * `getBearerTokenOAuth2`, with ocikit's own `client_id`, which the spec lets any client choose);
+ * otherwise by a GET with `account=<user>` and Basic credentials when there are a user and a
+ * password (c/image `getBearerToken`). The token is read from `token` or `access_token` and cached
+ * per origin, realm, service and scope. A `Basic` challenge is answered with the user and
+ * password; credentials that are only an identity token are refused there (c/image would send an
+ * empty user and password instead). When a request still gets a 401, it is authorised once more
  * from that 401's own challenges with a fresh token. Credentials are looked up once per domain
- * and repository.
+ * and repository, credential helpers asked once per registry.
  *
  * Where credentials go (docs/fetch.md, "Where credentials go"): the registry's credentials and
  * tokens are sent to the registry's origin, and the credentials to the token realm that the
@@ -20,7 +25,8 @@
  * registry redirected to — is an error naming that origin, never a reason to fetch a token from a
  * realm it names or to send its token back to the registry, as containers/image
  * `docker/docker_client.go` never re-authenticates against another host's challenge. Redirects
- * away from an origin drop `Authorization` (`http.ts`), also for the token request itself.
+ * away from an origin drop `Authorization` (`http.ts`), also for the token request itself; the
+ * refresh-token POST, whose body holds the identity token, follows no redirect at all.
  */
 import { OcikitError } from '../../errors.js';
 import { escapeControl } from '../../internal/text.js';
@@ -30,6 +36,7 @@ import {
   type AuthLookupOptions,
   type Credentials,
 } from '../../auth/auth-files.js';
+import type { HelperCache } from '../../auth/cred-helpers.js';
 import { type Challenge, parseChallenges } from './challenge.js';
 import type { ConnectionSettings, TlsMaterial } from './dispatcher.js';
 import { type HttpResponse, readBody, registryErrorText, retryBody, send } from './http.js';
@@ -62,14 +69,23 @@ export interface AuthClient extends PingClient {
   readonly tokens: Map<string, Promise<string>>;
   /** Credentials by `<domain>/<repository>`. */
   readonly credentials: Map<string, Promise<Credentials | undefined>>;
+  /** Credential helper answers by helper and registry. */
+  readonly helperAnswers: HelperCache;
 }
 
-function credentialsFor(client: AuthClient, loc: RepositoryLocation): Promise<Credentials | undefined> {
+/** The `client_id` of ocikit's OAuth2 token requests (c/image sends `containers/image`). */
+export const OAUTH_CLIENT_ID = 'ocikit';
+
+function credentialsFor(
+  client: AuthClient,
+  loc: RepositoryLocation,
+  signal: AbortSignal | undefined,
+): Promise<Credentials | undefined> {
   const domain = loc.authDomain ?? loc.host;
   const key = `${domain}/${loc.path}`;
   let p = client.credentials.get(key);
   if (!p) {
-    p = lookupCredentials(domain, loc.path, client.auth);
+    p = lookupCredentials(domain, loc.path, client.auth, { cache: client.helperAnswers, signal });
     client.credentials.set(key, p);
   }
   return p;
@@ -100,21 +116,39 @@ async function fetchToken(
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
     throw new OcikitError('REGISTRY', `bearer realm ${escapeControl(JSON.stringify(realm))} is not an http(s) URL`);
-  if (challenge.params.service) url.searchParams.set('service', challenge.params.service);
-  url.searchParams.append('scope', scope);
+  const scopes = [scope];
   const extra = challenge.params.scope;
-  if (extra && extra !== scope) url.searchParams.append('scope', extra);
+  if (extra && extra !== scope) scopes.push(extra);
   const headers: Record<string, string> = { accept: 'application/json' };
-  if (creds) headers.authorization = basicAuthorization(creds);
+  let form: URLSearchParams | undefined;
+  if (creds?.identityToken) {
+    // The OAuth2 refresh-token grant: the realm's own query, then ours, in the form body.
+    form = new URLSearchParams(url.search);
+    if (challenge.params.service) form.append('service', challenge.params.service);
+    for (const s of scopes) form.append('scope', s);
+    form.append('grant_type', 'refresh_token');
+    form.append('refresh_token', creds.identityToken);
+    form.append('client_id', OAUTH_CLIENT_ID);
+    headers['content-type'] = 'application/x-www-form-urlencoded';
+  } else {
+    if (creds?.username) url.searchParams.append('account', creds.username);
+    if (challenge.params.service) url.searchParams.append('service', challenge.params.service);
+    for (const s of scopes) url.searchParams.append('scope', s);
+    if (creds?.username && creds.password) headers.authorization = basicAuthorization(creds);
+  }
   const what = `requesting a token from ${url.origin}${url.pathname}`;
   const body = await retryBody(client, what, signal, async () => {
-    const res = await send(client, url, conn, what, { headers, signal });
+    const res = await send(
+      client,
+      url,
+      conn,
+      what,
+      form ? { method: 'POST', headers, body: form.toString(), redirects: false, signal } : { headers, signal },
+    );
     if (res.statusCode !== 200) {
       const text = await registryErrorText(res);
-      throw new OcikitError(
-        'REGISTRY',
-        `${what}: HTTP ${res.statusCode}${text}${creds ? '' : ' (no credentials found in the auth file)'}`,
-      );
+      const how = form ? ' (refresh-token grant with an identity token)' : creds ? '' : ' (no credentials found)';
+      throw new OcikitError('REGISTRY', `${what}: HTTP ${res.statusCode}${text}${how}`);
     }
     return readBody(res, 1024 * 1024, () => new OcikitError('REGISTRY', `${what}: token response too large`));
   });
@@ -140,7 +174,7 @@ async function authorization(
   signal?: AbortSignal,
 ): Promise<string | undefined> {
   const bearer = challenges.find((c) => c.scheme === 'bearer');
-  const creds = await credentialsFor(client, loc);
+  const creds = await credentialsFor(client, loc, signal);
   if (bearer) {
     const scope = `repository:${loc.path}:pull`;
     const key = `${state.origin} ${bearer.params.realm ?? ''} ${bearer.params.service ?? ''} ${scope}`;
@@ -152,8 +186,15 @@ async function authorization(
     }
     return `Bearer ${await p}`;
   }
-  if (challenges.some((c) => c.scheme === 'basic') && creds) return basicAuthorization(creds);
-  return undefined;
+  if (!challenges.some((c) => c.scheme === 'basic') || !creds) return undefined;
+  if (creds.identityToken && !creds.username && !creds.password) {
+    throw new OcikitError(
+      'REGISTRY',
+      `${state.origin} asks for Basic authentication, but the credentials for ${loc.authDomain ?? loc.host} ` +
+        'are an identity token, which is only exchanged at a bearer token realm (ocikit never sends it as Basic)',
+    );
+  }
+  return basicAuthorization(creds);
 }
 
 /**

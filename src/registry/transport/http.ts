@@ -141,8 +141,10 @@ export async function backoff(
 
 /** Options of {@link send}. */
 export interface SendOptions {
-  readonly method?: 'GET' | 'HEAD' | undefined;
+  readonly method?: 'GET' | 'HEAD' | 'POST' | undefined;
   readonly headers?: Record<string, string> | undefined;
+  /** The request body (a token request's form), sent again on each attempt. */
+  readonly body?: string | undefined;
   readonly signal?: AbortSignal | undefined;
   /** Attempts override (1 = no retry). */
   readonly attempts?: number | undefined;
@@ -199,6 +201,7 @@ export async function send(
           path: `${target.pathname}${target.search}`,
           method: opts.method ?? 'GET',
           headers,
+          body: opts.body ?? null,
           signal: watch.signal ?? null,
         });
         watch.answered();
