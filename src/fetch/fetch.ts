@@ -45,7 +45,13 @@ import {
   getManifest,
   lowSpeedLimit,
 } from '../registry/client.js';
-import { type Endpoint, type HostConfigOptions, planEndpoints } from '../registry/endpoints.js';
+import {
+  type Endpoint,
+  type HostConfigOptions,
+  type PlanOptions,
+  loadHostRegistries,
+  planEndpoints,
+} from '../registry/endpoints.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
 import type { LocalStoreOptions } from './local.js';
@@ -171,7 +177,7 @@ interface FetchRun {
   readonly signal: AbortSignal;
   readonly onProgress: ((e: FetchProgress) => void) | undefined;
   /** Where the host configuration comes from (registries.conf, certs.d, auth files). */
-  readonly hostConfig: HostConfigOptions;
+  readonly hostConfig: PlanOptions;
   /** Blobs of this run: digest → the verified file in the staging directory. */
   readonly blobs: Map<Digest, Promise<string>>;
 }
@@ -433,10 +439,20 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
       else toFetch.push(item);
     }
     if (toFetch.length > 0) {
+      const hostConfig: HostConfigOptions = {
+        authFile: opts.authFile,
+        env: opts.env,
+        registriesConf: opts.registriesConf,
+        certDir: opts.certDir,
+      };
+      // registries.conf is read once per run (as skopeo reads it once per process); a broken one
+      // fails the fetch before anything is contacted.
+      const registries = await loadHostRegistries(hostConfig);
       staging = await createStaging(cache);
       client = createRegistryClient({
         authFile: opts.authFile,
         env: opts.env,
+        credentialHelpers: registries.credentialHelpers,
         retry: opts.retry,
         lowSpeed,
       });
@@ -447,12 +463,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         limit: createLimiter(jobs),
         signal: controller.signal,
         onProgress: opts.onProgress,
-        hostConfig: {
-          authFile: opts.authFile,
-          env: opts.env,
-          registriesConf: opts.registriesConf,
-          certDir: opts.certDir,
-        },
+        hostConfig: { ...hostConfig, registries },
         blobs: new Map(),
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);

@@ -11,7 +11,7 @@
  * in here too.
  */
 import type { AuthLookupOptions } from '../auth/auth-files.js';
-import { loadRegistriesConf } from '../config/registries-conf.js';
+import { type RegistriesConf, loadRegistriesConf } from '../config/registries-conf.js';
 import { blockingEntry, describeEntry, findRegistry, pullSources, referenceName } from '../config/registries-match.js';
 import { type CertDirFiles, registryCerts } from '../config/certs-d.js';
 import { type DockerReference, registryApiHost } from '../model/docker-reference.js';
@@ -100,6 +100,24 @@ export interface EndpointPlan {
 }
 
 /**
+ * Reads the host's registries.conf as `opts` say where (the standard lookup, skopeo's
+ * `--registries-conf`, the system paths). A run loads it once and hands it to every
+ * {@link planEndpoints} call, and takes its `credential-helpers` for the credential lookup.
+ * @throws OcikitError `CONFIG` naming the file (and entry).
+ */
+export function loadHostRegistries(opts: HostConfigOptions = {}): Promise<RegistriesConf> {
+  return loadRegistriesConf({
+    env: opts.env,
+    uid: opts.uid,
+    home: opts.home,
+    cwd: opts.cwd,
+    file: opts.registriesConf,
+    systemFile: opts.systemRegistriesConf,
+    systemDropInDir: opts.systemRegistriesConfDir,
+  });
+}
+
+/**
  * Options of {@link planEndpoints}.
  * @category Registry
  */
@@ -110,6 +128,8 @@ export interface PlanOptions extends HostConfigOptions {
    * undefined lets the host configuration decide (default: check).
    */
   readonly tlsVerify?: boolean | undefined;
+  /** registries.conf as {@link loadHostRegistries} read it; read now when not given. */
+  readonly registries?: RegistriesConf | undefined;
 }
 
 /**
@@ -124,15 +144,7 @@ export interface PlanOptions extends HostConfigOptions {
  *   that is not a valid reference), naming the file and entry.
  */
 export async function planEndpoints(ref: DockerReference, opts: PlanOptions = {}): Promise<EndpointPlan> {
-  const conf = await loadRegistriesConf({
-    env: opts.env,
-    uid: opts.uid,
-    home: opts.home,
-    cwd: opts.cwd,
-    file: opts.registriesConf,
-    systemFile: opts.systemRegistriesConf,
-    systemDropInDir: opts.systemRegistriesConfDir,
-  });
+  const conf = opts.registries ?? (await loadHostRegistries(opts));
   const matched = findRegistry(conf.registries, referenceName(ref));
   const endpoints = await Promise.all(
     pullSources(matched, ref).map(async (source): Promise<Endpoint> => {

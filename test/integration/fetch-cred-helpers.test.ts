@@ -28,7 +28,7 @@ const basicAuth = (user: string, password: string) => ({ auth: Buffer.from(`${us
 interface Scenario {
   /** The helper's answer (no helper on PATH when absent). */
   readonly helper?: HelperAnswer;
-  /** Files under HOME, by path relative to it, given the gate's host. */
+  /** Files under HOME, by path relative to it, given the gate's host (JSON documents; a string is written as is). */
   readonly files: (host: string) => Record<string, unknown>;
   /** An explicit auth file, relative to HOME: as `--authfile`, or as `REGISTRY_AUTH_FILE`. */
   readonly authFile?: { readonly path: string; readonly via: 'option' | 'env' };
@@ -89,7 +89,7 @@ describe('credential helpers and identity tokens, fetch and skopeo on the same h
     };
     for (const [rel, doc] of Object.entries(files)) {
       await mkdir(dirname(join(home, rel)), { recursive: true });
-      await writeFile(join(home, rel), JSON.stringify(doc));
+      await writeFile(join(home, rel), typeof doc === 'string' ? doc : JSON.stringify(doc));
     }
     const env: Record<string, string> = { PATH: `${bin}:${process.env.PATH ?? ''}`, HOME: home };
     const explicit = s.authFile ? join(home, s.authFile.path) : undefined;
@@ -185,6 +185,41 @@ describe('credential helpers and identity tokens, fetch and skopeo on the same h
     });
     assert.equal(ocikit.ok, true, ocikit.message);
     assert.deepEqual(ocikit.tokenRequests, ['POST refresh_token granted']);
+  });
+
+  it('credential-helpers in registries.conf: both ask the helper and succeed', async (t) => {
+    if (!needTool(t, 'docker-registry', 'skopeo')) return;
+    const { ocikit } = await both(t, {
+      helper: { username: SECRETS.user, secret: SECRETS.password },
+      files: () => ({ '.config/containers/registries.conf': 'credential-helpers = ["ocikit-test"]\n' }),
+    });
+    assert.equal(ocikit.ok, true, ocikit.message);
+    assert.deepEqual(ocikit.tokenRequests, ['GET basic granted']);
+    assert.deepEqual(ocikit.helperCalls, ['get <gate>']);
+  });
+
+  it('registries.conf credential-helpers: a missing helper is passed over for the next, the auth files', async (t) => {
+    if (!needTool(t, 'docker-registry', 'skopeo')) return;
+    const { ocikit } = await both(t, {
+      files: (host) => ({
+        '.config/containers/registries.conf': 'credential-helpers = ["ocikit-test", "containers-auth.json"]\n',
+        '.config/containers/auth.json': { auths: { [host]: basicAuth(SECRETS.user, SECRETS.password) } },
+      }),
+    });
+    assert.equal(ocikit.ok, true, ocikit.message);
+    assert.deepEqual(ocikit.tokenRequests, ['GET basic granted']);
+  });
+
+  it('registries.conf credential-helpers without containers-auth.json: the auth files are not read', async (t) => {
+    if (!needTool(t, 'docker-registry', 'skopeo')) return;
+    const { ocikit } = await both(t, {
+      helper: 'not-found',
+      files: (host) => ({
+        '.config/containers/registries.conf': 'credential-helpers = ["ocikit-test"]\n',
+        '.config/containers/auth.json': { auths: { [host]: basicAuth(SECRETS.user, SECRETS.password) } },
+      }),
+    });
+    assert.equal(ocikit.ok, false);
   });
 
   it('a credHelpers helper missing from PATH: both fail, ocikit naming the helper', async (t) => {
