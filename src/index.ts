@@ -143,4 +143,23 @@ export {
 } from './fetch/fetch.js';
 export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';
 export type { LowSpeedLimit, RetryPolicy } from './registry/client.js';
+export {
+  type Endpoint,
+  type EndpointPlan,
+  type HostConfigOptions,
+  type PlanEntry,
+  type PlanOptions,
+  loadHostRegistries,
+  planEndpoints,
+} from './registry/endpoints.js';
+export type { RegistriesConf, RegistriesConfLookup } from './config/registries-conf.js';
+export type {
+  PullFromMirror,
+  RegistryConfEntry,
+  RegistryMirrorConf,
+  ShortNameAlias,
+  ShortNameMode,
+} from './config/registries-file.js';
+export type { CertDirFiles, TlsMaterial } from './config/certs-d.js';
+export type { RepositoryLocation } from './registry/transport/bearer.js';
 export type { SkopeoOptions } from './tools/skopeo.js';

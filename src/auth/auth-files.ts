@@ -304,3 +304,66 @@ export async function lookupCredentials(
 export function basicAuthorization(c: Credentials): string {
   return `Basic ${Buffer.from(`${c.username}:${c.password}`, 'utf8').toString('base64')}`;
 }
+
+/**
+ * One place the credential lookup consults, as a dry run reports it: never a secret.
+ * `file`: an auth-file entry that holds credentials (the lookup stops there); `helper`: a
+ * credential helper that would be asked (a dry run does not run it; when it has nothing, the
+ * lookup goes on).
+ */
+export type CredentialSource =
+  | {
+      readonly kind: 'file';
+      /** The auth file. */
+      readonly path: string;
+      /** Whether the entry is an identity token (exchanged at the token realm) rather than a password. */
+      readonly identityToken: boolean;
+    }
+  | {
+      readonly kind: 'helper';
+      /** The helper program, `docker-credential-<name>`. */
+      readonly helper: string;
+      /** Where it is named: registries.conf `credential-helpers`, or `credHelpers` of a file. */
+      readonly origin: string;
+    };
+
+/**
+ * The sources {@link lookupCredentials} would consult for `repo` on `host`, in order, up to and
+ * including the first auth-file entry that holds credentials; empty when none would yield any
+ * (anonymous). Helpers are listed, not run, so the answer is a dry run with no side effects.
+ * @throws OcikitError `CONFIG` as {@link lookupCredentials} for a file that cannot be read or parsed.
+ */
+export async function credentialSources(
+  host: string,
+  repo: string,
+  opts: AuthLookupOptions = {},
+): Promise<CredentialSource[]> {
+  const helpers = opts.credentialHelpers?.length ? opts.credentialHelpers : [AUTH_FILE_HELPER];
+  const out: CredentialSource[] = [];
+  for (const helper of helpers) {
+    if (helper !== AUTH_FILE_HELPER) {
+      out.push({ kind: 'helper', helper: `docker-credential-${helper}`, origin: 'registries.conf credential-helpers' });
+      continue;
+    }
+    for (const f of authFilePaths(opts)) {
+      const file = await readAuthFile(f);
+      if (!file) continue;
+      const named = file.helpers.get(host);
+      if (named !== undefined) {
+        const origin = `credHelpers of ${JSON.stringify(host)} in ${f.path}`;
+        out.push({ kind: 'helper', helper: `docker-credential-${named}`, origin });
+        continue;
+      }
+      const c = credentialsFromAuths(file.auths, host, repo, f.path, f.legacy);
+      if (c) {
+        out.push({
+          kind: 'file',
+          path: f.path,
+          identityToken: c.identityToken !== undefined && c.identityToken !== '',
+        });
+        return out;
+      }
+    }
+  }
+  return out;
+}

@@ -45,6 +45,10 @@ const COMMANDS: Record<string, { readonly summary: string; readonly load: () => 
     summary: 'fetch images and manifest lists from registries into a verified cache',
     load: () => import('./commands/fetch.js'),
   },
+  registries: {
+    summary: 'print where a pull of an image would go (mirrors, TLS, proxy, credentials): a dry run',
+    load: () => import('./commands/registries.js'),
+  },
 };
 
 const USAGE = `Usage: ocikit [--debug] <command> [options]

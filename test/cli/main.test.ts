@@ -67,12 +67,21 @@ describe('ocikit (main)', () => {
     const r = await cli(['--help']);
     assert.equal(r.status, 0);
     assert.match(r.out, /^Usage: ocikit/);
-    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch'])
+    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch', 'registries'])
       assert.match(r.out, new RegExp(`\\b${c}\\b`));
   });
 
   it('prints every subcommand help with <command> --help', async () => {
-    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch']) {
+    for (const c of [
+      'digest',
+      'is-manifest-list',
+      'inputs',
+      'merge',
+      'storage-conf',
+      'install',
+      'fetch',
+      'registries',
+    ]) {
       const r = await cli([c, '--help']);
       assert.equal(r.status, 0, c);
       assert.match(r.out, /Usage: ocikit/, c);
@@ -93,7 +102,16 @@ describe('ocikit (main)', () => {
       .split('\n')
       .filter((l) => /^ {2}[a-z-]+ {2,}\S/.test(l))
       .map((l) => l.trim().split(/\s+/)[0]);
-    assert.deepEqual(listed, ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch']);
+    assert.deepEqual(listed, [
+      'digest',
+      'is-manifest-list',
+      'inputs',
+      'merge',
+      'storage-conf',
+      'install',
+      'fetch',
+      'registries',
+    ]);
     assert.match(r.out, /^ {2}digest {12}print the manifest digest of a file \(as skopeo manifest-digest\)$/m);
   });
 

@@ -42,7 +42,10 @@ import type { ConnectionSettings, TlsMaterial } from './dispatcher.js';
 import { type HttpResponse, readBody, registryErrorText, retryBody, send } from './http.js';
 import { type HostState, type PingClient, hostState } from './ping.js';
 
-/** Where a repository lives. */
+/**
+ * Where a repository lives.
+ * @category Registry
+ */
 export interface RepositoryLocation {
   /** The host (and port) serving `/v2/`, e.g. `registry-1.docker.io`, `127.0.0.1:5000`. */
   readonly host: string;
