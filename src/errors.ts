@@ -34,8 +34,13 @@ export const ERROR_CODES = [
   'LIST_MISMATCH',
   /** A format, media type or feature ocikit does not handle. */
   'UNSUPPORTED',
-  /** A configuration file (storage.conf, auth.json) is missing or malformed. */
+  /** A configuration file (storage.conf, auth.json, policy.json) is missing or malformed. */
   'CONFIG',
+  /**
+   * The trust policy (policy.json) refuses the image: a `reject` requirement, a signature required
+   * but missing or invalid, or a requirement ocikit does not implement (it fails closed).
+   */
+  'POLICY',
   /** An external tool (skopeo, podman) failed; `stderr` and `command` are attached. */
   'TOOL_FAILED',
   /** A registry refused or failed a request after retries. */
