@@ -4,7 +4,7 @@
  * which fails the build on a forbidden package edge).
  *
  * Lowest first: L0 `errors`, `internal/`, `gojson/`; L1 `model/`; L2 `transports/`, `registry/`,
- * `auth/`, `config/`, `tools/`; L3 `osbuild/`; L4 `install/`, `fetch/`; L5 `cli/`; `index.ts` on
+ * `auth/`, `config/`, `tools/`, `trust/`; L3 `osbuild/`; L4 `install/`, `fetch/`; L5 `cli/`; `index.ts` on
  * top. A module may import its own layer or lower ones, never a higher one. Folders of one layer
  * from L2 up are independent of each other except for the edges listed in {@link SIBLING_EDGES};
  * and only `internal/exec.ts` may import `node:child_process`.
@@ -28,6 +28,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   auth: 2,
   config: 2,
   tools: 2,
+  trust: 2,
   osbuild: 3,
   install: 4,
   fetch: 4,
