@@ -9,7 +9,6 @@ import * as assert from 'node:assert/strict';
 import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { isOcikitError } from '../../src/errors.js';
 import { sha256 } from '../../src/model/digest.js';
 import { manifestDigest } from '../../src/model/manifest.js';
@@ -24,12 +23,11 @@ import {
 } from '../../src/trust/signature-files.js';
 import { SignatureError } from '../../src/trust/simple-signing.js';
 import { exportKeys, genKey, makeGpgHome, skopeo, skopeoSign } from '../helpers/gpg.js';
+import { UPSTREAM } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 
-const FIXTURES = fileURLToPath(
-  new URL('../../../test/fixtures/upstream/containers-image/signature/fixtures/', import.meta.url),
-);
+const FIXTURES = join(UPSTREAM, 'containers-image/signature/fixtures');
 const REF = 'example.com/ns/app:1';
 const CONFIG = Buffer.from('{"architecture":"amd64","os":"linux"}');
 const CONFIG_DIGEST = sha256(CONFIG);

@@ -11,7 +11,6 @@ import * as crypto from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { manifestDigest } from '../../src/model/manifest.js';
 import { readSignatureFiles } from '../../src/trust/signature-files.js';
 import { SignatureError } from '../../src/trust/simple-signing.js';
@@ -21,10 +20,9 @@ import {
   loadSigstorePublicKey,
   verifySigstore,
 } from '../../src/trust/sigstore.js';
+import { UPSTREAM } from '../helpers/fixtures.js';
 
-const FIXTURES = fileURLToPath(
-  new URL('../../../test/fixtures/upstream/containers-image/signature/fixtures/', import.meta.url),
-);
+const FIXTURES = join(UPSTREAM, 'containers-image/signature/fixtures');
 
 /** containers/image `signature/fixtures/cosign.pub` (v5.23.1), the key its cosign fixtures are signed with. */
 const COSIGN_PUB = Buffer.from(`-----BEGIN PUBLIC KEY-----
