@@ -51,6 +51,11 @@ export const ERROR_CODES = [
   'IO',
   /** A write failed because the device is full or the disk quota is exhausted (ENOSPC, EDQUOT). */
   'NO_SPACE',
+  /**
+   * An image signature is invalid: not a signature, a bad one, by a key that is not trusted or not
+   * valid now, or its payload is malformed.
+   */
+  'SIGNATURE',
 ] as const;
 
 /**
