@@ -39,13 +39,15 @@ const LAYERS: Readonly<Record<string, number>> = {
 /**
  * Allowed edges between different units of one layer (L2 and up), and between the transports'
  * own folders: `oci-archive` is an `oci` layout inside a tar, the registry client asks `auth`
- * for credentials and `config` for the host configuration (registries.conf, certs.d), and the reference dispatcher (`transports/reference.ts`) reuses the
+ * for credentials and `config` for the host configuration (registries.conf, certs.d), and fetches
+ * signatures in the shape `trust` verifies them, and the reference dispatcher (`transports/reference.ts`) reuses the
  * containers-storage grammar. A transport folder may always use the shared `transports/*.ts` files.
  */
 const SIBLING_EDGES: ReadonlySet<string> = new Set([
   'transports/oci-archive -> transports/oci',
   'registry -> auth',
   'registry -> config',
+  'registry -> trust',
   'transports -> transports/containers-storage',
 ]);
 
