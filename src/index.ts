@@ -22,6 +22,10 @@
  * @document ../docs/inputs.md
  * @document ../docs/install.md
  * @document ../docs/fetch.md
+ * @document ../docs/registries-conf.md
+ * @document ../docs/tls.md
+ * @document ../docs/proxies.md
+ * @document ../docs/credentials.md
  * @document ../docs/transports.md
  * @document ../docs/manifests.md
  * @document ../docs/storage-conf.md
