@@ -62,26 +62,28 @@ async function inputSet(root: string) {
   return { a, b, list, inputs, imagesPath, listsPath };
 }
 
+/** Every subcommand, in the order `ocikit --help` lists them. */
+const COMMAND_NAMES = [
+  'digest',
+  'is-manifest-list',
+  'inputs',
+  'merge',
+  'storage-conf',
+  'install',
+  'fetch',
+  'registries',
+];
+
 describe('ocikit (main)', () => {
   it('prints help with --help and exits 0', async () => {
     const r = await cli(['--help']);
     assert.equal(r.status, 0);
     assert.match(r.out, /^Usage: ocikit/);
-    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch', 'registries'])
-      assert.match(r.out, new RegExp(`\\b${c}\\b`));
+    for (const c of COMMAND_NAMES) assert.match(r.out, new RegExp(`\\b${c}\\b`));
   });
 
   it('prints every subcommand help with <command> --help', async () => {
-    for (const c of [
-      'digest',
-      'is-manifest-list',
-      'inputs',
-      'merge',
-      'storage-conf',
-      'install',
-      'fetch',
-      'registries',
-    ]) {
+    for (const c of COMMAND_NAMES) {
       const r = await cli([c, '--help']);
       assert.equal(r.status, 0, c);
       assert.match(r.out, /Usage: ocikit/, c);
@@ -102,16 +104,7 @@ describe('ocikit (main)', () => {
       .split('\n')
       .filter((l) => /^ {2}[a-z-]+ {2,}\S/.test(l))
       .map((l) => l.trim().split(/\s+/)[0]);
-    assert.deepEqual(listed, [
-      'digest',
-      'is-manifest-list',
-      'inputs',
-      'merge',
-      'storage-conf',
-      'install',
-      'fetch',
-      'registries',
-    ]);
+    assert.deepEqual(listed, COMMAND_NAMES);
     assert.match(r.out, /^ {2}digest {12}print the manifest digest of a file \(as skopeo manifest-digest\)$/m);
   });
 
