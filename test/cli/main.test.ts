@@ -67,7 +67,17 @@ describe('ocikit (main)', () => {
     const r = await cli(['--help']);
     assert.equal(r.status, 0);
     assert.match(r.out, /^Usage: ocikit/);
-    for (const c of ['digest', 'is-manifest-list', 'inputs', 'merge', 'storage-conf', 'install', 'fetch', 'registries'])
+    for (const c of [
+      'digest',
+      'is-manifest-list',
+      'inputs',
+      'merge',
+      'storage-conf',
+      'install',
+      'fetch',
+      'registries',
+      'policy',
+    ])
       assert.match(r.out, new RegExp(`\\b${c}\\b`));
   });
 
@@ -81,6 +91,7 @@ describe('ocikit (main)', () => {
       'install',
       'fetch',
       'registries',
+      'policy',
     ]) {
       const r = await cli([c, '--help']);
       assert.equal(r.status, 0, c);
@@ -111,6 +122,7 @@ describe('ocikit (main)', () => {
       'install',
       'fetch',
       'registries',
+      'policy',
     ]);
     assert.match(r.out, /^ {2}digest {12}print the manifest digest of a file \(as skopeo manifest-digest\)$/m);
   });
