@@ -109,6 +109,9 @@ try {
       .pop(),
   );
   reg = await startRegistry();
+  // Both tools get the same explicit, permissive trust policy (never the host's).
+  const policy = join(work, 'policy.json');
+  await writeFile(policy, '{"default":[{"type":"insecureAcceptAnything"}]}');
   await pushDir(big.dir, reg.host, 'bench/big:latest');
   const sources = join(work, 'sources.json');
   await writeFile(
@@ -126,9 +129,22 @@ try {
   const cache = join(work, 'cache');
   const dest = join(work, 'dest');
   const ocikit = () =>
-    timed(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--jobs', String(JOBS)]);
+    timed(process.execPath, [
+      OCIKIT,
+      'fetch',
+      '--sources',
+      sources,
+      '--cache',
+      cache,
+      '--jobs',
+      String(JOBS),
+      '--policy',
+      policy,
+    ]);
   const skopeo = () =>
     timed('skopeo', [
+      '--policy',
+      policy,
       'copy',
       '--quiet',
       '--src-tls-verify=false',
@@ -203,6 +219,8 @@ try {
     '--cache',
     join(work, 'cache-shared'),
     '--json',
+    '--policy',
+    policy,
   ]);
   const summary = JSON.parse(r.stdout);
   const downloaded = summary.reduce((a, i) => a + i.bytes, 0);

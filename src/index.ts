@@ -145,6 +145,7 @@ export {
   type FetchResult,
   fetch,
 } from './fetch/fetch.js';
+export type { TrustOptions } from './fetch/trust.js';
 export { type DockerReference, parseDockerReference, formatDockerReference } from './model/docker-reference.js';
 export type { LowSpeedLimit, RetryPolicy } from './registry/client.js';
 export {

@@ -49,6 +49,10 @@ const COMMANDS: Record<string, { readonly summary: string; readonly load: () => 
     summary: 'print where a pull of an image would go (mirrors, TLS, proxy, credentials): a dry run',
     load: () => import('./commands/registries.js'),
   },
+  policy: {
+    summary: 'print what the trust policy decides for a pull of an image, and why',
+    load: () => import('./commands/policy.js'),
+  },
 };
 
 const USAGE = `Usage: ocikit [--debug] <command> [options]

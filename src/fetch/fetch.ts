@@ -55,6 +55,14 @@ import {
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
 import type { LocalStoreOptions } from './local.js';
+import {
+  type RunTrust,
+  type TrustOptions,
+  enforceRegistryPolicy,
+  enforceStoragePolicy,
+  openRunTrust,
+} from './trust.js';
+import { encodeSignatureBlob } from '../trust/signature-files.js';
 
 /**
  * What happened to one item.
@@ -129,7 +137,7 @@ export type FetchProgress =
  * Options of {@link fetch}.
  * @category Fetch
  */
-export interface FetchOptions extends LocalStoreOptions {
+export interface FetchOptions extends LocalStoreOptions, TrustOptions {
   /** Parallel downloads (blobs and manifests), default 4. */
   readonly jobs?: number | undefined;
   /** Aborts the fetch: it then rejects with `INTERRUPTED` after removing its staging directory. */
@@ -180,6 +188,8 @@ interface FetchRun {
   readonly hostConfig: PlanOptions;
   /** Blobs of this run: digest → the verified file in the staging directory. */
   readonly blobs: Map<Digest, Promise<string>>;
+  /** The trust policy, the verifier and registries.d of this run. */
+  readonly trust: RunTrust;
 }
 
 function summaryOf(item: FetchItem, status: FetchItemSummary['status'], bytes: number): FetchItemSummary {
@@ -297,7 +307,18 @@ async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSumm
     // As `skopeo copy` does for a list digest: take the host platform's instance, from the same endpoint.
     const entry = chooseInstance(parsed, { platform: hostPlatform() }, what);
     ({ parsed, what } = await fetchManifest(run, loc, endpoint.ref, entry.digest));
+    if (parsed.kind === 'list') throw new OcikitError('UNSUPPORTED', `${what}: a nested manifest list is not an image`);
   }
+  // The policy decides before anything else of the image is read (containers/image copyOneImage).
+  const signatures = await enforceRegistryPolicy(
+    run.trust,
+    run.client,
+    item.ref,
+    item.digest,
+    parsed.digest,
+    endpoint,
+    run.signal,
+  );
   if (parsed.kind === 'schema1') {
     throw new OcikitError(
       'UNSUPPORTED',
@@ -318,7 +339,11 @@ async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSumm
   const stage = run.staging.imageDir(item.id);
   await createDirImage(stage);
   for (const [i, d] of unique.entries()) await linkDirBlob(stage, d.digest, files[i]!);
-  await finishDirImage(stage, { manifest: parsed.raw }, { sync: true });
+  await finishDirImage(
+    stage,
+    { manifest: parsed.raw, signatures: signatures.map(encodeSignatureBlob) },
+    { sync: true },
+  );
   await publishImageEntry(run.cacheDir, item.id, stage);
   return summaryOf(item, 'fetched', counted.bytes);
 }
@@ -326,6 +351,10 @@ async function fetchImage(run: FetchRun, item: ImageItem): Promise<FetchItemSumm
 async function fetchList(run: FetchRun, item: ListItem): Promise<FetchItemSummary> {
   const { parsed, what } = await openImage(run, item.ref, item.tlsVerify, item.id);
   expectManifestList(parsed.raw, what, { parsed, notAList: 'LIST_MISMATCH' });
+  // No policy here, as in skopeo's `copy --multi-arch=index-only` (osbuild's skopeo-index source):
+  // containers/image's `copyMultipleImages` evaluates only the instances it copies, and an
+  // index-only copy copies none. Each image of the list is an image item of its own, evaluated
+  // when it is fetched (docs/trust.md).
   const file = run.staging.listFile(item.id);
   await writeNewFile(file, async (fh) => {
     await fh.writeFile(parsed.raw);
@@ -428,6 +457,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   let staging: CacheStaging | undefined;
   let client: RegistryClient | undefined;
+  let trust: RunTrust | undefined;
   try {
     const results = new Map<FetchItem, FetchItemSummary>();
     // The one "cached" decision: an entry exists only once complete. Two runs that both miss it
@@ -445,9 +475,10 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         registriesConf: opts.registriesConf,
         certDir: opts.certDir,
       };
-      // registries.conf is read once per run (as skopeo reads it once per process); a broken one
-      // fails the fetch before anything is contacted.
+      // registries.conf and the policy are read once per run (as skopeo reads them once per
+      // process); a broken one fails the fetch before anything is contacted.
       const registries = await loadHostRegistries(hostConfig);
+      trust ??= await openRunTrust(opts, { env: opts.env });
       staging = await createStaging(cache);
       client = createRegistryClient({
         authFile: opts.authFile,
@@ -465,6 +496,7 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         onProgress: opts.onProgress,
         hostConfig: { ...hostConfig, registries },
         blobs: new Map(),
+        trust,
       };
       await fetchAll(run, toFetch, results, controller, opts.signal);
     }
@@ -472,9 +504,12 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
     if (localItems.length > 0) {
       // Loaded only for local items: it brings storage.conf parsing (smol-toml) and skopeo, which
       // registry-only runs never use (10-20 ms of `ocikit fetch` start-up).
-      const { checkLocalImage } = await import('./local.js');
+      const { checkLocalImage, localPolicySubject } = await import('./local.js');
+      trust ??= await openRunTrust(opts, { env: opts.env });
       for (const item of localItems) {
         throwIfInterrupted(controller.signal, 'fetch');
+        const subject = await localPolicySubject(item, opts);
+        await enforceStoragePolicy(trust, subject.store, subject.image, item.digest ?? item.id);
         await checkLocalImage(item, opts);
         const s = summaryOf(item, 'verified', 0);
         results.set(item, s);

@@ -20,6 +20,7 @@ import {
 } from '../transports/containers-storage/image-records.js';
 import type { StoreSpec } from '../transports/containers-storage/reference.js';
 import { formatImageReference } from '../transports/reference.js';
+import { type DockerReference, parseDockerReference } from '../model/docker-reference.js';
 
 /** Where and how local items are looked up. */
 export interface LocalStoreOptions {
@@ -64,6 +65,28 @@ async function storeOf(
         spec: { driver: conf.driver, graphroot: conf.graphroot, runroot: conf.runroot },
         extraStores: conf.additionalimagestores,
       };
+}
+
+/**
+ * What a local item's policy identity names, as skopeo's `containers-storage:` reference of it
+ * does (see {@link checkLocalImage}): the store's driver and graph root, and `name@digest` or the
+ * image ID. A store given without a driver takes storage.conf's (the driver the store opens with).
+ */
+export async function localPolicySubject(
+  item: LocalItem,
+  opts: LocalStoreOptions = {},
+): Promise<{
+  store: { driver: string; graphroot: string };
+  image: { reference?: DockerReference; id?: string };
+}> {
+  const { spec } = await storeOf(item, opts);
+  const driver = spec.driver ?? (await readStorageConf({ missingOk: true, env: opts.env })).driver;
+  const store = { driver, graphroot: spec.graphroot! };
+  if (item.digest && item.name) {
+    const r = parseDockerReference(item.name, 'image name');
+    return { store, image: { reference: { domain: r.domain, path: r.path, digest: item.digest } } };
+  }
+  return { store, image: { id: digestHex(item.id) } };
 }
 
 /**

@@ -72,6 +72,7 @@ const COMMAND_NAMES = [
   'install',
   'fetch',
   'registries',
+  'policy',
 ];
 
 describe('ocikit (main)', () => {

@@ -15,6 +15,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GRACE_MS, SIGNAL_STATUS } from '../../src/cli/main.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
 const BIN = fileURLToPath(new URL('../../../bin/ocikit', import.meta.url));
 const D = (c: string) => `sha256:${c.repeat(64)}`;
@@ -110,7 +111,11 @@ describe('argument files that are FIFOs', () => {
 
   it('refuses a fetch --sources file that is a FIFO at once', async (t) => {
     const { dir, fifo: f } = await fifo(t);
-    const r = await start(['fetch', '--sources', f, '--cache', join(dir, 'cache')], dir, 5000).ended;
+    const r = await start(
+      ['fetch', '--sources', f, '--cache', join(dir, 'cache'), '--policy', ACCEPT_ANYTHING_POLICY],
+      dir,
+      5000,
+    ).ended;
     assert.equal(r.killed, false, 'ocikit fetch must not block on the FIFO');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, FIFO_LINE('sources file', f));
@@ -127,7 +132,11 @@ describe('argument files that are FIFOs', () => {
     const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     await writeFile(join(dir, 'sources.json'), JSON.stringify(sources(host)));
     const cache = join(dir, 'cache');
-    const r = await start(['fetch', '--sources', 'sources.json', '--cache', cache, '--authfile', f], dir, 5000).ended;
+    const r = await start(
+      ['fetch', '--sources', 'sources.json', '--cache', cache, '--authfile', f, '--policy', ACCEPT_ANYTHING_POLICY],
+      dir,
+      5000,
+    ).ended;
     assert.equal(r.killed, false, 'ocikit fetch must not block on the FIFO');
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, new RegExp(`^ocikit: auth file ${f} is a FIFO, not a regular file\\n$`));
@@ -165,7 +174,10 @@ describe('signals', () => {
       const host = `127.0.0.1:${(silent.address() as AddressInfo).port}`;
       await writeFile(join(dir, 'sources.json'), JSON.stringify(sources(host)));
       const cache = join(dir, 'cache');
-      const p = start(['fetch', '--sources', 'sources.json', '--cache', cache], dir);
+      const p = start(
+        ['fetch', '--sources', 'sources.json', '--cache', cache, '--policy', ACCEPT_ANYTHING_POLICY],
+        dir,
+      );
       // Blocked for sure: its staging directory exists and the server holds its connection.
       await waitUntil(
         async () => sockets.size > 0 && (await readdir(cache).catch(() => [])).some((n) => n.startsWith('.tmp-fetch-')),

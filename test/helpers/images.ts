@@ -4,7 +4,7 @@
  * lists over such images. Everything skopeo and podman accept, made without any network.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import tar from 'tar-stream';
@@ -144,4 +144,22 @@ export function makeList(
   };
   const bytes = Buffer.from(JSON.stringify(list, null, 2));
   return { bytes, digest: sha(bytes) };
+}
+
+/**
+ * Writes a `dir:` image of a list at `dir`: the list as `manifest.json`, each image's manifest as
+ * `<hex>.manifest.json` and its blobs (skopeo's layout of `copy --multi-arch all` into `dir:`).
+ */
+export async function writeListDir(
+  dir: string,
+  list: { readonly bytes: Buffer },
+  images: readonly Pick<GeneratedImage, 'dir' | 'manifest' | 'manifestDigest'>[],
+): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
+  await writeFile(join(dir, 'manifest.json'), list.bytes);
+  for (const i of images) {
+    await writeFile(join(dir, `${i.manifestDigest.slice(7)}.manifest.json`), i.manifest);
+    for (const f of await readdir(i.dir)) if (/^[0-9a-f]{64}$/.test(f)) await copyFile(join(i.dir, f), join(dir, f));
+  }
 }

@@ -18,6 +18,7 @@ import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 import { authFileFor } from '../registry/fake-registry.js';
 import { foreignOriginScenario, leaks, registrySecrets } from '../registry/foreign-origin.js';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
 const run = promisify(execFile);
 
@@ -49,7 +50,12 @@ for (const auth of ['basic', 'bearer'] as const) {
           },
         };
         await assert.rejects(
-          fetch(sources, cache, { authFile, env: {}, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } }),
+          fetch(sources, cache, {
+            authFile,
+            env: {},
+            policy: ACCEPT_ANYTHING_POLICY,
+            retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+          }),
           (e: Error & { code: string }) => {
             assert.equal(e.code, 'REGISTRY');
             assert.ok(e.message.includes(s.foreignOrigin), e.message);

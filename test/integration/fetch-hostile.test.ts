@@ -17,10 +17,15 @@ import { fetch, type FetchOptions } from '../../src/fetch/fetch.js';
 import { cachedImagePath } from '../../src/osbuild/cache.js';
 import { buildImage } from '../helpers/images.js';
 import { tempDir } from '../helpers/tmp.js';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
 const OCIKIT = new URL('../../../bin/ocikit', import.meta.url).pathname;
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-const FAST: FetchOptions = { retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 }, env: {} };
+const FAST: FetchOptions = {
+  retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+  env: {},
+  policy: ACCEPT_ANYTHING_POLICY,
+};
 
 async function serve(t: TestContext, handler: (req: IncomingMessage, res: ServerResponse) => void) {
   const server = createServer(handler);
@@ -82,7 +87,7 @@ describe('fetch shows what a registry says safely (ocikit fetch as a whole proce
       res.end(JSON.stringify({ errors: [{ code: 'DENIED', message: NASTY }] }));
     });
     const s = await writeSources(t, sources(host, img.configDigest, img.manifestDigest));
-    const r = await ocikit(['fetch', '--sources', s.file, '--cache', s.cache]);
+    const r = await ocikit(['fetch', '--sources', s.file, '--cache', s.cache, '--policy', ACCEPT_ANYTHING_POLICY]);
     assert.equal(r.status, 1);
     assert.deepEqual(rawControls(r.stderr), []);
     const text = r.stderr.toString('utf8');
@@ -102,7 +107,7 @@ describe('fetch shows what a registry says safely (ocikit fetch as a whole proce
       res.end();
     });
     const s = await writeSources(t, sources(host, img.configDigest, img.manifestDigest));
-    const r = await ocikit(['fetch', '--sources', s.file, '--cache', s.cache]);
+    const r = await ocikit(['fetch', '--sources', s.file, '--cache', s.cache, '--policy', ACCEPT_ANYTHING_POLICY]);
     assert.equal(r.status, 1);
     assert.deepEqual(rawControls(r.stderr), []);
     assert.match(r.stderr.toString('utf8'), /bearer realm "\\u009b31mnot a url" is not a URL/);
@@ -124,7 +129,7 @@ describe('fetch shows what a registry says safely (ocikit fetch as a whole proce
     t.after(() => new Promise<void>((r) => server.close(() => r())));
     const host = `127.0.0.1:${(server.address() as AddressInfo).port}`;
     const s = await writeSources(t, sources(host, img.configDigest, img.manifestDigest));
-    const r = await ocikit(['fetch', '--sources', s.file, '--cache', s.cache]);
+    const r = await ocikit(['fetch', '--sources', s.file, '--cache', s.cache, '--policy', ACCEPT_ANYTHING_POLICY]);
     assert.equal(r.status, 1);
     assert.deepEqual(rawControls(r.stderr), []);
     assert.match(r.stderr.toString('utf8'), /^ocikit: pinging registry http:\/\/127\.0\.0\.1:\d+: .+\n$/);
@@ -231,6 +236,8 @@ describe('ocikit fetch --low-speed-limit/--low-speed-time', () => {
       s.file,
       '--cache',
       s.cache,
+      '--policy',
+      ACCEPT_ANYTHING_POLICY,
       '--low-speed-limit',
       '1000',
       '--low-speed-time',

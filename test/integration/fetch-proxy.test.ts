@@ -21,6 +21,7 @@ import { freePort, pushDir, startRegistry, type TestRegistry } from '../helpers/
 import { tempDir } from '../helpers/tmp.js';
 import { haveTool, needTool } from '../helpers/tools.js';
 import { selfSignedCert } from '../registry/fake-registry.js';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
 const run = promisify(execFile);
 
@@ -105,7 +106,11 @@ async function runBoth(t: TestContext, s: Scenario): Promise<{ skopeo: Outcome; 
     },
   };
   const cache = join(out, 'cache');
-  const oc = await fetch(sources, cache, { env, retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 } }).then(
+  const oc = await fetch(sources, cache, {
+    env,
+    policy: ACCEPT_ANYTHING_POLICY,
+    retry: { attempts: 2, baseDelayMs: 1, maxDelayMs: 5 },
+  }).then(
     () => ({ ok: true, message: '' }),
     (e: Error) => ({ ok: false, message: e.message }),
   );

@@ -1,7 +1,7 @@
 import * as assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -9,19 +9,24 @@ import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { fetch, type FetchOptions } from '../../src/fetch/fetch.js';
 import { cachedImagePath, cachedListPath } from '../../src/osbuild/cache.js';
-import { buildImage, makeDirImage, makeList, type GeneratedImage } from '../helpers/images.js';
+import { buildImage, makeDirImage, makeList, type GeneratedImage, writeListDir } from '../helpers/images.js';
 import { startProxy } from '../helpers/proxy.js';
 import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
 import { haveTool, needTool } from '../helpers/tools.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
 const run = promisify(execFile);
 const OCIKIT = new URL('../../../bin/ocikit', import.meta.url).pathname;
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const D = (c: string) => `sha256:${c.repeat(64)}`;
-const FAST: FetchOptions = { retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 }, env: {} };
+const FAST: FetchOptions = {
+  retry: { attempts: 3, baseDelayMs: 5, maxDelayMs: 50 },
+  env: {},
+  policy: ACCEPT_ANYTHING_POLICY,
+};
 
 function skopeoItem(
   img: { configDigest: string; manifestDigest: string },
@@ -88,14 +93,7 @@ describe('fetch', () => {
     });
     list = makeList([amd, arm], 'oci');
     const merged = join(work, 'merged');
-    await mkdir(merged);
-    await writeFile(join(merged, 'version'), 'Directory Transport Version: 1.1\n');
-    await writeFile(join(merged, 'manifest.json'), list.bytes);
-    for (const i of [amd, arm]) {
-      await writeFile(join(merged, `${i.manifestDigest.slice(7)}.manifest.json`), i.manifest);
-      for (const f of await readdir(i.dir))
-        if (/^[0-9a-f]{64}$/.test(f)) await copyFile(join(i.dir, f), join(merged, f));
-    }
+    await writeListDir(merged, list, [amd, arm]);
     big = await makeDirImage(join(work, 'big'), { flavour: 'oci', layers: 1, layerSize: 1_500_000 });
     await pushDir(oci.dir, reg.host, 'test/oci:latest');
     await pushDir(docker.dir, reg.host, 'test/docker:latest');
@@ -318,9 +316,13 @@ describe('fetch', () => {
     );
     const once = () =>
       new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const p = spawn(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--json'], {
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
+        const p = spawn(
+          process.execPath,
+          [OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--json', '--policy', ACCEPT_ANYTHING_POLICY],
+          {
+            stdio: ['ignore', 'pipe', 'pipe'],
+          },
+        );
         let out = '';
         let err = '';
         p.stdout.on('data', (c: Buffer) => (out += c));
@@ -387,6 +389,8 @@ describe('fetch', () => {
       '--jobs',
       '2',
       '--json',
+      '--policy',
+      ACCEPT_ANYTHING_POLICY,
     ]);
     assert.equal(stderr, '');
     assert.deepEqual(JSON.parse(stdout), [
@@ -399,7 +403,16 @@ describe('fetch', () => {
         bytes: docker.config.length + docker.layers.reduce((a, l) => a + l.size, 0),
       },
     ]);
-    const again = await run(process.execPath, [OCIKIT, 'fetch', '--sources', sources, '--cache', join(cache, 'c')]);
+    const again = await run(process.execPath, [
+      OCIKIT,
+      'fetch',
+      '--sources',
+      sources,
+      '--cache',
+      join(cache, 'c'),
+      '--policy',
+      ACCEPT_ANYTHING_POLICY,
+    ]);
     assert.equal(again.stdout, '');
   });
 });
@@ -480,7 +493,16 @@ describe('fetch (CLI usage)', () => {
     const dir = await tempDir(t);
     await writeFile(join(dir, 's.json'), JSON.stringify({ 'org.osbuild.nope': {} }));
     await assert.rejects(
-      run(process.execPath, [OCIKIT, 'fetch', '--sources', join(dir, 's.json'), '--cache', join(dir, 'c')]),
+      run(process.execPath, [
+        OCIKIT,
+        'fetch',
+        '--sources',
+        join(dir, 's.json'),
+        '--cache',
+        join(dir, 'c'),
+        '--policy',
+        ACCEPT_ANYTHING_POLICY,
+      ]),
       (e: { code: number; stderr: string }) => {
         assert.equal(e.code, 1);
         assert.match(e.stderr, /org\.osbuild\.nope/);
@@ -526,7 +548,7 @@ describe('fetch (containers-storage items)', () => {
         'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } },
       },
       cache,
-      { storage },
+      { storage, policy: ACCEPT_ANYTHING_POLICY },
     );
     assert.deepEqual(
       res.items.map((i) => [i.kind, i.status, i.bytes]),
@@ -549,7 +571,7 @@ describe('fetch (containers-storage items)', () => {
     const res = await fetch(
       { 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } },
       join(dir, 'cache'),
-      { env: { CONTAINERS_STORAGE_CONF: conf } },
+      { env: { CONTAINERS_STORAGE_CONF: conf }, policy: ACCEPT_ANYTHING_POLICY },
     );
     assert.equal(res.items[0]!.status, 'verified');
   });
@@ -573,6 +595,7 @@ describe('fetch (containers-storage items)', () => {
     };
     const res = await fetch(src, cache, {
       storage: { driver: 'vfs', graphroot: '/nonexistent', runroot: storage.runroot },
+      policy: ACCEPT_ANYTHING_POLICY,
     });
     assert.equal(res.items[0]!.status, 'verified');
   });
@@ -606,7 +629,7 @@ describe('fetch (containers-storage items)', () => {
     it(`reports ${why} as NOT_FOUND`, async (t) => {
       if (!needTool(t, 'skopeo')) return;
       const cache = await tempDir(t);
-      await assert.rejects(fetch(src(), cache, { storage }), { code: 'NOT_FOUND' });
+      await assert.rejects(fetch(src(), cache, { storage, policy: ACCEPT_ANYTHING_POLICY }), { code: 'NOT_FOUND' });
     });
   }
 
@@ -614,7 +637,7 @@ describe('fetch (containers-storage items)', () => {
     if (!needTool(t, 'skopeo')) return;
     const cache = await tempDir(t);
     await assert.rejects(
-      fetch(local(D('f'), 'localhost/x', img.manifestDigest), cache, { storage }),
+      fetch(local(D('f'), 'localhost/x', img.manifestDigest), cache, { storage, policy: ACCEPT_ANYTHING_POLICY }),
       (e: Error & { code: string; expected?: string; actual?: string }) => {
         assert.equal(e.code, 'DIGEST_MISMATCH');
         assert.equal(e.expected, D('f'));
@@ -636,6 +659,7 @@ describe('fetch (containers-storage items)', () => {
     await assert.rejects(
       fetch({ 'org.osbuild.containers-storage': { items: { [img.configDigest]: {} } } }, join(dir, 'c'), {
         storage,
+        policy: ACCEPT_ANYTHING_POLICY,
         skopeo: { binary: fake },
       }),
       {

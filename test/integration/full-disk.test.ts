@@ -20,6 +20,7 @@ import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.j
 import { tempDir } from '../helpers/tmp.js';
 import { mountTmpfs } from '../helpers/tmpfs.js';
 import { haveTool, needTool } from '../helpers/tools.js';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
 const run = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../bin/ocikit', import.meta.url));
@@ -85,7 +86,7 @@ describe('a full device', () => {
     const item = { image: { name: `${reg!.host}/test/big`, digest: big!.manifestDigest, 'tls-verify': false } };
     await writeFile(sources, JSON.stringify({ 'org.osbuild.skopeo': { items: { [big!.configDigest]: item } } }));
     await failsWithNoSpace(
-      ['fetch', '--sources', sources, '--cache', cache],
+      ['fetch', '--sources', sources, '--cache', cache, '--policy', ACCEPT_ANYTHING_POLICY],
       {},
       new RegExp(
         `^ocikit: writing: ${cache}/\\.tmp-fetch-[^/]+/blobs/[0-9a-f]{64}: no space left on the device \\(ENOSPC\\)\\n$`,

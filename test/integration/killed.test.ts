@@ -23,6 +23,18 @@ import { type GeneratedImage, makeDirImage } from '../helpers/images.js';
 import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
 import { haveTool, needTool } from '../helpers/tools.js';
+import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
+
+/** `ocikit fetch` of `sources` into `cache`, under the tests' permissive policy. */
+const fetchArgs = (sources: string, cache: string) => [
+  'fetch',
+  '--sources',
+  sources,
+  '--cache',
+  cache,
+  '--policy',
+  ACCEPT_ANYTHING_POLICY,
+];
 
 const exec = promisify(execFile);
 const BIN = fileURLToPath(new URL('../../../bin/ocikit', import.meta.url));
@@ -244,10 +256,7 @@ describe('after a SIGKILL', () => {
     const dir = await tempDir(t);
     const cache = join(dir, 'cache');
     const slow = await startThrottle(t, reg!.port, 8 * 1024 * 1024);
-    const first = ocikit(
-      ['fetch', '--sources', await sourcesFile(dir, 'slow.json', slow.host, big), '--cache', cache],
-      dir,
-    );
+    const first = ocikit(fetchArgs(await sourcesFile(dir, 'slow.json', slow.host, big), cache), dir);
     // Under way: a partial blob in its staging directory; then a random moment later.
     await waitFor(
       async () => {
@@ -269,10 +278,7 @@ describe('after a SIGKILL', () => {
     const left = (await names(cache)).filter((n) => n.startsWith('.tmp-fetch-'));
     assert.equal(left.length, 1, 'the killed fetch left its staging directory');
 
-    const second = await ocikit(
-      ['fetch', '--sources', await sourcesFile(dir, 'fast.json', reg!.host, big), '--cache', cache],
-      dir,
-    ).ended;
+    const second = await ocikit(fetchArgs(await sourcesFile(dir, 'fast.json', reg!.host, big), cache), dir).ended;
     assert.equal(second.status, 0, second.stderr);
     assert.deepEqual((await names(cache)).sort(), ['org.osbuild.containers'], `killed after ${delay} ms`);
     const entry = join(cache, 'org.osbuild.containers', big.configDigest, 'image');
@@ -286,10 +292,7 @@ describe('after a SIGKILL', () => {
     const slow = await startThrottle(t, reg!.port, 8 * 1024 * 1024);
     // The first run is held in the middle of its blobs until the second one is done.
     slow.hold();
-    const first = ocikit(
-      ['fetch', '--sources', await sourcesFile(dir, 'slow.json', slow.host, big), '--cache', cache],
-      dir,
-    );
+    const first = ocikit(fetchArgs(await sourcesFile(dir, 'slow.json', slow.host, big), cache), dir);
     let firstEnded = false;
     void first.ended.then(() => (firstEnded = true));
     const staging = await waitFor(
@@ -298,10 +301,7 @@ describe('after a SIGKILL', () => {
       'the first staging directory',
     );
     // The second run needs a staging directory of its own (its image is not cached), so it sweeps.
-    const second = await ocikit(
-      ['fetch', '--sources', await sourcesFile(dir, 'small.json', reg!.host, small), '--cache', cache],
-      dir,
-    ).ended;
+    const second = await ocikit(fetchArgs(await sourcesFile(dir, 'small.json', reg!.host, small), cache), dir).ended;
     assert.equal(second.status, 0, second.stderr);
     assert.equal(firstEnded, false, 'the first run is still held');
     assert.ok((await names(cache)).includes(staging), "the live run's staging directory is still there");

@@ -1,6 +1,6 @@
 /**
  * `ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE] [--registries-conf FILE] [--cert-dir DIR] [--low-speed-limit BYTES]
- * [--low-speed-time SECONDS] [--json]`: fetches
+ * [--low-speed-time SECONDS] [--policy FILE] [--insecure-policy] [--registries.d DIR] [--json]`: fetches
  * osbuild container sources into the cache (library: `fetch/fetch.ts`). Progress is drawn on stderr
  * only when it is a terminal (`progress.ts`); `--json` prints a JSON array with one summary per item on stdout.
  */
@@ -12,7 +12,8 @@ import { type Command, parse, println, readJsonArg } from '../command.js';
 import { createFetchProgressRenderer } from '../progress.js';
 
 const USAGE = `Usage: ocikit fetch --sources SOURCES.json --cache DIR [--jobs N] [--authfile FILE]
-                    [--registries-conf FILE] [--cert-dir DIR] [--low-speed-limit BYTES] [--low-speed-time SECONDS] [--json]
+                    [--registries-conf FILE] [--cert-dir DIR] [--low-speed-limit BYTES] [--low-speed-time SECONDS]
+                    [--policy FILE] [--insecure-policy] [--registries.d DIR] [--json]
 
 Fetch the images and manifest lists of osbuild container sources into a verified cache:
   org.osbuild.skopeo        {"items": {IMAGE_ID: {"image": {"name", "digest", "tls-verify"?,
@@ -21,7 +22,9 @@ Fetch the images and manifest lists of osbuild container sources into a verified
   org.osbuild.containers-storage  {"items": {IMAGE_ID: {}}}  (checked in the host store, not copied)
 
 Cache layout: DIR/org.osbuild.containers/<image id>/image (a dir: image) and
-DIR/org.osbuild.files/<list digest>. Items already cached are not fetched again.
+DIR/org.osbuild.files/<list digest>. Items already cached are not fetched again. Every item is
+checked against the trust policy (containers-policy.json) before anything of it enters the cache,
+as skopeo copy checks it; a refused item fails the fetch (docs/trust.md).
 
 Options:
   --sources FILE   the sources JSON ("-" reads stdin)
@@ -37,6 +40,11 @@ Options:
   --low-speed-limit BYTES   a request slower than BYTES per second for the low-speed time is
                             aborted and retried (default ${DEFAULT_LOW_SPEED.bytesPerSecond}; 0 turns the limit off)
   --low-speed-time SECONDS  the window of the low-speed limit (default ${DEFAULT_LOW_SPEED.seconds})
+  --policy FILE    the trust policy to use instead of ~/.config/containers/policy.json or
+                   /etc/containers/policy.json (skopeo --policy)
+  --insecure-policy  accept every image without reading any policy (skopeo --insecure-policy)
+  --registries.d DIR  where signature storage is configured, instead of
+                   ~/.config/containers/registries.d or /etc/containers/registries.d (skopeo --registries.d)
   --json           print [{id, kind, name, digest, status, bytes}] on stdout`;
 
 export const command: Command = {
@@ -55,6 +63,9 @@ export const command: Command = {
         'cert-dir': { type: 'string' },
         'low-speed-limit': { type: 'string' },
         'low-speed-time': { type: 'string' },
+        policy: { type: 'string' },
+        'insecure-policy': { type: 'boolean' },
+        'registries.d': { type: 'string' },
         json: { type: 'boolean' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -82,6 +93,9 @@ export const command: Command = {
         certDir: values['cert-dir'] ? path.resolve(ctx.cwd, values['cert-dir']) : undefined,
         onProgress: progress.onProgress,
         lowSpeed,
+        policy: values.policy ? path.resolve(ctx.cwd, values.policy) : undefined,
+        insecurePolicy: values['insecure-policy'],
+        registriesD: values['registries.d'] ? path.resolve(ctx.cwd, values['registries.d']) : undefined,
       });
     } finally {
       progress.finish();
