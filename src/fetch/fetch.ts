@@ -52,12 +52,7 @@ import {
 } from '../registry/endpoints.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
-import {
-  type RunTrust,
-  enforceRegistryPolicy,
-  enforceStoragePolicy,
-  openRunTrust,
-} from './trust.js';
+import { type RunTrust, enforceRegistryPolicy, enforceStoragePolicy, openRunTrust } from './trust.js';
 import { encodeSignatureBlob } from '../trust/signature-files.js';
 import {
   DEFAULT_JOBS,
@@ -374,10 +369,14 @@ export async function fetch(sources: unknown, cacheDir: string, opts: FetchOptio
         registriesConf: opts.registriesConf,
         certDir: opts.certDir,
       };
-      // registries.conf and the policy are read once per run (as skopeo reads them once per
+      // registries.conf, the policy and registries.d are read once per run (as skopeo reads them once per
       // process); a broken one fails the fetch before anything is contacted.
       const registries = await loadHostRegistries(hostConfig);
       trust ??= await openRunTrust(opts, { env: opts.env });
+      // registries.d is read for every registry pull, as containers/image computes the lookaside
+      // of every docker source it opens: a broken one fails the pull even when no signature is
+      // needed.
+      await trust.registriesD();
       staging = await createStaging(cache);
       client = createRegistryClient({
         authFile: opts.authFile,

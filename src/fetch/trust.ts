@@ -58,15 +58,6 @@ export interface TrustOptions {
   readonly registriesD?: string | undefined;
 }
 
-/**
- * Test seams (not part of the public API): signatures and a verifier given in place of the
- * registry's and the real one, so that the wiring can be tested before they exist.
- */
-export const trustTestHooks: {
-  signatures?: ((loc: { endpoint: Endpoint; digest: Digest }) => Promise<ImageSignature[]>) | undefined;
-  verifier?: SignatureVerifier | undefined;
-} = {};
-
 /** One run's trust state. */
 export interface RunTrust {
   readonly policy: Policy;
@@ -88,7 +79,7 @@ export async function openRunTrust(opts: TrustOptions, host: HostEnv): Promise<R
   return {
     policy,
     host,
-    verifier: trustTestHooks.verifier ?? createSignatureVerifier(),
+    verifier: createSignatureVerifier(),
     registriesDir: opts.registriesD,
     registriesD: () => (rd ??= loadRegistriesD({ ...host, dir: opts.registriesD })),
   };
@@ -157,11 +148,6 @@ export async function evaluateImage(
             ? 'the image could not be reached'
             : `reading the signatures of ${id.transport} images is not implemented`,
         );
-      }
-      if (trustTestHooks.signatures !== undefined) {
-        lookedIn = 'the test signature source';
-        signatures = await trustTestHooks.signatures({ endpoint, digest });
-        return signatures;
       }
       lookedIn = `registries.d (${trust.registriesDir ?? 'the standard directories'})`;
       const where = signatureLocationsFor(await trust.registriesD(), endpoint.ref);

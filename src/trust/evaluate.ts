@@ -20,13 +20,8 @@ import { type HostEnv, hostPath } from '../internal/host-env.js';
 import { matchesSignedIdentity, type ReferenceMatch } from './identity.js';
 import type { Policy, PolicyRequirement } from './policy-parse.js';
 import type { PolicyIdentity } from './policy-scopes.js';
-import {
-  type ImageSignature,
-  SIGSTORE_SIGNATURE_ANNOTATION,
-  SIGSTORE_SIGNATURE_MEDIA_TYPE,
-  type SignatureVerifier,
-  type SignedClaims,
-} from './verifier.js';
+import { SIGSTORE_SIGNATURE_ANNOTATION, SIGSTORE_SIGNATURE_MIME_TYPE } from './sigstore.js';
+import type { ImageSignature, SignatureVerifier, SignedClaims } from './verifier.js';
 
 /**
  * An image as evaluation sees it.
@@ -239,7 +234,7 @@ async function evaluateRequirement(ev: Evaluation, req: PolicyRequirement, index
       const candidates: { index: number; sig: ImageSignature }[] = [];
       all.forEach((sig, i) => {
         if (sig.kind !== 'sigstore') other++;
-        else if (sig.mimeType !== SIGSTORE_SIGNATURE_MEDIA_TYPE) attachments++;
+        else if (sig.mimeType !== SIGSTORE_SIGNATURE_MIME_TYPE) attachments++;
         else candidates.push({ index: i, sig });
       });
       let key: Promise<Uint8Array> | undefined;

@@ -21,7 +21,8 @@
  */
 import * as openpgp from 'openpgp';
 import { readNamedFile } from '../internal/fs.js';
-import { SignatureError, parseSimpleSigningPayload, type SignedClaims } from './simple-signing.js';
+import { parseSimpleSigningPayload } from './simple-signing.js';
+import { SignatureError, type SignedClaims } from './verifier.js';
 
 /**
  * Where the trusted keys of a `signedBy` requirement come from: exactly one of `keyPath`,

@@ -26,7 +26,7 @@ import { T, decodeGo, type GoStruct } from '../gojson/decode.js';
 import { encodeGo } from '../gojson/encode.js';
 import { parseGoJSON } from '../gojson/parse.js';
 import { digestHex, parseDigest, type Digest } from '../model/digest.js';
-import { SignatureError } from './simple-signing.js';
+import { SignatureError } from './verifier.js';
 
 /** A signature as stored: its format and content. */
 export type StoredSignature =

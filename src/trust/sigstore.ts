@@ -15,7 +15,8 @@
  */
 import * as crypto from 'node:crypto';
 import { STD_ALPHABET, goBase64Decode } from '../gojson/base64.js';
-import { SIGSTORE_PAYLOAD_TYPE, SignatureError, parseSignaturePayload, type SignedClaims } from './simple-signing.js';
+import { SIGSTORE_PAYLOAD_TYPE, parseSignaturePayload } from './simple-signing.js';
+import { SignatureError, type SignedClaims } from './verifier.js';
 
 /** The media type of a sigstore signature layer (cosign's `SimpleSigningMediaType`). */
 export const SIGSTORE_SIGNATURE_MIME_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';

@@ -20,49 +20,11 @@
  * the manifest's sha256 digest later; ocikit refuses a value that is not a `sha256:` digest here,
  * which refuses exactly the payloads that could never match.
  */
-import { OcikitError, type ErrorDetails } from '../errors.js';
 import { T, decodeGo } from '../gojson/decode.js';
 import { type GoNode, parseGoJSON } from '../gojson/parse.js';
 import { escapeControl } from '../internal/text.js';
-import { isDigest, type Digest } from '../model/digest.js';
-
-/**
- * Why a signature was refused: `format` (not a signature blob ocikit reads), `payload` (the signed
- * JSON is malformed), `no-keys` (no usable trusted key), `bad-signature` (the cryptographic check
- * failed or the message is not one signed message), `untrusted-key` (signed by a key outside the
- * trusted set), `expired` / `revoked` (the signing key or the signature is not valid now),
- * `key-usage` (the key may not sign).
- */
-export type SignatureFailure =
-  | 'format'
-  | 'payload'
-  | 'no-keys'
-  | 'bad-signature'
-  | 'untrusted-key'
-  | 'expired'
-  | 'revoked'
-  | 'key-usage';
-
-/** A refused signature: an {@link OcikitError} `SIGNATURE` with the {@link SignatureFailure} reason. */
-export class SignatureError extends OcikitError {
-  readonly reason: SignatureFailure;
-  constructor(reason: SignatureFailure, message: string, details: ErrorDetails = {}) {
-    super('SIGNATURE', message, details);
-    this.reason = reason;
-  }
-}
-
-/** What a signature payload claims (trusted only once its signature has been verified). */
-export interface SignedClaims {
-  /** `critical.image.docker-manifest-digest`. */
-  readonly dockerManifestDigest: Digest;
-  /** `critical.identity.docker-reference`, as written (the policy decides whether it matches). */
-  readonly dockerReference: string;
-  /** `optional.creator`, when present. */
-  readonly creator?: string;
-  /** `optional.timestamp` (seconds since the epoch), when present. */
-  readonly timestamp?: number;
-}
+import { isDigest } from '../model/digest.js';
+import { SignatureError, type SignedClaims } from './verifier.js';
 
 /** `critical.type` of a simple-signing payload. */
 export const SIMPLE_SIGNING_TYPE = 'atomic container signature';

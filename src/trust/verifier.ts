@@ -6,6 +6,7 @@
  * containers/image's order (`signature/simple.go` `verifyAndExtractSignature`,
  * `signature/internal/sigstore_payload.go` `VerifySigstorePayload`: digest first, then identity).
  */
+import { type ErrorDetails, OcikitError } from '../errors.js';
 
 /**
  * One signature of an image, as found (lookaside `signature-N`, a sigstore attachment layer).
@@ -35,32 +36,59 @@ export type ImageSignature =
 
 /**
  * What a verified signature claims, read from its payload (`critical.image.docker-manifest-digest`
- * and `critical.identity.docker-reference`). Nothing here is trusted until evaluation has compared
- * it with the image.
+ * and `critical.identity.docker-reference`, ./simple-signing.ts). Nothing here is trusted until
+ * evaluation has compared it with the image.
  * @category Trust
  */
 export interface SignedClaims {
-  /** The manifest digest the signature is for (not validated as a digest: compared as a string). */
+  /** The manifest digest the signature is for (compared with the image's as a string). */
   readonly dockerManifestDigest: string;
-  /** The docker reference the signature is for. */
+  /** The docker reference the signature is for, as written (the policy decides whether it matches). */
   readonly dockerReference: string;
+  /** `optional.creator`, when present. */
+  readonly creator?: string | undefined;
+  /** `optional.timestamp` (seconds since the epoch), when present. */
+  readonly timestamp?: number | undefined;
   /** The signing key's fingerprint, when known, for messages. */
   readonly keyIdentity?: string | undefined;
 }
 
 /**
- * The error a verifier throws when a signature does not verify: `reason` says why in one line
- * (wrong key, bad payload, not a signature). Any other error thrown by a verifier is treated the
- * same way, its message as the reason: a signature is accepted only when a verifier returns.
+ * Why a signature was refused: `format` (not a signature blob ocikit reads), `payload` (the signed
+ * JSON is malformed), `no-keys` (no usable trusted key), `bad-signature` (the cryptographic check
+ * failed or the message is not one signed message), `untrusted-key` (signed by a key outside the
+ * trusted set), `expired` / `revoked` (the signing key or the signature is not valid now),
+ * `key-usage` (the key may not sign).
  * @category Trust
  */
-export class SignatureFailure extends Error {
-  override readonly name = 'SignatureFailure';
+export type SignatureFailureReason =
+  | 'format'
+  | 'payload'
+  | 'no-keys'
+  | 'bad-signature'
+  | 'untrusted-key'
+  | 'expired'
+  | 'revoked'
+  | 'key-usage';
+
+/**
+ * The one error of a refused signature: an {@link OcikitError} `SIGNATURE` whose message says why
+ * in one line (no secrets, no key material) and whose `reason` classifies it. A verifier throws
+ * it; evaluation treats any other error a verifier throws the same way, its message as the
+ * reason: a signature is accepted only when a verifier returns.
+ * @category Trust
+ */
+export class SignatureError extends OcikitError {
+  /** The class of the refusal. */
+  readonly reason: SignatureFailureReason;
   /**
-   * @param reason why the signature was not accepted (no secrets, no key material)
+   * @param reason the class of the refusal
+   * @param message why, in one line
+   * @param details the error's details (a `cause`)
    */
-  constructor(readonly reason: string) {
-    super(reason);
+  constructor(reason: SignatureFailureReason, message: string, details: ErrorDetails = {}) {
+    super('SIGNATURE', message, details);
+    this.reason = reason;
   }
 }
 
@@ -73,18 +101,13 @@ export interface SignatureVerifier {
   /**
    * Verifies a simple-signing signature against the public keys `keys` (each an armored or binary
    * OpenPGP key ring, as read from `keyPath`/`keyPaths`/`keyData`) and returns its claims.
-   * @throws SignatureFailure when it does not verify, or no key could be imported.
+   * @throws SignatureError when it does not verify, or no key could be imported.
    */
   verifyGpg(signature: Uint8Array, keys: readonly Uint8Array[]): Promise<SignedClaims>;
   /**
    * Verifies a sigstore payload and its base64 ECDSA signature (the `dev.cosignproject.cosign/signature`
    * annotation) against a PEM public key, and returns the payload's claims.
-   * @throws SignatureFailure when it does not verify or the key cannot be parsed.
+   * @throws SignatureError when it does not verify or the key cannot be parsed.
    */
   verifySigstore(payload: Uint8Array, base64Signature: string, publicKeyPem: Uint8Array): Promise<SignedClaims>;
 }
-
-/** The media type of a sigstore signature layer. */
-export const SIGSTORE_SIGNATURE_MEDIA_TYPE = 'application/vnd.dev.cosign.simplesigning.v1+json';
-/** The annotation holding a sigstore layer's base64 signature. */
-export const SIGSTORE_SIGNATURE_ANNOTATION = 'dev.cosignproject.cosign/signature';

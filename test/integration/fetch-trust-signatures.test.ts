@@ -1,87 +1,140 @@
 /**
- * Signatures kept: the signatures that satisfied the policy are written into the cache entry as
- * `signature-N` (skopeo's `dir:` format), and `install` of that entry carries them into
- * containers-storage. The signatures and the verifier come through fetch's test seam
- * (`trustTestHooks`) until the registry's signature sources and the real verifier are wired: the
- * signature is a real one (`skopeo standalone-sign`), the verifier a stand-in that accepts exactly it.
+ * Signed pulls end to end, differential against skopeo 1.9.3: images signed by real
+ * `skopeo copy --sign-by` (a GPG key made in the test) into a `lookaside-staging` directory, served
+ * by a loopback lookaside server that registries.d in a temporary HOME names; the same `signedBy`
+ * policy for `skopeo copy --policy P docker://…@DIGEST dir:OUT` and for `ocikit fetch --policy P`.
+ * Both accept the signed image and refuse the unsigned one and the one signed by another key; the
+ * cache entry keeps the signature skopeo's `dir:` copy keeps (byte for byte, as `signature-1`);
+ * `ocikit policy` explains the decision; and `install` of the cache entry carries the signature
+ * into containers-storage.
  */
 import assert from 'node:assert/strict';
-import { readFile, readdir, rename, writeFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
-import { fetch } from '../../src/fetch/fetch.js';
-import { trustTestHooks } from '../../src/fetch/trust.js';
 import { install } from '../../src/install/install.js';
-import { SignatureFailure, type SignedClaims } from '../../src/trust/verifier.js';
-import { exportKeys, genKey, makeGpgHome, skopeoSign } from '../helpers/gpg.js';
+import { exportKeys, genKey, makeGpgHome } from '../helpers/gpg.js';
 import { makeDirImage } from '../helpers/images.js';
 import { env as installEnv, inputs, req, storageOptions, store } from '../helpers/install-env.js';
-import { pushDir, startRegistry } from '../helpers/registry.js';
+import { startLookasideServer } from '../helpers/lookaside-server.js';
+import { runNode } from '../helpers/process.js';
+import { startRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
 import { writePolicy } from '../helpers/trust-policy.js';
 
-describe('fetch keeps the signatures that satisfied the policy', () => {
-  it('writes the accepted signature as signature-1 (not the rejected one), and install carries it into containers-storage', async (t) => {
-    if (!needTool(t, 'skopeo', 'docker-registry', 'gpg', 'podman')) return;
-    const dir = await tempDir(t);
-    const reg = await startRegistry(t);
-    const img = await makeDirImage(join(dir, 'img'), { flavour: 'oci' });
-    await pushDir(img.dir, reg.host, 'ns/signed:v1');
-    const g = await makeGpgHome(t);
-    const fpr = genKey(g, 'signer@example.com');
-    const name = `${reg.host}/ns/signed`;
-    const good = skopeoSign(g, join(img.dir, 'manifest.json'), `${name}:v1`, fpr, join(dir, 'sig'));
-    const bogus = Buffer.from([0xa3, 1, 2, 3]);
-    const key = join(dir, 'key.gpg');
-    await writeFile(key, exportKeys(g, [fpr]));
-    const policy = await writePolicy(join(dir, 'policy.json'), {
-      default: [{ type: 'reject' }],
-      transports: { docker: { [name]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: key }] } },
-    });
-    let asked = 0;
-    trustTestHooks.signatures = async ({ digest }) => {
-      asked++;
-      assert.equal(digest, img.manifestDigest);
-      return [
-        { kind: 'simple-signing', bytes: bogus, source: 'test:1' },
-        { kind: 'simple-signing', bytes: good, source: 'test:2' },
-      ];
-    };
-    trustTestHooks.verifier = {
-      async verifyGpg(sig): Promise<SignedClaims> {
-        if (!Buffer.from(sig).equals(good)) throw new SignatureFailure('not a valid signature');
-        return { dockerManifestDigest: img.manifestDigest, dockerReference: `${name}:v1` };
-      },
-      verifySigstore: () => Promise.reject(new SignatureFailure('no sigstore here')),
-    };
-    t.after(() => {
-      trustTestHooks.signatures = undefined;
-      trustTestHooks.verifier = undefined;
-    });
-    const cache = join(dir, 'cache');
-    const sources = {
-      'org.osbuild.skopeo': {
-        items: { [img.configDigest]: { image: { name, digest: img.manifestDigest, 'tls-verify': false } } },
-      },
-    };
-    await fetch(sources, cache, { policy, env: {} });
-    assert.equal(asked, 1);
-    const entry = join(cache, 'org.osbuild.containers', img.configDigest, 'image');
-    const files = await readdir(entry);
-    assert.ok(files.includes('signature-1'), files.join(' '));
-    assert.ok(!files.includes('signature-2'), 'only the accepted signature is kept');
-    assert.deepEqual(await readFile(join(entry, 'signature-1')), good);
+const OCIKIT = fileURLToPath(new URL('../../../bin/ocikit', import.meta.url));
 
-    // Without signatures that satisfy it, the same policy refuses and nothing is cached.
-    trustTestHooks.signatures = async () => [{ kind: 'simple-signing', bytes: bogus }];
-    const cache2 = join(dir, 'cache2');
-    await assert.rejects(fetch(sources, cache2, { policy, env: {} }), (e: Error & { code?: string }) => {
-      assert.equal(e.code, 'POLICY');
-      assert.match(e.message, /requirement 1 \(signedBy\): not a valid signature/);
-      return true;
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, timeout: 60_000 }, (err, _out, stderr) =>
+      resolve({ status: err === null ? 0 : typeof err.code === 'number' ? err.code : 1, stderr: String(stderr) }),
+    );
+  });
+}
+
+describe('signed pulls: ocikit fetch vs skopeo copy with a signedBy policy and a lookaside server', () => {
+  it('accepts the signed image, refuses unsigned and wrongly signed ones, keeps the signature, and install carries it', async (t) => {
+    if (!needTool(t, 'skopeo', 'docker-registry', 'gpg', 'podman')) return;
+    const work = await tempDir(t, 'ocikit-signed-');
+    const reg = await startRegistry(t);
+    const g = await makeGpgHome(t);
+    const trusted = genKey(g, 'trusted@example.com');
+    const other = genKey(g, 'other@example.com');
+    const key = join(work, 'trusted.gpg');
+    await writeFile(key, exportKeys(g, [trusted]));
+
+    // Sign while pushing: skopeo writes signature-N under the staging directory.
+    const stage = join(work, 'stage');
+    await mkdir(stage);
+    const signD = join(g.env.HOME ?? '', '.config', 'containers', 'registries.d');
+    await mkdir(signD, { recursive: true });
+    await writeFile(join(signD, 'sign.yaml'), `default-docker:\n  lookaside-staging: file://${stage}\n`);
+    const img = await makeDirImage(join(work, 'img'));
+    const push = async (extra: string[], repo: string) => {
+      const r = await run(
+        'skopeo',
+        ['copy', '--quiet', '--dest-tls-verify=false', ...extra, `dir:${img.dir}`, `docker://${reg.host}/${repo}`],
+        g.env,
+      );
+      assert.equal(r.status, 0, r.stderr);
+    };
+    await push(['--sign-by', trusted], 'ns/signed:v1');
+    await push([], 'ns/unsigned:v1');
+    await push(['--sign-by', other], 'ns/other:v1');
+    const lookaside = await startLookasideServer(t, stage);
+
+    // The pulling host: registries.d names the lookaside server; the policy wants the trusted key.
+    const home = join(work, 'home');
+    await mkdir(join(home, '.config', 'containers', 'registries.d'), { recursive: true });
+    await writeFile(
+      join(home, '.config', 'containers', 'registries.d', 'lookaside.yaml'),
+      `default-docker:\n  lookaside: ${lookaside.url}\n`,
+    );
+    const policy = await writePolicy(join(work, 'policy.json'), {
+      default: [{ type: 'reject' }],
+      transports: { docker: { [`${reg.host}/ns`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: key }] } },
     });
-    assert.deepEqual(await readdir(join(cache2, 'org.osbuild.containers')).catch(() => []), []);
+    const env = { PATH: process.env.PATH ?? '', HOME: home };
+
+    const pull = async (repo: string) => {
+      const name = `${reg.host}/${repo}`;
+      const out = join(work, `out-${repo.replaceAll('/', '-')}`);
+      const sk = await run(
+        'skopeo',
+        ['--policy', policy, 'copy', '--src-tls-verify=false', `docker://${name}@${img.manifestDigest}`, `dir:${out}`],
+        env,
+      );
+      const sources = join(work, `sources-${repo.replaceAll('/', '-')}.json`);
+      await writeFile(
+        sources,
+        JSON.stringify({
+          'org.osbuild.skopeo': {
+            items: { [img.configDigest]: { image: { name, digest: img.manifestDigest, 'tls-verify': false } } },
+          },
+        }),
+      );
+      const cache = join(work, `cache-${repo.replaceAll('/', '-')}`);
+      const oc = await runNode([OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--policy', policy], { env });
+      const explained = await runNode(
+        [OCIKIT, 'policy', '--json', '--policy', policy, '--tls-verify=false', `${name}@${img.manifestDigest}`],
+        { env },
+      );
+      return { name, out, cache, sk, oc, explained };
+    };
+
+    // Signed with the trusted key: both accept; the same signature is kept.
+    const signed = await pull('ns/signed');
+    assert.equal(signed.sk.status, 0, signed.sk.stderr);
+    assert.equal(signed.oc.status, 0, signed.oc.stderr);
+    assert.equal(signed.explained.status, 0, signed.explained.stderr);
+    assert.equal((JSON.parse(signed.explained.stdout) as { accepted: boolean }).accepted, true);
+    const entry = join(signed.cache, 'org.osbuild.containers', img.configDigest, 'image');
+    const files = await readdir(entry);
+    assert.ok(files.includes('signature-1') && !files.includes('signature-2'), files.join(' '));
+    assert.deepEqual(await readFile(join(entry, 'signature-1')), await readFile(join(signed.out, 'signature-1')));
+    assert.ok(
+      lookaside.requests.some((r) => r.endsWith(`/ns/signed@sha256=${img.manifestDigest.slice(7)}/signature-1`)),
+      lookaside.requests.join('\n'),
+    );
+
+    // Unsigned, and signed by a key the policy does not trust: both refuse; nothing is cached.
+    for (const repo of ['ns/unsigned', 'ns/other']) {
+      const p = await pull(repo);
+      assert.notEqual(p.sk.status, 0, `skopeo accepted ${repo}`);
+      assert.match(p.sk.stderr, /Source image rejected/);
+      assert.equal(p.oc.status, 1, p.oc.stderr);
+      assert.match(
+        p.oc.stderr,
+        /^ocikit: docker:\/\/\S+ rejected by trust policy \S+policy\.json \(transports\.docker\["[^"]+\/ns"\]\): requirement 1 \(signedBy\)/,
+      );
+      if (repo === 'ns/unsigned') assert.match(p.oc.stderr, /lookaside/);
+      assert.equal(p.oc.stderr.trim().split('\n').length, 1);
+      assert.deepEqual(await readdir(join(p.cache, 'org.osbuild.containers')).catch(() => []), []);
+      assert.equal(p.explained.status, 1);
+    }
 
     // install carries the kept signature into containers-storage (skopeo copy dir: → storage).
     const e = await installEnv(t);
@@ -98,9 +151,7 @@ describe('fetch keeps the signatures that satisfied the policy', () => {
     }[];
     const rec = records.find((r) => r.id === img.configDigest.slice(7));
     assert.ok(rec?.['big-data-names']?.includes('signatures'), JSON.stringify(rec));
-    if (rec === undefined) return;
-    assert.deepEqual((JSON.parse(rec.metadata ?? '{}') as { 'signature-sizes'?: number[] })['signature-sizes'], [
-      good.length,
-    ]);
+    const sizes = (JSON.parse(rec?.metadata ?? '{}') as { 'signature-sizes'?: number[] })['signature-sizes'];
+    assert.deepEqual(sizes, [(await readFile(join(signed.out, 'signature-1'))).length]);
   });
 });

@@ -16,7 +16,7 @@ import { parsePolicy } from '../../src/trust/policy-parse.js';
 import { dockerPolicyIdentity } from '../../src/trust/policy-scopes.js';
 import {
   type ImageSignature,
-  SignatureFailure,
+  SignatureError,
   type SignatureVerifier,
   type SignedClaims,
 } from '../../src/trust/verifier.js';
@@ -45,7 +45,7 @@ function fakeVerifier(calls: string[] = []): SignatureVerifier {
   const check = (bytes: Uint8Array, keys: readonly Uint8Array[]) => {
     const c = JSON.parse(Buffer.from(bytes).toString()) as SignedClaims & { key: string };
     if (!keys.some((k) => Buffer.from(k).toString() === c.key))
-      throw new SignatureFailure(`signed by unknown key ${c.key}`);
+      throw new SignatureError('untrusted-key', `signed by unknown key ${c.key}`);
     return { dockerManifestDigest: c.dockerManifestDigest, dockerReference: c.dockerReference };
   };
   return {

@@ -17,7 +17,8 @@ import {
   verifyPgpMessage,
   type TrustedGpgKeys,
 } from '../../src/trust/pgp.js';
-import { SignatureError, parseSimpleSigningPayload, type SignatureFailure } from '../../src/trust/simple-signing.js';
+import { parseSimpleSigningPayload } from '../../src/trust/simple-signing.js';
+import { SignatureError, type SignatureFailureReason as SignatureFailure } from '../../src/trust/verifier.js';
 import {
   type GpgHome,
   addSigningSubkey,

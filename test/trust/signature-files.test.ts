@@ -21,7 +21,7 @@ import {
   signatureFileName,
   writeSignatureFiles,
 } from '../../src/trust/signature-files.js';
-import { SignatureError } from '../../src/trust/simple-signing.js';
+import { SignatureError } from '../../src/trust/verifier.js';
 import { exportKeys, genKey, makeGpgHome, skopeo, skopeoSign } from '../helpers/gpg.js';
 import { UPSTREAM } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { manifestDigest } from '../../src/model/manifest.js';
 import { readSignatureFiles } from '../../src/trust/signature-files.js';
-import { SignatureError } from '../../src/trust/simple-signing.js';
+import { SignatureError } from '../../src/trust/verifier.js';
 import {
   SIGSTORE_SIGNATURE_ANNOTATION,
   SIGSTORE_SIGNATURE_MIME_TYPE,

@@ -10,10 +10,10 @@ import { describe, it } from 'node:test';
 import { manifestDigest } from '../../src/model/manifest.js';
 import {
   SIGSTORE_PAYLOAD_TYPE,
-  SignatureError,
   parseSignaturePayload,
   parseSimpleSigningPayload,
 } from '../../src/trust/simple-signing.js';
+import { SignatureError } from '../../src/trust/verifier.js';
 import { genKey, gpgSign, makeGpgHome, skopeoVerify } from '../helpers/gpg.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';

@@ -207,7 +207,7 @@ async function authorization(
  * @throws OcikitError `REGISTRY` (ping, token or transport failure), `CONFIG` (a bad auth file),
  *   `INTERRUPTED`.
  */
-export async function authedGet(
+export function authedGet(
   client: AuthClient,
   loc: RepositoryLocation,
   suffix: string,
@@ -215,8 +215,23 @@ export async function authedGet(
   headers: Record<string, string>,
   signal?: AbortSignal,
 ): Promise<HttpResponse> {
+  return authedPathGet(client, loc, `/v2/${loc.path}/${suffix}`, what, headers, signal);
+}
+
+/**
+ * {@link authedGet} of any absolute path on the registry's origin, authorised for `loc`'s
+ * repository (the signature API extension's `/extensions/v2/<name>/signatures/<digest>`).
+ */
+export async function authedPathGet(
+  client: AuthClient,
+  loc: RepositoryLocation,
+  pathname: string,
+  what: string,
+  headers: Record<string, string>,
+  signal?: AbortSignal,
+): Promise<HttpResponse> {
   const state = await hostState(client, loc.host, connectionOf(loc), signal);
-  const url = new URL(`/v2/${loc.path}/${suffix}`, state.origin);
+  const url = new URL(pathname, state.origin);
   let auth = await authorization(client, state, loc, state.challenges, false, signal);
   const go = (a: string | undefined) =>
     send(client, url, state.conn, what, { headers: { ...headers, ...(a ? { authorization: a } : {}) }, signal });

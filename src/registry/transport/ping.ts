@@ -26,6 +26,11 @@ export interface HostState {
   readonly conn: ConnectionSettings;
   /** Challenges from the ping; replaced by those of a later 401. */
   challenges: Challenge[];
+  /**
+   * The ping's `X-Registry-Supports-Signatures: 1` (the registry signature API extension), as
+   * containers/image `docker/docker_client.go` `detectPropertiesHelper` reads it (the first value).
+   */
+  readonly supportsSignatures: boolean;
 }
 
 /** What pinging needs from the client: HTTP, and the cache of pinged hosts. */
@@ -72,7 +77,13 @@ async function ping(
       throw new OcikitError('REGISTRY', `pinging registry ${origin}: HTTP ${res.statusCode}${text}`);
     }
     const own = res.url.origin === origin;
-    return { origin, conn, challenges: own ? parseChallenges(res.headers['www-authenticate']) : [] };
+    const xrss = res.headers['x-registry-supports-signatures'];
+    return {
+      origin,
+      conn,
+      challenges: own ? parseChallenges(res.headers['www-authenticate']) : [],
+      supportsSignatures: (Array.isArray(xrss) ? xrss[0] : xrss) === '1',
+    };
   };
   if (conn.verify) return tryOrigin(`https://${host}`);
   try {
