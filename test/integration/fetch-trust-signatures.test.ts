@@ -132,16 +132,20 @@ describe('signed pulls: ocikit fetch vs skopeo copy with a signedBy policy and a
       );
       if (repo === 'ns/unsigned') assert.match(p.oc.stderr, /lookaside/);
       assert.equal(p.oc.stderr.trim().split('\n').length, 1);
+      t.diagnostic(`${repo}: ${p.oc.stderr.trim()}`);
       assert.deepEqual(await readdir(join(p.cache, 'org.osbuild.containers')).catch(() => []), []);
       assert.equal(p.explained.status, 1);
     }
 
-    // install carries the kept signature into containers-storage (skopeo copy dir: → storage).
+    // install carries the kept signature into a dir destination, and into containers-storage
+    // (skopeo copy dir: → storage).
+    const kept = await readFile(join(entry, 'signature-1'));
     const e = await installEnv(t);
     await rename(entry, join(e.images, img.configDigest));
-    await install(
-      req(e, inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/signed:v1' } }), storageOptions()),
-    );
+    const image = inputs(e, { [img.configDigest]: { format: 'dir', name: 'localhost/signed:v1' } });
+    await install(req(e, image, { destination: { type: 'dir', path: '/usr/share/signed' } }));
+    assert.deepEqual(await readFile(join(e.tree, 'usr/share/signed/signature-1')), kept);
+    await install(req(e, image, storageOptions()));
     // containers/storage keeps an image's signatures as its "signatures" big data, sized in the
     // record's metadata (`signature-sizes`).
     const records = JSON.parse(await readFile(join(store(e), 'vfs-images', 'images.json'), 'utf8')) as {
