@@ -26,6 +26,10 @@
  * @document ../docs/tls.md
  * @document ../docs/proxies.md
  * @document ../docs/credentials.md
+ * @document ../docs/trust.md
+ * @document ../docs/trust-policy.md
+ * @document ../docs/trust-signatures.md
+ * @document ../docs/trust-sources.md
  * @document ../docs/transports.md
  * @document ../docs/manifests.md
  * @document ../docs/storage-conf.md
