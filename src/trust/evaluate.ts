@@ -17,7 +17,7 @@ import type { Digest } from '../model/digest.js';
 import { OcikitError } from '../errors.js';
 import { readNamedFile } from '../internal/fs.js';
 import { type HostEnv, hostPath } from '../internal/host-env.js';
-import { matchesSignedIdentity, type ReferenceMatch } from './identity.js';
+import { matchesSignedIdentity, type ReferenceMatch, referenceString } from './identity.js';
 import type { Policy, PolicyRequirement } from './policy-parse.js';
 import type { PolicyIdentity } from './policy-scopes.js';
 import { SIGSTORE_SIGNATURE_ANNOTATION, SIGSTORE_SIGNATURE_MIME_TYPE } from './sigstore.js';
@@ -148,11 +148,16 @@ async function readKey(ev: Evaluation, file: string): Promise<Uint8Array> {
 
 /** Checks a signature's claims against the image, in containers/image's order: digest, then identity. */
 function checkClaims(claims: SignedClaims, image: PolicyImage, match: ReferenceMatch): void {
+  // containers/image's wording, followed by what was expected (it names only the signed value).
   if (claims.dockerManifestDigest !== image.manifestDigest) {
-    throw new Error(`Signature for digest ${claims.dockerManifestDigest} does not match`);
+    throw new Error(
+      `Signature for digest ${claims.dockerManifestDigest} does not match (the manifest fetched is ${image.manifestDigest})`,
+    );
   }
   if (!matchesSignedIdentity(match, image.identity.reference, claims.dockerReference)) {
-    throw new Error(`Signature for identity ${claims.dockerReference} is not accepted`);
+    throw new Error(
+      `Signature for identity ${claims.dockerReference} is not accepted (the image is ${image.identity.reference ? referenceString(image.identity.reference) : image.identity.identity}, signedIdentity ${match.type})`,
+    );
   }
 }
 

@@ -134,13 +134,13 @@ describe('evaluatePolicy', () => {
       'wrong digest',
       [gpgSig({ ...good, dockerManifestDigest: OTHER })],
       signedBy(),
-      /^Signature for digest sha256:2+ does not match$/,
+      /^Signature for digest sha256:2+ does not match \(the manifest fetched is sha256:[0-9a-f]{64}\)$/,
     ],
     [
       'wrong identity',
       [gpgSig({ ...good, dockerReference: 'registry.example.com/ns/other:v1' })],
       signedBy(),
-      /^Signature for identity registry\.example\.com\/ns\/other:v1 is not accepted$/,
+      /^Signature for identity registry\.example\.com\/ns\/other:v1 is not accepted \(the image is \S+, signedIdentity matchRepoDigestOrExact\)$/,
     ],
     [
       'identity for matchExact on a digest pull',
