@@ -62,13 +62,8 @@ import {
   type FetchResult,
 } from './options.js';
 
-export {
-  DEFAULT_JOBS,
-  type FetchItemSummary,
-  type FetchOptions,
-  type FetchProgress,
-  type FetchResult,
-} from './options.js';
+// The public types live in options.ts; the package and the CLI take them from here.
+export * from './options.js';
 
 /** One run's shared state: where it writes, what it downloaded, how many at once. */
 interface FetchRun {
