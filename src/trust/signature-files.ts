@@ -1,5 +1,5 @@
 /**
- * Signatures as skopeo 1.9.3's `dir:` transport stores them (containers/image 5.23
+ * The codec of signatures as skopeo 1.9.3's `dir:` transport stores them (containers/image 5.23
  * `directory/directory_dest.go` `PutSignaturesWithFormat`, `directory/directory_src.go`
  * `GetSignaturesWithFormat`, `directory/directory_transport.go` `signaturePath`, and the blob
  * format of `internal/signature/signature.go` `Blob`/`FromBlob`):
@@ -15,13 +15,10 @@
  *   name; `simple-signing` and `sigstore-json` known); anything else, or an empty file, is refused,
  *   and so is the whole read, as in containers/image.
  *
- * Unlike containers/image (`os.WriteFile`), files are created only where none exists: ocikit
- * writes signatures into a fresh directory and never overwrites one.
+ * The files themselves are read and written by the `dir:` transport (`transports/dir/read.ts`
+ * `readDirSignatures`, `transports/dir/write.ts` `finishDirImage`), which never overwrites one;
+ * this module turns their bytes into signatures and back.
  */
-import * as path from 'node:path';
-import { isOcikitError } from '../errors.js';
-import { readNamedFile, writeNewFile } from '../internal/fs.js';
-import { syncPath } from '../internal/publish.js';
 import { T, decodeGo, type GoStruct } from '../gojson/decode.js';
 import { encodeGo } from '../gojson/encode.js';
 import { parseGoJSON } from '../gojson/parse.js';
@@ -60,9 +57,6 @@ const SIMPLE_SIGNING_FORMAT = 'simple-signing';
 const OPENPGP_FIRST_BYTES: ReadonlySet<number> = new Set([
   0xa0, 0xa1, 0xa2, 0xa3, 0xc8, 0x90, 0x91, 0x92, 0x3d, 0xc4, 0x88, 0x89, 0x8a, 0x8b, 0xc2,
 ]);
-
-/** Size limit of one signature file. */
-const MAX_SIGNATURE_FILE = 16 * 1024 * 1024;
 
 /** The file name of the `n`-th signature (from 1), of `instance` of a list when given. */
 export function signatureFileName(n: number, instance?: Digest): string {
@@ -117,52 +111,4 @@ export function encodeSignatureBlob(sig: StoredSignature): Uint8Array {
     SIGSTORE_JSON,
   );
   return Buffer.concat([Buffer.from([0]), Buffer.from(`${SIGSTORE_FORMAT}\n`), Buffer.from(json)]);
-}
-
-/**
- * Reads the signatures of the `dir:` image at `dir` (of `instance` of a list when given): files
- * `signature-1`, `signature-2`, … until the first missing one.
- * @throws SignatureError `format` for a blob containers/image would not read; OcikitError
- *   `INVALID_INPUT` (not a regular file, too large), `IO`.
- */
-export async function readSignatureFiles(dir: string, instance?: Digest): Promise<StoredSignature[]> {
-  const out: StoredSignature[] = [];
-  for (let n = 1; ; n++) {
-    const file = path.join(dir, signatureFileName(n, instance));
-    let blob: Buffer;
-    try {
-      blob = await readNamedFile(file, 'signature', { maxBytes: MAX_SIGNATURE_FILE });
-    } catch (err) {
-      if (isOcikitError(err, 'NOT_FOUND')) return out;
-      throw err;
-    }
-    out.push(decodeSignatureBlob(blob, `signature ${file}`));
-  }
-}
-
-/** Options of {@link writeSignatureFiles}. */
-export interface WriteSignatureOptions {
-  /** The instance of a list the signatures belong to (`<hex>.signature-N`). */
-  readonly instance?: Digest | undefined;
-  /** fsync every file and the directory. */
-  readonly sync?: boolean | undefined;
-}
-
-/**
- * Writes `signatures` into the `dir:` image at `dir` as `signature-1`, `signature-2`, … (mode
- * 0644), each a new file.
- * @throws OcikitError `IO` (a file exists already, among others), `NOT_FOUND`, `NO_SPACE`.
- */
-export async function writeSignatureFiles(
-  dir: string,
-  signatures: readonly StoredSignature[],
-  opts: WriteSignatureOptions = {},
-): Promise<void> {
-  for (const [i, sig] of signatures.entries()) {
-    await writeNewFile(path.join(dir, signatureFileName(i + 1, opts.instance)), async (fh) => {
-      await fh.writeFile(encodeSignatureBlob(sig));
-      if (opts.sync) await fh.sync();
-    });
-  }
-  if (opts.sync && signatures.length > 0) await syncPath(dir);
 }

@@ -12,7 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { manifestDigest } from '../../src/model/manifest.js';
-import { readSignatureFiles } from '../../src/trust/signature-files.js';
+import { readSignatures } from '../helpers/signatures.js';
 import { SignatureError } from '../../src/trust/verifier.js';
 import {
   SIGSTORE_SIGNATURE_ANNOTATION,
@@ -74,7 +74,7 @@ describe('sigstore signatures', () => {
   it("containers/image's cosign fixtures: valid, valid-2, mixed, modified manifest", async () => {
     for (const name of ['dir-img-cosign-valid', 'dir-img-cosign-valid-2', 'dir-img-cosign-valid-with-tag']) {
       const dir = join(FIXTURES, name);
-      const sigs = await readSignatureFiles(dir);
+      const sigs = await readSignatures(dir);
       assert.ok(sigs.length >= 1, name);
       const manifest = await readFile(join(dir, 'manifest.json'));
       for (const s of sigs) {
@@ -87,7 +87,7 @@ describe('sigstore signatures', () => {
     }
     // The manifest was modified after signing: the signature holds, the digest does not match.
     const mod = join(FIXTURES, 'dir-img-cosign-modified-manifest');
-    const [s] = await readSignatureFiles(mod);
+    const [s] = await readSignatures(mod);
     assert.ok(s?.format === 'sigstore');
     const claims = verifySigstore(s.payload, s.annotations.get(SIGSTORE_SIGNATURE_ANNOTATION) ?? '', COSIGN_PUB);
     assert.notEqual(claims.dockerManifestDigest, manifestDigest(await readFile(join(mod, 'manifest.json'))));

@@ -11,7 +11,8 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError, fromSystemError } from '../../errors.js';
+import { OcikitError, fromSystemError, isOcikitError } from '../../errors.js';
+import { readNamedFile } from '../../internal/fs.js';
 import { digestHex, parseDigest, type Digest } from '../../model/digest.js';
 import { parseManifest, type ImageManifest, type ParsedManifest } from '../../model/manifest.js';
 import { readManifestFile, readerFromLayout, resolveImageManifest, type ImageReader } from '../reader.js';
@@ -90,20 +91,26 @@ export async function openDirImage(dir: string, opts: DirImageOptions = {}): Pro
   });
 }
 
+/** A signature file larger than this is not one (simple-signing and sigstore files are a few KiB). */
+export const MAX_SIGNATURE_FILE = 16 * 1024 * 1024;
+
 /**
  * Reads the signatures `<prefix>signature-1`, `-2`, … of a `dir:` image, stopping at the first
- * missing number as containers/image does.
- * @throws OcikitError `IO`.
+ * missing number as containers/image does. Each must be a regular file (a FIFO is refused, never
+ * waited on) of at most {@link MAX_SIGNATURE_FILE} bytes. This is the one reader of `signature-N`
+ * files: install carries what it returns, and the trust code decodes it
+ * (`trust/signature-files.ts`).
+ * @throws OcikitError `INVALID_INPUT` (not a regular file, too large), `IO`.
  */
 export async function readDirSignatures(dir: string, prefix = ''): Promise<Buffer[]> {
   const out: Buffer[] = [];
   for (let n = 1; ; n++) {
     const file = path.join(dir, `${prefix}signature-${n}`);
     try {
-      out.push(await fs.readFile(file));
+      out.push(await readNamedFile(file, 'signature', { maxBytes: MAX_SIGNATURE_FILE }));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return out;
-      throw fromSystemError(err, 'reading signature', file);
+      if (isOcikitError(err, 'NOT_FOUND')) return out;
+      throw err;
     }
   }
 }
