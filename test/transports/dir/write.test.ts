@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { readdir, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { installNative } from '../../../src/install/to-layout.js';
 import { isOcikitError } from '../../../src/errors.js';
@@ -43,6 +44,18 @@ describe('the dir: writer', () => {
     const r = await openDirImage(out);
     assert.deepEqual(r.manifest.raw, src.manifest);
     assert.equal((await readdir(out)).length, 2 + 3 + 2);
+  });
+
+  it('reads signatures up to the first missing number, refusing a FIFO (never waiting on it) and a file over 16 MiB', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'signature-1'), 'one');
+    await writeFile(join(dir, 'signature-3'), 'three, after a gap: not read');
+    assert.deepEqual(await readDirSignatures(dir), [Buffer.from('one')]);
+    execFileSync('mkfifo', [join(dir, 'signature-2')]);
+    await assert.rejects(readDirSignatures(dir), code('INVALID_INPUT'));
+    await rm(join(dir, 'signature-2'));
+    await truncate(join(dir, 'signature-1'), 16 * 1024 * 1024 + 1);
+    await assert.rejects(readDirSignatures(dir), code('INVALID_INPUT'));
   });
 
   it('refuses to create an image where something exists, and to write a file twice', async (t) => {
