@@ -19,7 +19,17 @@
  *   1.9.3 refuses it (checked by experiment, test/trust/pgp.test.ts);
  * - then the payload is parsed (./simple-signing.ts).
  */
-import * as openpgp from 'openpgp';
+import type * as openpgp from 'openpgp';
+
+let loaded: Promise<typeof openpgp> | undefined;
+/**
+ * The openpgp library, loaded on first use: it costs about 60 ms to load, which only a run that
+ * verifies an OpenPGP signature pays (`ocikit fetch` under a policy without `signedBy` never does).
+ */
+function lib(): Promise<typeof openpgp> {
+  loaded ??= import('openpgp');
+  return loaded;
+}
 import { readNamedFile } from '../internal/fs.js';
 import { parseSimpleSigningPayload } from './simple-signing.js';
 import { SignatureError, type SignedClaims } from './verifier.js';
@@ -82,7 +92,7 @@ const ARMORED_KEY = /-----BEGIN PGP PUBLIC KEY BLOCK-----[\s\S]*?-----END PGP PU
 /** The public keys of one blob: a binary keyring, else every armored public key block in it. */
 async function keysOfBlob(blob: Uint8Array, index: number): Promise<openpgp.PublicKey[]> {
   try {
-    return (await openpgp.readKeys({ binaryKeys: blob })).map((k) => k.toPublic());
+    return (await (await lib()).readKeys({ binaryKeys: blob })).map((k) => k.toPublic());
   } catch (binaryErr) {
     const blocks = Buffer.from(blob).toString('latin1').match(ARMORED_KEY);
     if (blocks === null) {
@@ -93,7 +103,7 @@ async function keysOfBlob(blob: Uint8Array, index: number): Promise<openpgp.Publ
     const out: openpgp.PublicKey[] = [];
     for (const armoredKeys of blocks) {
       try {
-        out.push(...(await openpgp.readKeys({ armoredKeys })).map((k) => k.toPublic()));
+        out.push(...(await (await lib()).readKeys({ armoredKeys })).map((k) => k.toPublic()));
       } catch (err) {
         throw new SignatureError('no-keys', `key blob ${index + 1}: unreadable armored key (${errorText(err)})`, {
           cause: err,
@@ -141,13 +151,13 @@ export async function verifyPgpMessage(
 ): Promise<PgpVerification> {
   let message: openpgp.Message<Uint8Array>;
   try {
-    message = await openpgp.readMessage({ binaryMessage: signature });
+    message = await (await lib()).readMessage({ binaryMessage: signature });
   } catch (err) {
     throw new SignatureError('bad-signature', `not an OpenPGP message: ${errorText(err)}`, { cause: err });
   }
   let result: openpgp.VerifyMessageResult<Uint8Array>;
   try {
-    result = await openpgp.verify({ message, verificationKeys: [...trusted.keys], format: 'binary', date: now });
+    result = await (await lib()).verify({ message, verificationKeys: [...trusted.keys], format: 'binary', date: now });
   } catch (err) {
     throw new SignatureError('bad-signature', `not a signed message: ${errorText(err)}`, { cause: err });
   }

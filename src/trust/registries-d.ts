@@ -28,7 +28,18 @@
  */
 import { readdir, stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import { parseDocument } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as YAML from 'yaml';
+
+let yamlLib: typeof YAML | undefined;
+/**
+ * The yaml library, loaded on first use (about 30 ms): a host without registries.d files never
+ * pays it. Loaded through `require`, which keeps {@link parseRegistriesDFile} synchronous.
+ */
+function yaml(): typeof YAML {
+  yamlLib ??= createRequire(import.meta.url)('yaml') as typeof YAML;
+  return yamlLib;
+}
 import { OcikitError } from '../errors.js';
 import { T, decodeGo, type GoStruct } from '../gojson/decode.js';
 import type { GoNode } from '../gojson/parse.js';
@@ -169,7 +180,7 @@ export function parseRegistriesDFile(
   bytes: Uint8Array,
   file: string,
 ): { defaultDocker?: RegistryNamespace; docker: Map<string, RegistryNamespace> } {
-  const doc = parseDocument(Buffer.from(bytes).toString('utf8'), { version: '1.1', uniqueKeys: true });
+  const doc = yaml().parseDocument(Buffer.from(bytes).toString('utf8'), { version: '1.1', uniqueKeys: true });
   const problem = doc.errors[0];
   if (problem !== undefined)
     throw configError(file, escapeControl((problem.message.split('\n')[0] ?? '').replace(/:$/, '')), problem);
