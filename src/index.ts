@@ -61,6 +61,8 @@ export {
   type InstanceChoice,
   platformString,
   hostPlatform,
+  normalizeArchitecture,
+  wantedPlatforms,
   chooseInstance,
 } from './model/platform.js';
 export {

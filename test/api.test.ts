@@ -43,6 +43,7 @@ const EXPORTS = [
   'manifestDigest',
   'mediaTypes',
   'mergeManifest',
+  'normalizeArchitecture',
   'openContainerSource',
   'openDirImage',
   'openOciLayout',
@@ -67,6 +68,7 @@ const EXPORTS = [
   'sha256',
   'storageConfLookup',
   'verifyBytes',
+  'wantedPlatforms',
   'withContainerSource',
   'withOciArchive',
 ];

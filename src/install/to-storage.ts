@@ -210,7 +210,8 @@ async function identifyWithSkopeo(ref: string, ctx: InstallContext, store: strin
 
 /**
  * The platform flags that make skopeo pick the image's own instance of its merged list. Refuses
- * a list in which an earlier entry has the same platform (skopeo would pick that one).
+ * a list in which skopeo, given them, picks another instance (`chooseInstance` is its rule), e.g.
+ * an earlier entry with the same platform.
  */
 function platformOverride(image: ResolvedImage, src: ContainerSource): PlatformOverride | undefined {
   if (!src.listDigest) return undefined;
@@ -227,8 +228,8 @@ function platformOverride(image: ResolvedImage, src: ContainerSource): PlatformO
     if (first.digest !== src.manifestDigest) {
       throw new OcikitError(
         'UNSUPPORTED',
-        `image ${image.name} (${src.manifestDigest}): manifest list ${src.listDigest} names ${first.digest} first for platform ` +
-          `${platformString(p)}, so skopeo would install that instance instead`,
+        `image ${image.name} (${src.manifestDigest}): for platform ${platformString(p)} skopeo picks ${first.digest} ` +
+          `of manifest list ${src.listDigest}, so it would install that instance instead`,
       );
     }
   }
