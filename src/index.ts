@@ -32,6 +32,7 @@
  * @document ../docs/trust-sources.md
  * @document ../docs/transports.md
  * @document ../docs/manifests.md
+ * @document ../docs/platform.md
  * @document ../docs/storage-conf.md
  * @document ../docs/errors.md
  * @document ../docs/cli.md
