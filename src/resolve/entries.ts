@@ -16,12 +16,13 @@ import { readNamedFile } from '../internal/fs.js';
 import { describeValue, isRecord } from '../internal/guards.js';
 import { parseTomlDocument } from '../config/toml.js';
 import { isDigest } from '../model/digest.js';
+import type { PlatformChoice } from './arch.js';
 
 /**
- * One image to resolve.
+ * One image to resolve; its `arch`, `variant` and `os` (mpp's), when set, replace the run's.
  * @category Resolve
  */
-export interface ResolveEntry {
+export interface ResolveEntry extends PlatformChoice {
   /** The reference: `name[:tag][@digest]`. */
   readonly ref: string;
   /** The name to store the image as (default: the normalised `domain/path:tag`). */
@@ -32,12 +33,6 @@ export interface ResolveEntry {
   readonly local?: boolean | undefined;
   /** Keep the list digest (default true; mpp's `index`, default false in that shape). */
   readonly list?: boolean | undefined;
-  /** This entry's architecture, variant and OS (mpp's `arch`, `variant`, `os`), instead of the run's. */
-  readonly arch?: string | undefined;
-  /** This entry's CPU variant. */
-  readonly variant?: string | undefined;
-  /** This entry's OS. */
-  readonly os?: string | undefined;
 }
 
 const MAX_ENTRIES_FILE = 16 * 1024 * 1024;

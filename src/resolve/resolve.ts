@@ -26,7 +26,7 @@ import { type RetryPolicy, closeRegistryClient, createRegistryClient } from '../
 import { type HostConfigOptions, loadHostRegistries } from '../registry/endpoints.js';
 import { verifiedManifest } from '../registry/pull.js';
 import type { SkopeoOptions } from '../tools/skopeo.js';
-import { comparableVariant, rpmArch, wantedPlatform } from './arch.js';
+import { type PlatformChoice, comparableVariant, rpmArch, wantedPlatform } from './arch.js';
 import type { ResolveEntry } from './entries.js';
 import { type ShortNameResolution, nameCandidates } from './short-names.js';
 import { type ImageSource, type RemoteContext, localSource, remoteSource } from './source.js';
@@ -92,13 +92,7 @@ export interface ResolveResult {
  * Options of {@link resolve}.
  * @category Resolve
  */
-export interface ResolveOptions extends HostConfigOptions {
-  /** The architecture, Go or RPM name (`x86_64`, `aarch64`, `armhfp` …); default: the host's. */
-  readonly arch?: string | undefined;
-  /** The CPU variant; default: the one the architecture name implies (`aarch64` → `v8`). */
-  readonly variant?: string | undefined;
-  /** The OS; default `linux`. */
-  readonly os?: string | undefined;
+export interface ResolveOptions extends HostConfigOptions, PlatformChoice {
   /** `tls-verify` of entries that set none (false: plain HTTP and unverified TLS allowed). */
   readonly tlsVerify?: boolean | undefined;
   /** Resolve entries that do not say otherwise from the host's containers-storage. */

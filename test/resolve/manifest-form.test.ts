@@ -24,6 +24,18 @@ const spec = (over: Partial<ManifestFormSpec> = {}): ManifestFormSpec => ({
   ...over,
 });
 
+/** The `org.osbuild.skopeo` part both source_test.go texts share. */
+const SKOPEO_ITEM = `  "org.osbuild.skopeo": {
+    "items": {
+      "sha256:c2ecf25cf190e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f": {
+        "image": {
+          "name": "some-source",
+          "digest": "sha256:aabbcc5cf190e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f"
+        }
+      }
+    }
+  }`;
+
 /** Go's `json.MarshalIndent(v, "", "  ")`, which JSON.stringify with 2 spaces reproduces for these shapes. */
 const indent = (v: unknown) => JSON.stringify(v, null, 2);
 
@@ -32,16 +44,7 @@ describe('manifestSources: osbuild/images source_test.go', () => {
     assert.equal(
       indent(manifestSources([spec()])),
       `{
-  "org.osbuild.skopeo": {
-    "items": {
-      "sha256:c2ecf25cf190e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f": {
-        "image": {
-          "name": "some-source",
-          "digest": "sha256:aabbcc5cf190e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f"
-        }
-      }
-    }
-  }
+${SKOPEO_ITEM}
 }`,
     );
   });
@@ -50,16 +53,7 @@ describe('manifestSources: osbuild/images source_test.go', () => {
     assert.equal(
       indent(manifestSources([spec({ listDigest: LIST })])),
       `{
-  "org.osbuild.skopeo": {
-    "items": {
-      "sha256:c2ecf25cf190e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f": {
-        "image": {
-          "name": "some-source",
-          "digest": "sha256:aabbcc5cf190e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f"
-        }
-      }
-    }
-  },
+${SKOPEO_ITEM},
   "org.osbuild.skopeo-index": {
     "items": {
       "sha256:ffeeaabbcc90e76b12b07436ad5140d4ba53d8a136d498705e57a006837a720f": {
