@@ -32,6 +32,11 @@ export const ERROR_CODES = [
   'DIGEST_MISMATCH',
   /** Manifest lists and images do not fit together (unmatched list, image in two lists, …). */
   'LIST_MISMATCH',
+  /**
+   * An image is for another platform than the one asked for: its config's os or architecture
+   * differ from the wanted ones (`resolve`).
+   */
+  'PLATFORM_MISMATCH',
   /** A format, media type or feature ocikit does not handle. */
   'UNSUPPORTED',
   /** A configuration file (storage.conf, auth.json, policy.json) is missing or malformed. */

@@ -35,6 +35,7 @@
  * @document ../docs/platform.md
  * @document ../docs/storage-conf.md
  * @document ../docs/errors.md
+ * @document ../docs/resolve.md
  * @document ../docs/cli.md
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
@@ -175,3 +176,25 @@ export type {
 export type { CertDirFiles, TlsMaterial } from './config/certs-d.js';
 export type { RepositoryLocation } from './registry/transport/bearer.js';
 export type { SkopeoOptions } from './tools/skopeo.js';
+export {
+  type ResolveOptions,
+  type ResolveResult,
+  type ResolvedSpec,
+  type SpecPlatform,
+  resolve,
+} from './resolve/resolve.js';
+export { type ResolveEntry, parseEntries, readEntriesFile } from './resolve/entries.js';
+export { type LockFile, lockOf, writeLockFile } from './resolve/lock.js';
+export { type PlatformChoice, platformOfChoice, rpmArch } from './resolve/arch.js';
+export type { ShortNameResolution } from './resolve/short-names.js';
+export {
+  type ImageInputReference,
+  type ImagesStageInput,
+  type ManifestFormSpec,
+  type ManifestListsStageInput,
+  type ManifestSources,
+  type SkopeoStageInputs,
+  type SourceItems,
+  manifestInputs,
+  manifestSources,
+} from './osbuild/manifest-form.js';

@@ -32,6 +32,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   osbuild: 3,
   install: 4,
   fetch: 4,
+  resolve: 4,
   cli: 5,
   'index.ts': 6,
 };

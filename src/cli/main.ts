@@ -45,6 +45,10 @@ const COMMANDS: Record<string, { readonly summary: string; readonly load: () => 
     summary: 'fetch images and manifest lists from registries into a verified cache',
     load: () => import('./commands/fetch.js'),
   },
+  resolve: {
+    summary: 'resolve image names for a platform to digests, and to osbuild sources and inputs',
+    load: () => import('./commands/resolve.js'),
+  },
   registries: {
     summary: 'print where a pull of an image would go (mirrors, TLS, proxy, credentials): a dry run',
     load: () => import('./commands/registries.js'),

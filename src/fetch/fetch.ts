@@ -15,7 +15,6 @@ import { type Limiter, createLimiter } from '../internal/pool.js';
 import { syncPath } from '../internal/publish.js';
 import type { Digest } from '../model/digest.js';
 import { type DockerReference, formatDockerReference } from '../model/docker-reference.js';
-import { type ParsedManifest, manifestDigest, parseManifest } from '../model/manifest.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { distinctBlobs, expectDigest } from '../model/verify.js';
 import {
@@ -43,13 +42,8 @@ import {
   getManifest,
   lowSpeedLimit,
 } from '../registry/client.js';
-import {
-  type Endpoint,
-  type HostConfigOptions,
-  type PlanOptions,
-  loadHostRegistries,
-  planEndpoints,
-} from '../registry/endpoints.js';
+import { firstServing, verifiedManifest } from '../registry/pull.js';
+import { type HostConfigOptions, type PlanOptions, loadHostRegistries, planEndpoints } from '../registry/endpoints.js';
 import { createDirImage, finishDirImage, linkDirBlob } from '../transports/dir/write.js';
 import { chooseInstance, hostPlatform } from '../model/platform.js';
 import { type RunTrust, enforceRegistryPolicy, enforceStoragePolicy, openRunTrust } from './trust.js';
@@ -87,70 +81,19 @@ function summaryOf(item: FetchItem, status: FetchItemSummary['status'], bytes: n
 }
 
 /**
- * Opens the manifest `digest` of `ref` at the first endpoint of its plan that serves it (mirrors
- * first, the primary last, as containers/image `docker/docker_image_src.go` does); the rest of
- * the image comes from that endpoint. The plan is made for `NAME@DIGEST`, the reference osbuild's
- * skopeo source copies. An endpoint that registries.conf blocks is refused without a request and
- * passes to the next, as one that fails to serve the manifest does (not found, a registry or
- * connection error); content that fails verification does not: that is an error at once, as it is
- * for skopeo once it checks what the endpoint sent. When every endpoint fails the error is the
- * primary's, after the mirrors' (containers/image: `(Mirrors also failed: …): primary: error`).
+ * Opens the manifest `digest` of `ref` at the first endpoint of its plan that serves it
+ * (`registry/pull.ts`); the rest of the image comes from that endpoint. The plan is made for
+ * `NAME@DIGEST`, the reference osbuild's skopeo source copies.
  */
 async function openImage(run: FetchRun, ref: DockerReference, tlsVerify: boolean, digest: Digest) {
   const plan = await planEndpoints(
     { domain: ref.domain, path: ref.path, ...(ref.tag !== undefined ? { tag: ref.tag } : {}), digest },
     { ...run.hostConfig, tlsVerify: tlsVerify ? undefined : false },
   );
-  const failures: { endpoint: Endpoint; err: OcikitError }[] = [];
-  for (const endpoint of plan.endpoints) {
-    try {
-      if (endpoint.unusable !== undefined) throw endpoint.unusable;
-      const got = await fetchManifest(run, endpoint.location, endpoint.ref, digest);
-      return { ...got, loc: endpoint.location, endpoint };
-    } catch (err) {
-      const passes = isOcikitError(err) && (ENDPOINT_FALLBACK.has(err.code) || endpoint.unusable !== undefined);
-      if (!passes || run.signal.aborted) throw err;
-      failures.push({ endpoint, err });
-    }
-  }
-  const primary = failures.at(-1)!;
-  if (failures.length === 1) throw primary.err;
-  const mirrors = failures
-    .slice(0, -1)
-    .map((f) => `[${formatDockerReference(f.endpoint.ref)}: ${f.err.message}]`)
-    .join(', ');
-  const at = formatDockerReference(primary.endpoint.ref);
-  throw new OcikitError(primary.err.code, `(mirrors also failed: ${mirrors}): ${at}: ${primary.err.message}`, {
-    cause: primary.err,
-  });
-}
-
-/** The errors of one endpoint that make a pull try the next one. */
-const ENDPOINT_FALLBACK: ReadonlySet<string> = new Set(['NOT_FOUND', 'REGISTRY', 'MANIFEST_TOO_LARGE']);
-
-/**
- * Parses fetched manifest bytes and checks their digest (`parsed.digest`) is the requested one.
- * Bytes that do not even parse are first of all not what was asked for: when their digest differs
- * too (a lying registry or proxy), the error is that `DIGEST_MISMATCH`.
- */
-function verifiedManifest(bytes: Uint8Array, digest: Digest, what: string): ParsedManifest {
-  let parsed: ParsedManifest;
-  try {
-    parsed = parseManifest(bytes, what);
-  } catch (err) {
-    if (isOcikitError(err, 'INVALID_MANIFEST')) {
-      let actual: Digest | undefined;
-      try {
-        actual = manifestDigest(bytes);
-      } catch {
-        // undigestable as well: the parse error says why
-      }
-      if (actual !== undefined) expectDigest(what, digest, actual);
-    }
-    throw err;
-  }
-  expectDigest(what, digest, parsed.digest);
-  return parsed;
+  const { value, endpoint } = await firstServing(plan, run.signal, (e) =>
+    fetchManifest(run, e.location, e.ref, digest),
+  );
+  return { ...value, loc: endpoint.location, endpoint };
 }
 
 /** Fetches manifest `digest` (in the run's limit) and verifies it. */

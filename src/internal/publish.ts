@@ -140,3 +140,19 @@ async function existed(
   await fs.rm(tmp, { recursive: true, force: true });
   return 'existed';
 }
+
+/**
+ * Puts the finished file `tmp` (a {@link tempSibling} of `target`) in place of `target`, replacing
+ * it atomically (rename(2)): for output files a user names and expects rewritten (a lock file),
+ * never for content-addressed entries. The directory is synced so the new name survives a crash.
+ * @throws OcikitError `IO`, `NOT_FOUND`.
+ */
+export async function replaceFile(tmp: string, target: string): Promise<void> {
+  try {
+    await fs.rename(tmp, target);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw fromSystemError(err, 'publishing', target);
+  }
+  await syncPath(path.dirname(target));
+}

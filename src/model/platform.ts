@@ -112,9 +112,11 @@ const ARCHITECTURES: Readonly<Record<string, Pick<Platform, 'architecture' | 'va
   amd64: { architecture: 'amd64' },
   x86_64: { architecture: 'amd64' },
   arm64: { architecture: 'arm64' },
-  aarch64: { architecture: 'arm64' },
+  // osbuild/images `pkg/container` asks for v8 for aarch64 (and no variant for arm64).
+  aarch64: { architecture: 'arm64', variant: 'v8' },
   arm: { architecture: 'arm' },
   armhfp: { architecture: 'arm', variant: 'v7' },
+  armv7: { architecture: 'arm', variant: 'v7' },
   ppc64le: { architecture: 'ppc64le' },
   s390x: { architecture: 's390x' },
   riscv64: { architecture: 'riscv64' },
@@ -123,7 +125,8 @@ const ARCHITECTURES: Readonly<Record<string, Pick<Platform, 'architecture' | 'va
 /**
  * Maps an architecture name as users give it to the Go name lists use: the Go names `amd64`,
  * `arm64`, `arm`, `ppc64le`, `s390x`, `riscv64` as they are, and the RPM names `x86_64` → `amd64`,
- * `aarch64` → `arm64`, `armhfp` → `arm` with variant `v7`.
+ * `aarch64` → `arm64` with variant `v8` (as osbuild/images asks), `armhfp` and `armv7` → `arm`
+ * with variant `v7`.
  * @throws OcikitError `INVALID_INPUT` for any other name (the message lists the accepted ones).
  * @category Model
  */

@@ -71,6 +71,7 @@ const COMMAND_NAMES = [
   'storage-conf',
   'install',
   'fetch',
+  'resolve',
   'registries',
   'policy',
 ];

@@ -270,7 +270,8 @@ describe('normalizeArchitecture', () => {
   const table: [string, { architecture: string; variant?: string }][] = [
     ['x86_64', { architecture: 'amd64' }],
     ['amd64', { architecture: 'amd64' }],
-    ['aarch64', { architecture: 'arm64' }],
+    ['aarch64', { architecture: 'arm64', variant: 'v8' }],
+    ['armv7', { architecture: 'arm', variant: 'v7' }],
     ['arm64', { architecture: 'arm64' }],
     ['armhfp', { architecture: 'arm', variant: 'v7' }],
     ['arm', { architecture: 'arm' }],
@@ -281,7 +282,7 @@ describe('normalizeArchitecture', () => {
   for (const [name, want] of table) {
     it(`${name} → ${JSON.stringify(want)}`, () => assert.deepEqual({ ...normalizeArchitecture(name) }, want));
   }
-  for (const name of ['armv7', 'x86-64', 'toString', '', 'AMD64']) {
+  for (const name of ['armv6', 'x86-64', 'toString', '', 'AMD64']) {
     it(`refuses ${JSON.stringify(name)}`, () =>
       assert.throws(
         () => normalizeArchitecture(name),
