@@ -33,6 +33,7 @@
  * @document ../docs/transports.md
  * @document ../docs/manifests.md
  * @document ../docs/platform.md
+ * @document ../docs/resolve.md
  * @document ../docs/storage-conf.md
  * @document ../docs/errors.md
  * @document ../docs/resolve.md
