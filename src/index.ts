@@ -33,7 +33,6 @@
  * @document ../docs/transports.md
  * @document ../docs/manifests.md
  * @document ../docs/platform.md
- * @document ../docs/resolve.md
  * @document ../docs/storage-conf.md
  * @document ../docs/errors.md
  * @document ../docs/resolve.md
