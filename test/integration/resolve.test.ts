@@ -98,6 +98,38 @@ describe('resolve against a registry, compared with skopeo', {
     assert.deepEqual(r.warnings, []);
   });
 
+  it('--local: an image of the host store storage.conf names resolves to what skopeo reads there', async (t) => {
+    if (!needTool(t, 'skopeo', 'docker-registry')) return;
+    const h = await home(t);
+    const root = await tempDir(t);
+    const graphroot = join(root, 'graph');
+    const runroot = join(root, 'run');
+    const conf = join(root, 'storage.conf');
+    await writeFile(conf, `[storage]\ndriver = "vfs"\ngraphroot = "${graphroot}"\nrunroot = "${runroot}"\n`);
+    const store = `containers-storage:[vfs@${graphroot}+${runroot}]localhost/local/img:v1`;
+    await skopeo(h, ['copy', `dir:${single.dir}`, store]);
+    const raw = await skopeo(h, ['inspect', '--raw', store]);
+    const config = await skopeo(h, ['inspect', '--raw', '--config', store]);
+    const r = await resolve(['localhost/local/img:v1'], {
+      arch: 'x86_64',
+      local: true,
+      env: { HOME: h, CONTAINERS_STORAGE_CONF: conf, PATH: process.env.PATH ?? '' },
+    });
+    assert.equal(r.specs.length, 1);
+    const spec = r.specs[0]!;
+    assert.equal(spec.digest, sha(raw));
+    assert.equal(spec.imageId, sha(config));
+    assert.equal(spec.localStorage, true);
+    assert.equal(spec.listDigest, null);
+    await assert.rejects(
+      resolve(['localhost/local/missing:v1'], {
+        local: true,
+        env: { HOME: h, CONTAINERS_STORAGE_CONF: conf, PATH: process.env.PATH ?? '' },
+      }),
+      (e: unknown) => isOcikitError(e),
+    );
+  });
+
   for (const [arch, goArch] of [
     ['x86_64', 'amd64'],
     ['aarch64', 'arm64'],
