@@ -1,11 +1,12 @@
 /**
  * A lookaside signature server for the trust tests: static files of a directory over HTTP on a
  * free 127.0.0.1 port (what `lookaside-staging: file://DIR` wrote, served as `lookaside:
- * http://127.0.0.1:P/`), every request path recorded, and a switch that makes it answer 500 to
+ * http://127.0.0.1:P/`, or over HTTPS with a given certificate), every request path recorded, and a switch that makes it answer 500 to
  * everything. Stopped when the test ends.
  */
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { type IncomingMessage, type ServerResponse, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join, resolve, sep } from 'node:path';
 import type { TestContext } from 'node:test';
@@ -21,14 +22,18 @@ export interface LookasideServer {
 }
 
 /** Serves the files under `root` until `t` ends. */
-export async function startLookasideServer(t: TestContext, root: string): Promise<LookasideServer> {
+export async function startLookasideServer(
+  t: TestContext,
+  root: string,
+  opts: { tls?: { readonly cert: Buffer; readonly key: Buffer } } = {},
+): Promise<LookasideServer> {
   const base = resolve(root);
   const state: { -readonly [K in keyof LookasideServer]: LookasideServer[K] } = {
     url: '',
     requests: [],
     failing: false,
   };
-  const server = createServer((req, res) => {
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     const raw = req.url ?? '/';
     state.requests.push(raw);
     if (state.failing) {
@@ -44,7 +49,8 @@ export async function startLookasideServer(t: TestContext, root: string): Promis
       (body) => res.writeHead(200, { 'content-type': 'application/octet-stream' }).end(body),
       () => res.writeHead(404).end('not here'),
     );
-  });
+  };
+  const server = opts.tls ? createHttpsServer(opts.tls, handler) : createServer(handler);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   t.after(
     () =>
@@ -53,6 +59,6 @@ export async function startLookasideServer(t: TestContext, root: string): Promis
         server.close(() => r());
       }),
   );
-  state.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  state.url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}/`;
   return state;
 }

@@ -17,6 +17,7 @@ import { describe, it } from 'node:test';
 import { install } from '../../src/install/install.js';
 import { exportKeys, genKey, makeGpgHome } from '../helpers/gpg.js';
 import { makeDirImage } from '../helpers/images.js';
+import { makePki } from '../helpers/pki.js';
 import { env as installEnv, inputs, req, storageOptions, store } from '../helpers/install-env.js';
 import { startLookasideServer } from '../helpers/lookaside-server.js';
 import { runNode } from '../helpers/process.js';
@@ -157,5 +158,70 @@ describe('signed pulls: ocikit fetch vs skopeo copy with a signedBy policy and a
     assert.ok(rec?.['big-data-names']?.includes('signatures'), JSON.stringify(rec));
     const sizes = (JSON.parse(rec?.metadata ?? '{}') as { 'signature-sizes'?: number[] })['signature-sizes'];
     assert.deepEqual(sizes, [(await readFile(join(signed.out, 'signature-1'))).length]);
+  });
+  it('an https lookaside is reached with the registry’s TLS settings (its certs.d CA), by both', async (t) => {
+    if (!needTool(t, 'skopeo', 'docker-registry', 'gpg', 'openssl')) return;
+    const work = await tempDir(t, 'ocikit-signed-tls-');
+    const pki = await makePki(await tempDir(t, 'ocikit-pki-'));
+    const reg = await startRegistry(t, { tls: { certificate: pki.server.certFile, key: pki.server.keyFile } });
+    const caDir = join(work, 'ca');
+    await mkdir(caDir);
+    await writeFile(join(caDir, 'ca.crt'), pki.ca.cert);
+    const g = await makeGpgHome(t);
+    const fpr = genKey(g, 'tls@example.com');
+    const key = join(work, 'key.gpg');
+    await writeFile(key, exportKeys(g, [fpr]));
+    const stage = join(work, 'stage');
+    await mkdir(stage);
+    const signD = join(g.env.HOME ?? '', '.config', 'containers', 'registries.d');
+    await mkdir(signD, { recursive: true });
+    await writeFile(join(signD, 'sign.yaml'), `default-docker:\n  lookaside-staging: file://${stage}\n`);
+    const img = await makeDirImage(join(work, 'img'));
+    const pushed = await run(
+      'skopeo',
+      ['copy', '--quiet', '--dest-cert-dir', caDir, '--sign-by', fpr, `dir:${img.dir}`, `docker://${reg.host}/ns/s:v1`],
+      g.env,
+    );
+    assert.equal(pushed.status, 0, pushed.stderr);
+    // The lookaside server has a certificate of the same private CA; only the registry's certs.d has the CA.
+    const lookaside = await startLookasideServer(t, stage, { tls: { cert: pki.server.cert, key: pki.server.key } });
+    const home = join(work, 'home');
+    await mkdir(join(home, '.config/containers/registries.d'), { recursive: true });
+    await mkdir(join(home, '.config/containers/certs.d', reg.host), { recursive: true });
+    await writeFile(join(home, '.config/containers/certs.d', reg.host, 'ca.crt'), pki.ca.cert);
+    await writeFile(
+      join(home, '.config/containers/registries.d/l.yaml'),
+      `default-docker:\n  lookaside: ${lookaside.url}\n`,
+    );
+    const policy = await writePolicy(join(work, 'policy.json'), {
+      default: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: key }],
+    });
+    const env = { PATH: process.env.PATH ?? '', HOME: home };
+    const name = `${reg.host}/ns/s`;
+    const sk = await run(
+      'skopeo',
+      ['--policy', policy, 'copy', `docker://${name}@${img.manifestDigest}`, `dir:${join(work, 'out')}`],
+      env,
+    );
+    assert.equal(sk.status, 0, sk.stderr);
+    const skopeoAsked = lookaside.requests.length;
+    assert.ok(skopeoAsked > 0);
+    const sources = join(work, 'sources.json');
+    await writeFile(
+      sources,
+      JSON.stringify({
+        'org.osbuild.skopeo': { items: { [img.configDigest]: { image: { name, digest: img.manifestDigest } } } },
+      }),
+    );
+    const oc = await runNode(
+      [OCIKIT, 'fetch', '--sources', sources, '--cache', join(work, 'cache'), '--policy', policy],
+      {
+        env,
+      },
+    );
+    assert.equal(oc.status, 0, oc.stderr);
+    assert.ok(lookaside.requests.length > skopeoAsked, 'ocikit asked the https lookaside');
+    const entry = join(work, 'cache', 'org.osbuild.containers', img.configDigest, 'image');
+    assert.deepEqual(await readFile(join(entry, 'signature-1')), await readFile(join(work, 'out', 'signature-1')));
   });
 });
