@@ -165,3 +165,17 @@ export function gpgVerifyStatus(g: GpgHome, sigFile: string): number | null {
 export function skopeo(g: GpgHome, args: string[]): RunResult {
   return run('skopeo', args, g.env);
 }
+
+/**
+ * Makes `skopeo copy --sign-by` in `g`'s HOME write its signatures into a new staging directory
+ * `<dir>/stage` (registries.d `default-docker: lookaside-staging: file://…`), and returns that
+ * directory, whose files a lookaside server can serve.
+ */
+export async function stageSignatures(g: GpgHome, dir: string): Promise<string> {
+  const stage = join(dir, 'stage');
+  await mkdir(stage);
+  const signD = join(g.env.HOME ?? '', '.config', 'containers', 'registries.d');
+  await mkdir(signD, { recursive: true });
+  await writeFile(join(signD, 'sign.yaml'), `default-docker:\n  lookaside-staging: file://${stage}\n`);
+  return stage;
+}

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { install } from '../../src/install/install.js';
-import { exportKeys, genKey, makeGpgHome } from '../helpers/gpg.js';
+import { exportKeys, genKey, makeGpgHome, stageSignatures } from '../helpers/gpg.js';
 import { makeDirImage } from '../helpers/images.js';
 import { makePki } from '../helpers/pki.js';
 import { env as installEnv, inputs, req, storageOptions, store } from '../helpers/install-env.js';
@@ -48,11 +48,7 @@ describe('signed pulls: ocikit fetch vs skopeo copy with a signedBy policy and a
     await writeFile(key, exportKeys(g, [trusted]));
 
     // Sign while pushing: skopeo writes signature-N under the staging directory.
-    const stage = join(work, 'stage');
-    await mkdir(stage);
-    const signD = join(g.env.HOME ?? '', '.config', 'containers', 'registries.d');
-    await mkdir(signD, { recursive: true });
-    await writeFile(join(signD, 'sign.yaml'), `default-docker:\n  lookaside-staging: file://${stage}\n`);
+    const stage = await stageSignatures(g, work);
     const img = await makeDirImage(join(work, 'img'));
     const push = async (extra: string[], repo: string) => {
       const r = await run(
@@ -171,11 +167,7 @@ describe('signed pulls: ocikit fetch vs skopeo copy with a signedBy policy and a
     const fpr = genKey(g, 'tls@example.com');
     const key = join(work, 'key.gpg');
     await writeFile(key, exportKeys(g, [fpr]));
-    const stage = join(work, 'stage');
-    await mkdir(stage);
-    const signD = join(g.env.HOME ?? '', '.config', 'containers', 'registries.d');
-    await mkdir(signD, { recursive: true });
-    await writeFile(join(signD, 'sign.yaml'), `default-docker:\n  lookaside-staging: file://${stage}\n`);
+    const stage = await stageSignatures(g, work);
     const img = await makeDirImage(join(work, 'img'));
     const pushed = await run(
       'skopeo',

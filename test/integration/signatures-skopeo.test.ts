@@ -28,7 +28,7 @@ import { dockerPolicyIdentity } from '../../src/trust/policy-scopes.js';
 import { loadRegistriesD, signatureLocationsFor } from '../../src/trust/registries-d.js';
 import type { ImageSignature } from '../../src/trust/verifier.js';
 import { createSignatureVerifier } from '../../src/trust/verify.js';
-import { exportKeys, genKey, makeGpgHome } from '../helpers/gpg.js';
+import { exportKeys, genKey, makeGpgHome, stageSignatures } from '../helpers/gpg.js';
 import { makeDirImage } from '../helpers/images.js';
 import { startLookasideServer } from '../helpers/lookaside-server.js';
 import { startRegistry } from '../helpers/registry.js';
@@ -79,11 +79,7 @@ it('signature sources and verification: ocikit vs skopeo 1.9.3', async (t) => {
   await writeFile(keyB, exportKeys(g, [fprB]));
 
   // Signing: skopeo writes signatures into the staging directory.
-  const stage = join(work, 'stage');
-  await mkdir(stage);
-  const signD = join(g.env.HOME ?? '', '.config', 'containers', 'registries.d');
-  await mkdir(signD, { recursive: true });
-  await writeFile(join(signD, 'sign.yaml'), `default-docker:\n  lookaside-staging: file://${stage}\n`);
+  const stage = await stageSignatures(g, work);
   const img = await makeDirImage(join(work, 'img'));
   const digest = img.manifestDigest as Digest;
   const hex = digest.slice(7);
