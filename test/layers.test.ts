@@ -33,6 +33,7 @@ const LAYERS: Readonly<Record<string, number>> = {
   install: 4,
   fetch: 4,
   resolve: 4,
+  deploy: 4,
   cli: 5,
   'index.ts': 6,
 };
