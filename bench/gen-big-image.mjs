@@ -4,7 +4,8 @@
 //   N layers (default 3), each a tar holding one file `data/blob<i>.bin` of SIZE MiB (default 100)
 //   of AES-128-CTR keystream (incompressible, fixed key per layer), fixed tar metadata, gzip level 1;
 //   an OCI config and manifest; `version`, `manifest.json`, and blobs named by bare hex.
-// Usage: node bench/gen-big-image.mjs OUT_DIR [--size-mb 100] [--layers 3]
+// Usage: node bench/gen-big-image.mjs OUT_DIR [--size-mb 100] [--layers 3] [--seed S]
+// (--seed S: different bytes for a different S, so several distinct images can be made)
 // Prints one JSON line: {dir, manifestDigest, configDigest, bytes, layers}.
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -25,6 +26,8 @@ const opt = (name, dflt) => {
 };
 const sizeMiB = opt('--size-mb', 100);
 const nLayers = opt('--layers', 3);
+const seedAt = args.indexOf('--seed');
+const seed = seedAt > 0 ? String(args[seedAt + 1]) : '';
 const size = Math.round(sizeMiB * 1024 * 1024);
 
 function tarHeader(name, fileSize, dir) {
@@ -63,7 +66,7 @@ async function makeLayer(i, tmpFile) {
   await put(tarHeader('data/', 0, true));
   await put(tarHeader(`data/blob${i}.bin`, size, false));
   // Deterministic incompressible bytes: AES-128-CTR keystream, key derived from the layer number.
-  const key = createHash('sha256').update(`layer${i}`).digest().subarray(0, 16);
+  const key = createHash('sha256').update(`${seed}layer${i}`).digest().subarray(0, 16);
   const cipher = createCipheriv('aes-128-ctr', key, Buffer.alloc(16));
   const zeros = Buffer.alloc(1 << 20);
   for (let left = size; left > 0; left -= zeros.length) {

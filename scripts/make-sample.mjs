@@ -15,6 +15,11 @@
  *   images/archive.tar         an oci-archive ("archive", OCI, the host's architecture);
  *   manifest-lists/<digest>    the two lists (an OCI index and a Docker manifest list), each also
  *                              naming an instance that is not part of the sample, as lists do;
+ *   push/{hello,multi,foreign}/ the same images for a registry (what `npm run sample` pushes to
+ *                              the loopback registry it starts): `hello` a dir: image, `multi`
+ *                              and `foreign` dir: lists with every instance (skopeo's layout of
+ *                              `copy --multi-arch all`: the list as manifest.json, instances as
+ *                              <hex>.manifest.json, all blobs);
  *   inputs.json                the stage inputs, with paths relative to OUT_DIR;
  *   options-containers-storage.json, options-oci.json   stage options.
  *
@@ -187,6 +192,18 @@ async function writeDirImage(dir, img) {
   for (const l of img.layers) await writeFile(join(dir, hex(l.digest)), l.bytes);
 }
 
+/** Writes `list` over `imgs` as a skopeo dir: list with every instance (see the header). */
+async function writeListDir(dir, list, imgs) {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'version'), 'Directory Transport Version: 1.1\n');
+  await writeFile(join(dir, 'manifest.json'), list.bytes);
+  for (const img of imgs) {
+    await writeFile(join(dir, `${hex(img.manifestDigest)}.manifest.json`), img.manifest);
+    await writeFile(join(dir, hex(img.configDigest)), img.config);
+    for (const l of img.layers) await writeFile(join(dir, hex(l.digest)), l.bytes);
+  }
+}
+
 /** Writes `img` as an oci-archive whose index names it `ref`. */
 async function writeOciArchive(file, img, ref) {
   const index = {
@@ -250,6 +267,9 @@ export async function makeSample(out) {
   for (const img of [hello, multi, foreignImg]) await writeDirImage(join(images, img.configDigest), img);
   await writeOciArchive(join(images, 'archive.tar'), archive, SAMPLE_NAMES.archive);
   for (const l of [multiList, foreignList]) await writeFile(join(lists, l.digest), l.bytes);
+  await writeDirImage(join(out, 'push', 'hello'), hello);
+  await writeListDir(join(out, 'push', 'multi'), multiList, [multi, multiOther]);
+  await writeListDir(join(out, 'push', 'foreign'), foreignList, [foreignOther, foreignImg]);
 
   const archives = {
     [hello.configDigest]: { format: 'dir', name: SAMPLE_NAMES.hello },
