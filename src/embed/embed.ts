@@ -130,7 +130,14 @@ export interface EmbedSummary {
   /** The wanted architecture (RPM form). */
   readonly arch: string;
   /** The destination: its type and path inside the tree (and the driver for a store). */
-  readonly destination: { readonly type: EmbedDestinationType; readonly path: string; readonly storageDriver?: string };
+  readonly destination: {
+    /** The destination type. */
+    readonly type: EmbedDestinationType;
+    /** The store or destination path inside the tree. */
+    readonly path: string;
+    /** The store's driver (containers-storage only). */
+    readonly storageDriver?: string;
+  };
   /** The images, in entry order. */
   readonly images: readonly EmbeddedImage[];
   /** What the fetch did per item (empty in a dry run). */

@@ -135,7 +135,7 @@ export function parseLockFile(doc: unknown, file: string): LockFile {
   const bad = (m: string) => new OcikitError('INVALID_INPUT', `lock file ${file}: ${m}`);
   if (!isRecord(doc)) throw bad(`must be a JSON object, not ${describeValue(doc)}`);
   if (doc.version !== LOCK_VERSION)
-    throw bad(`version ${describeValue(doc.version)} is not supported (this ocikit reads version ${LOCK_VERSION})`);
+    throw bad(`"version" must be ${LOCK_VERSION} (the version this ocikit reads), not ${describeValue(doc.version)}`);
   for (const k of Object.keys(doc))
     if (!['version', 'arch', 'resolved', 'specs'].includes(k)) throw bad(`unknown key ${JSON.stringify(k)}`);
   if (typeof doc.arch !== 'string' || doc.arch === '')

@@ -69,11 +69,16 @@ describe('ocikit embed against a registry', { skip: !haveTool('docker-registry')
   }
   async function podman(root: string, ...args: string[]): Promise<unknown> {
     // podman refuses a run root longer than 50 characters, and remembers a store's run root.
-    let runroot = runroots.get(root);
-    if (runroot === undefined) runroots.set(root, (runroot = join(work, `pr${runroots.size}`)));
+    const runroot = runroots.get(root) ?? join(work, `pr${runroots.size}`);
+    runroots.set(root, runroot);
     const r = await runTool(['podman', '--root', root, '--runroot', runroot, '--storage-driver', 'vfs', ...args]);
     return JSON.parse(r.stdout.toString('utf8'));
   }
+  /** The first embed and the frozen one at the end: two images for aarch64 into a vfs store, with the lock. */
+  const lockedRun = (tr: string) => [
+    ...['--tree', tr, `${reg.host}/ns/multi:1`, `${reg.host}/ns/armonly:1`, '--arch', 'aarch64'],
+    ...['--storage-driver', 'vfs', '--cache', cache, '--lock', lock, '--json'],
+  ];
   /** The names of the cache's two folders and what else is in it (no staging left). */
   async function cacheEntries(dir: string): Promise<string[]> {
     return (await readdir(dir)).sort();
@@ -82,22 +87,7 @@ describe('ocikit embed against a registry', { skip: !haveTool('docker-registry')
   it('embeds a list instance and a single-arch image for aarch64 into a vfs store: podman shows name, arch, list digest; the lock is written', async (t) => {
     if (!needTool(t, 'skopeo', 'podman', 'docker-registry')) return;
     const tr = await tree(t);
-    const r = await ocikit([
-      '--tree',
-      tr,
-      `${reg.host}/ns/multi:1`,
-      `${reg.host}/ns/armonly:1`,
-      '--arch',
-      'aarch64',
-      '--storage-driver',
-      'vfs',
-      '--cache',
-      cache,
-      '--lock',
-      lock,
-      '--tls-verify=false',
-      '--json',
-    ]);
+    const r = await ocikit([...lockedRun(tr), '--tls-verify=false']);
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.equal(s.arch, 'aarch64');
@@ -160,7 +150,7 @@ describe('ocikit embed against a registry', { skip: !haveTool('docker-registry')
       /^Would embed 1 image \(x86_64\) into containers-storage at \/var\/lib\/containers\/storage/,
     );
     assert.match(r.stdout, new RegExp(`image ID   ${single.configDigest}\n`));
-    assert.match(r.stdout, /cache      missing\n/);
+    assert.match(r.stdout, /cache {6}missing\n/);
     assert.deepEqual(await readdir(tr), []);
     assert.deepEqual(await readdir(dir), []);
   });
@@ -345,22 +335,7 @@ describe('ocikit embed against a registry', { skip: !haveTool('docker-registry')
     if (!needTool(t, 'skopeo', 'podman', 'docker-registry')) return;
     await reg.pause();
     const tr = await tree(t);
-    const r = await ocikit([
-      '--tree',
-      tr,
-      `${reg.host}/ns/multi:1`,
-      `${reg.host}/ns/armonly:1`,
-      '--arch',
-      'aarch64',
-      '--storage-driver',
-      'vfs',
-      '--cache',
-      cache,
-      '--lock',
-      lock,
-      '--frozen',
-      '--json',
-    ]);
+    const r = await ocikit([...lockedRun(tr), '--frozen']);
     assert.equal(r.status, 0, r.stderr);
     const s = JSON.parse(r.stdout);
     assert.deepEqual(
