@@ -36,6 +36,7 @@
  * @document ../docs/storage-conf.md
  * @document ../docs/errors.md
  * @document ../docs/resolve.md
+ * @document ../docs/embed.md
  * @document ../docs/cli.md
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';
@@ -184,7 +185,17 @@ export {
   resolve,
 } from './resolve/resolve.js';
 export { type ResolveEntry, parseEntries, readEntriesFile } from './resolve/entries.js';
-export { type LockFile, lockOf, writeLockFile } from './resolve/lock.js';
+export { type LockFile, lockOf, parseLockFile, readLockFile, writeLockFile } from './resolve/lock.js';
+export {
+  type EmbedDestinationType,
+  type EmbedProgress,
+  type EmbedRequest,
+  type EmbedSummary,
+  type EmbeddedImage,
+  defaultCacheDir,
+  embed,
+} from './embed/embed.js';
+export { type BoundImage, BOUND_IMAGES_DIR, quadletImage, readBoundImages } from './embed/bound-images.js';
 export { type PlatformChoice, platformOfChoice, rpmArch } from './resolve/arch.js';
 export type { ShortNameResolution } from './resolve/short-names.js';
 export {

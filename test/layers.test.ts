@@ -4,7 +4,7 @@
  * which fails the build on a forbidden package edge).
  *
  * Lowest first: L0 `errors`, `internal/`, `gojson/`; L1 `model/`; L2 `transports/`, `registry/`,
- * `auth/`, `config/`, `tools/`, `trust/`; L3 `osbuild/`; L4 `install/`, `fetch/`; L5 `cli/`; `index.ts` on
+ * `auth/`, `config/`, `tools/`, `trust/`; L3 `osbuild/`; L4 `install/`, `fetch/`, `resolve/`, `deploy/`; L5 `embed/`; L6 `cli/`; `index.ts` on
  * top. A module may import its own layer or lower ones, never a higher one. Folders of one layer
  * from L2 up are independent of each other except for the edges listed in {@link SIBLING_EDGES};
  * and only `internal/exec.ts` may import `node:child_process`.
@@ -34,8 +34,9 @@ const LAYERS: Readonly<Record<string, number>> = {
   fetch: 4,
   resolve: 4,
   deploy: 4,
-  cli: 5,
-  'index.ts': 6,
+  embed: 5,
+  cli: 6,
+  'index.ts': 7,
 };
 
 /**

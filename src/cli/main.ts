@@ -49,6 +49,10 @@ const COMMANDS: Record<string, { readonly summary: string; readonly load: () => 
     summary: 'resolve image names for a platform to digests, and to osbuild sources and inputs',
     load: () => import('./commands/resolve.js'),
   },
+  embed: {
+    summary: 'resolve, fetch and install images into a tree in one process',
+    load: () => import('./commands/embed.js'),
+  },
   registries: {
     summary: 'print where a pull of an image would go (mirrors, TLS, proxy, credentials): a dry run',
     load: () => import('./commands/registries.js'),

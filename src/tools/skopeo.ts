@@ -134,3 +134,12 @@ export async function skopeoInspectRawResult(
   args.push(ref);
   return run(args, opts, { allowFailure: true });
 }
+
+/**
+ * Runs `skopeo delete REF` (for `containers-storage:[…]@ID`: the image and the layers no other
+ * image uses, as containers/image's storage transport deletes them).
+ * @throws OcikitError `TOOL_FAILED`, `NOT_FOUND`.
+ */
+export async function skopeoDelete(ref: string, opts: SkopeoOptions = {}): Promise<void> {
+  await run(['delete', ref], opts);
+}

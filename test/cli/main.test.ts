@@ -72,6 +72,7 @@ const COMMAND_NAMES = [
   'install',
   'fetch',
   'resolve',
+  'embed',
   'registries',
   'policy',
 ];
