@@ -2,20 +2,25 @@
 /**
  * The main job, end to end: `npm run sample`.
  *
- *   node scripts/sample.mjs [--dest containers-storage|oci] [--workdir DIR]
+ *   node scripts/sample.mjs [--dest containers-storage|oci] [--workdir DIR] [--install]
  *
  * 1. builds ocikit (`npm run build`) when dist/ is missing or older than a source file;
- * 2. generates the bundled sample (scripts/make-sample.mjs: dir and oci-archive images, one with
- *    a manifest list, one of a foreign architecture with its list; no network);
- * 3. runs `bin/ocikit install` on it into a fresh tree under a temporary work directory: into
- *    containers-storage (vfs driver) when skopeo is installed, into an oci layout otherwise
- *    (`--dest` chooses);
- * 4. prints what was installed (ocikit's summary), where the tree is, and how to look at it.
+ * 2. generates the bundled sample (scripts/make-sample.mjs: small images, one with a manifest
+ *    list, one of a foreign architecture with its list; no network);
+ * 3. starts a docker-registry on loopback (127.0.0.1, a free port), pushes the sample's images
+ *    and lists to it with skopeo, and runs ONE `bin/ocikit embed` that resolves the three names
+ *    (the foreign one for its own architecture), fetches them into a verified cache and installs
+ *    them into a fresh tree: into containers-storage (vfs driver), or an oci layout with
+ *    `--dest oci`; the registry is stopped afterwards, whatever happened;
+ * 4. prints what was embedded (ocikit's summary), where the tree is, and how to look at it.
+ *
+ * Without docker-registry (or with `--install`) step 3 runs `bin/ocikit install` on the sample's
+ * osbuild-style inputs instead (the stage's job, no registry).
  *
  * The work directory is kept so the result can be inspected; its path is printed.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -60,14 +65,19 @@ function have(tool) {
 let args;
 try {
   args = parseArgs({
-    options: { dest: { type: 'string' }, workdir: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      dest: { type: 'string' },
+      workdir: { type: 'string' },
+      install: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   }).values;
 } catch (err) {
   fail(err.message, 2);
 }
 if (args.help) {
-  say('usage: node scripts/sample.mjs [--dest containers-storage|oci] [--workdir DIR]');
+  say('usage: node scripts/sample.mjs [--dest containers-storage|oci] [--workdir DIR] [--install]');
   process.exit(0);
 }
 if (args.dest !== undefined && args.dest !== 'containers-storage' && args.dest !== 'oci')
@@ -85,7 +95,7 @@ const sampleDir = join(work, 'sample');
 const tree = join(work, 'tree');
 const runroot = join(work, 'run');
 
-const { makeSample } = await import('./make-sample.mjs');
+const { makeSample, SAMPLE_NAMES } = await import('./make-sample.mjs');
 say(`» generating the sample images in ${sampleDir}`);
 let sample;
 try {
@@ -99,29 +109,67 @@ for (const i of sample.images) {
 }
 spawnSync('mkdir', ['-p', tree]);
 
-const options = join(sampleDir, dest === 'oci' ? 'options-oci.json' : 'options-containers-storage.json');
-const argv = [
-  join(ROOT, 'bin', 'ocikit'),
-  'install',
-  '--inputs',
-  join(sampleDir, 'inputs.json'),
-  '--options',
-  options,
-  '--tree',
-  tree,
-  '--runroot',
-  runroot,
-];
-say(`» ocikit install (${dest === 'oci' ? 'oci layout' : 'containers-storage, vfs driver'}) into ${tree}`);
-say();
-const r = spawnSync(process.execPath, argv, { stdio: 'inherit' });
-if (r.status !== 0) {
-  fail(
-    r.signal
-      ? `ocikit install was killed by ${r.signal}`
-      : `ocikit install failed (exit status ${r.status}); the work directory is ${work}`,
-    r.status ?? 1,
-  );
+const registry = skopeo && have('docker-registry') && !args.install;
+if (!registry && !args.install)
+  say('» docker-registry is not installed: running ocikit install on the sample instead of embed');
+const ocikit = (argv, what) => {
+  const r = spawnSync(process.execPath, [join(ROOT, 'bin', 'ocikit'), ...argv], { stdio: 'inherit' });
+  if (r.status !== 0)
+    fail(
+      r.signal
+        ? `ocikit ${what} was killed by ${r.signal}`
+        : `ocikit ${what} failed (exit status ${r.status}); the work directory is ${work}`,
+      r.status ?? 1,
+    );
+};
+const where = dest === 'oci' ? 'oci layout' : 'containers-storage, vfs driver';
+if (registry) {
+  const { startRegistry, pushDir } = await import(join(ROOT, 'dist', 'test', 'helpers', 'registry.js'));
+  const reg = await startRegistry();
+  try {
+    say(`» docker-registry on ${reg.host}: pushing the sample with skopeo`);
+    for (const name of ['hello', 'multi', 'foreign'])
+      await pushDir(join(sampleDir, 'push', name), reg.host, `ocikit-sample/${name}:latest`, {
+        multiArch: name !== 'hello',
+      });
+    const foreign = sample.images.find((i) => i.name === SAMPLE_NAMES.foreign).platform;
+    const entries = join(work, 'images.json');
+    writeFileSync(
+      entries,
+      `${JSON.stringify(
+        {
+          images: ['hello', 'multi', 'foreign'].map((name) => ({
+            source: `${reg.host}/ocikit-sample/${name}`,
+            tag: 'latest',
+            name: SAMPLE_NAMES[name],
+            index: true,
+            ...(name === 'foreign' ? { arch: foreign.architecture, variant: foreign.variant } : {}),
+          })),
+        },
+        null,
+        2,
+      )}\n`,
+    );
+    const argv = ['embed', '--tree', tree, '--from', entries, '--tls-verify=false', '--cache', join(work, 'cache')];
+    argv.push(
+      ...(dest === 'oci'
+        ? ['--dest', 'oci', '--dest-path', '/usr/share/containers/oci']
+        : ['--storage-driver', 'vfs', '--runroot', runroot]),
+    );
+    say(`» ocikit ${argv.join(' ')}`);
+    say(`  (${where}; the foreign image for ${foreign.architecture})`);
+    say();
+    ocikit(argv, 'embed');
+  } finally {
+    await reg.stop();
+  }
+} else {
+  const options = join(sampleDir, dest === 'oci' ? 'options-oci.json' : 'options-containers-storage.json');
+  const argv = ['install', '--inputs', join(sampleDir, 'inputs.json'), '--options', options, '--tree', tree];
+  argv.push('--runroot', runroot);
+  say(`» ocikit install (${where}) into ${tree}`);
+  say();
+  ocikit(argv, 'install');
 }
 
 say();

@@ -106,59 +106,103 @@ describe('make-sample.mjs', () => {
 });
 
 describe('sample.mjs (npm run sample)', () => {
-  it('installs the sample into containers-storage and says where the tree is', async (t) => {
-    if (!needTool(t, 'skopeo', 'podman')) return;
+  const podmanArgs = (work: string) => [
+    'podman',
+    '--root',
+    join(work, 'tree/var/lib/containers/storage'),
+    '--runroot',
+    join(work, 'run'),
+    '--storage-driver',
+    'vfs',
+  ];
+
+  it('serves the sample from a loopback registry and embeds it with one ocikit embed, lists and a foreign arch kept', async (t) => {
+    if (!needTool(t, 'skopeo', 'podman', 'docker-registry')) return;
     const root = await tempDir(t);
     const work = join(root, 'work');
     const r = await node([join(SCRIPTS, 'sample.mjs'), '--workdir', work], { TMPDIR: root });
     assert.equal(r.status, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /Installed 4 images into containers-storage at .*\(driver vfs\)/);
+    assert.match(r.stdout, /» docker-registry on 127\.0\.0\.1:\d+: pushing the sample/);
+    assert.match(r.stdout, /» ocikit embed --tree /);
+    assert.match(r.stdout, /Embedded 3 images \(.*\) into containers-storage at \/var\/lib\/containers\/storage/);
     assert.ok(r.stdout.includes(`The tree is ${join(work, 'tree')}`));
+    const names = [
+      'localhost/ocikit-sample/hello:latest',
+      'localhost/ocikit-sample/multi:latest',
+      'localhost/ocikit-sample/foreign:latest',
+    ];
+    const inspected = JSON.parse(
+      (await runTool([...podmanArgs(work), 'image', 'inspect', ...names])).stdout.toString(),
+    ) as { RepoTags: string[]; Architecture: string; RepoDigests: string[] }[];
+    assert.deepEqual(
+      inspected.map((i) => i.RepoTags[0]),
+      names,
+    );
+    assert.deepEqual(
+      inspected.map((i) => i.Architecture),
+      [HOST_ARCH, HOST_ARCH, HOST_ARCH === 'arm64' ? 'amd64' : 'arm64'],
+    );
+    // the image IDs are the bundled sample's, and the two lists' digests are kept
+    const made = await makeSample(join(root, 'again'));
+    const byName = new Map(made.map((i) => [i.name, i]));
+    for (const [k, i] of inspected.entries()) {
+      const want = byName.get(names[k]!)!;
+      assert.equal(`sha256:${(i as unknown as { Id: string }).Id}`, want.imageId, names[k]);
+      if (want.listDigest)
+        assert.ok(
+          i.RepoDigests.some((d) => d.endsWith(`@${want.listDigest}`)),
+          names[k],
+        );
+    }
+    assert.deepEqual(
+      await readdir(root).then((d) => d.filter((x) => x.startsWith('ocikit-'))),
+      [],
+      'no temporary file left, the registry stopped and removed',
+    );
+  });
+
+  it('with --install, runs ocikit install on the osbuild-style inputs (no registry)', async (t) => {
+    if (!needTool(t, 'skopeo', 'podman')) return;
+    const root = await tempDir(t);
+    const work = join(root, 'work');
+    const r = await node([join(SCRIPTS, 'sample.mjs'), '--install', '--workdir', work], { TMPDIR: root });
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    assert.match(r.stdout, /Installed 4 images into containers-storage at .*\(driver vfs\)/);
     const sample = JSON.parse(await readFile(join(work, 'sample', 'inputs.json'), 'utf8')) as {
       images: { data: { archives: Record<string, { name: string }> } };
     };
     const names = Object.values(sample.images.data.archives).map((a) => a.name);
-    const podman = [
-      'podman',
-      '--root',
-      join(work, 'tree/var/lib/containers/storage'),
-      '--runroot',
-      join(work, 'run'),
-      '--storage-driver',
-      'vfs',
-    ];
-    const inspected = JSON.parse((await runTool([...podman, 'image', 'inspect', ...names])).stdout.toString()) as {
-      RepoTags: string[];
-      Architecture: string;
-    }[];
+    const inspected = JSON.parse(
+      (await runTool([...podmanArgs(work), 'image', 'inspect', ...names])).stdout.toString(),
+    ) as { RepoTags: string[]; Architecture: string }[];
     assert.deepEqual(inspected.map((i) => i.RepoTags[0]).sort(), [...names].sort());
     assert.deepEqual(
       inspected.map((i) => i.Architecture).sort(),
       [HOST_ARCH, HOST_ARCH, HOST_ARCH, HOST_ARCH === 'arm64' ? 'amd64' : 'arm64'].sort(),
     );
-    assert.deepEqual(
-      await readdir(root).then((d) => d.filter((x) => x.startsWith('ocikit-'))),
-      [],
-      'no temporary file left',
-    );
   });
 
-  it('installs into an oci layout with --dest oci', async (t) => {
-    if (!needTool(t, 'skopeo')) return;
+  it('embeds into an oci layout with --dest oci', async (t) => {
+    if (!needTool(t, 'skopeo', 'docker-registry')) return;
     const root = await tempDir(t);
     const work = join(root, 'work');
     const r = await node([join(SCRIPTS, 'sample.mjs'), '--dest', 'oci', '--workdir', work], { TMPDIR: root });
     assert.equal(r.status, 0, r.stderr + r.stdout);
-    assert.match(r.stdout, /Installed 4 images into oci at /);
+    assert.match(r.stdout, /Embedded 3 images \(.*\) into oci at \/usr\/share\/containers\/oci/);
     const index = JSON.parse(await readFile(join(work, 'tree/usr/share/containers/oci/index.json'), 'utf8')) as {
       manifests: unknown[];
     };
-    assert.equal(index.manifests.length, 4);
-    await runTool([
-      'skopeo',
-      'inspect',
-      `oci:${join(work, 'tree/usr/share/containers/oci')}:localhost/ocikit-sample/foreign:latest`,
-    ]);
+    assert.equal(index.manifests.length, 3);
+    const info = JSON.parse(
+      (
+        await runTool([
+          'skopeo',
+          'inspect',
+          `oci:${join(work, 'tree/usr/share/containers/oci')}:localhost/ocikit-sample/foreign:latest`,
+        ])
+      ).stdout.toString(),
+    ) as { Architecture: string };
+    assert.equal(info.Architecture, HOST_ARCH === 'arm64' ? 'amd64' : 'arm64');
   });
 
   it('refuses an unknown --dest', async () => {
