@@ -63,9 +63,7 @@ function text(s: EmbedSummary): string {
     lines.push(
       `    platform   ${[i.platform.os, i.platform.architecture, i.platform.variant].filter(Boolean).join('/')}`,
     );
-    lines.push(
-      `    cache      ${i.cache === 'cached' ? 'already cached' : s.dryRun ? 'to fetch' : 'fetched'}`,
-    );
+    lines.push(`    cache      ${i.cache === 'cached' ? 'already cached' : s.dryRun ? 'to fetch' : 'fetched'}`);
     if (i.installed) lines.push(`    written    ${i.installed}`);
   }
   if (s.lockWritten) lines.push(`Lock written: ${s.lockWritten}`);
