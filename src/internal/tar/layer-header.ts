@@ -14,6 +14,8 @@
  * - Strings (names, link targets) are raw bytes up to the first NUL, copied out of the block.
  */
 
+import type { LayerEntry, LayerEntryType, LayerXattr } from './entry.js';
+
 /** A malformed header or record; the reader turns it into `INVALID_INPUT` with the offset. */
 export class TarFormatError extends Error {}
 
@@ -227,4 +229,74 @@ export function parsePaxRecords(buf: Buffer): Map<string, Buffer> {
   }
   if (sparse.length > 0) out.set('GNU.sparse.map', Buffer.from(sparse.join(','), 'latin1'));
   return out;
+}
+
+/**
+ * Go's `mergePAX`: the records of the pending `x` header applied to the header fields (an empty
+ * value keeps the header's). Returns the `SCHILY.xattr.*` records and a PAX `atime`.
+ */
+export function mergePax(
+  h: RawHeader,
+  pax: ReadonlyMap<string, Buffer> | undefined,
+): { xattrs: LayerXattr[]; atime: { sec: number; nsec: number } | undefined } {
+  const xattrs: LayerXattr[] = [];
+  let atime: { sec: number; nsec: number } | undefined;
+  if (pax === undefined) return { xattrs, atime };
+  for (const [key, value] of pax) {
+    if (value.length === 0) continue;
+    if (key === 'path') h.name = value;
+    else if (key === 'linkpath') h.linkname = value;
+    else if (key.startsWith('SCHILY.xattr.')) xattrs.push({ name: Buffer.from(key.slice(13), 'latin1'), value });
+    else if (key === 'mtime') h.mtime = parsePaxTime(value.toString('latin1'));
+    else if (key === 'atime') atime = parsePaxTime(value.toString('latin1'));
+    else if (key === 'ctime')
+      parsePaxTime(value.toString('latin1')); // checked, unused
+    else if (key === 'uid' || key === 'gid' || key === 'size') h[key] = parseDecimal(value.toString('latin1'));
+  }
+  return { xattrs, atime };
+}
+
+/** The entry types by type flag (`S`, GNU old sparse, is a regular file). */
+export const TYPES = new Map<number, LayerEntryType>([
+  [0x30, 'file'],
+  [0, 'file'],
+  [0x31, 'link'],
+  [0x32, 'symlink'],
+  [0x33, 'char'],
+  [0x34, 'block'],
+  [0x35, 'directory'],
+  [0x36, 'fifo'],
+  [0x53, 'file'], // GNU old sparse
+]);
+/** Extended headers: PAX `x` and `g`, GNU `L` and `K`. */
+export const META_TYPES = new Set([0x78, 0x67, 0x4c, 0x4b]); // x g L K
+
+/** An entry's header with its extended records applied. */
+export interface Assembled {
+  readonly h: RawHeader;
+  readonly type: LayerEntryType;
+  readonly xattrs: LayerXattr[];
+  readonly atime: { sec: number; nsec: number } | undefined;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/** The entry handed to the visitor: link targets only on links, devices only on devices. */
+export function layerEntry(a: Assembled, size: number): LayerEntry {
+  const { h, type } = a;
+  const device = type === 'char' || type === 'block';
+  return {
+    name: h.name,
+    type,
+    linkname: type === 'link' || type === 'symlink' ? h.linkname : NO_BYTES,
+    mode: h.mode & 0o7777,
+    uid: h.uid,
+    gid: h.gid,
+    size: type === 'file' ? size : 0,
+    mtime: h.mtime,
+    ...(a.atime === undefined ? {} : { atime: a.atime }),
+    devmajor: device ? h.devmajor : 0,
+    devminor: device ? h.devminor : 0,
+    xattrs: a.xattrs,
+  };
 }

@@ -28,20 +28,23 @@
  * chunk only then and once the chunk is used up. Memory is bounded by the record limits.
  */
 import { OcikitError } from '../../errors.js';
-import type { LayerEntry, LayerEntryType, LayerReadResult, LayerVisitor, LayerXattr } from './entry.js';
+import type { LayerReadResult, LayerVisitor } from './entry.js';
 import {
   type RawHeader,
   type SparseFragment,
   TarFormatError,
+  type Assembled,
+  META_TYPES,
+  TYPES,
   blockSum,
+  layerEntry,
+  mergePax,
   oldGnuSparseFragments,
-  parseDecimal,
   parseHeader,
   parseNumeric,
   parsePaxRecords,
-  parsePaxTime,
 } from './layer-header.js';
-import { paxSparse, parseSparseMap1, sparseMapLines, sparseSegments } from './layer-sparse.js';
+import { SparseMap1Reader, paxSparse, sparseSegments } from './layer-sparse.js';
 
 /** Options of {@link readLayer}. */
 export interface LayerReadOptions {
@@ -52,24 +55,9 @@ export interface LayerReadOptions {
 }
 
 const MAX_RECORD = 1 << 20;
-/** A PAX 1.0 sparse map (decimal text at the start of the data) is read up to this size. */
-const MAX_SPARSE_MAP = 16 << 20;
 /** The one buffer holes are handed out from (visitors must not write to data buffers). */
 const ZEROS = Buffer.alloc(64 * 1024);
 const EMPTY = Buffer.alloc(0);
-
-const TYPES = new Map<number, LayerEntryType>([
-  [0x30, 'file'],
-  [0, 'file'],
-  [0x31, 'link'],
-  [0x32, 'symlink'],
-  [0x33, 'char'],
-  [0x34, 'block'],
-  [0x35, 'directory'],
-  [0x36, 'fifo'],
-  [0x53, 'file'], // GNU old sparse
-]);
-const META_TYPES = new Set([0x78, 0x67, 0x4c, 0x4b]); // x g L K
 
 // Parser states.
 const HEADER = 0;
@@ -88,11 +76,7 @@ function padding(size: number): number {
 }
 
 /** The entry being assembled while its sparse extension blocks or 1.0 map are read. */
-interface Pending {
-  readonly h: RawHeader;
-  readonly type: LayerEntryType;
-  readonly xattrs: LayerXattr[];
-  readonly atime: { sec: number; nsec: number } | undefined;
+interface Pending extends Assembled {
   readonly fragments: SparseFragment[];
   realSize: number;
   /** Stored bytes still to read (the physical size). */
@@ -121,9 +105,7 @@ class LayerParser {
   private metaFill = 0;
   private padLeft = 0;
   private pending: Pending | undefined;
-  private mapBlocks: Buffer[] = [];
-  private mapNewlines = 0;
-  private mapNeed = 1;
+  private map: SparseMap1Reader | undefined;
   private segs: number[] | null = null;
   private segIdx = 0;
   private segLeft = 0;
@@ -327,7 +309,7 @@ class LayerParser {
           (t === 0x37 ? ' (contiguous file)' : ''),
       );
     }
-    const { xattrs, atime } = this.mergePax(h);
+    const { xattrs, atime } = mergePax(h, this.pax);
     if (this.longName !== undefined && this.longName.length > 0) h.name = this.longName;
     if (this.longLink !== undefined && this.longLink.length > 0) h.linkname = this.longLink;
     if (t === 0 && h.name.length > 0 && h.name[h.name.length - 1] === 0x2f) type = 'directory';
@@ -356,7 +338,7 @@ class LayerParser {
       this.segs = null;
       this.segLeft = stored;
       this.segHole = false;
-      return this.emit(h, type, xattrs, atime, stored);
+      return this.emit({ h, type, xattrs, atime }, stored);
     }
     if (headerOnly) throw this.invalid('a sparse map on an entry that is not a regular file');
     if (ps.name !== undefined) h.name = ps.name;
@@ -371,9 +353,7 @@ class LayerParser {
     };
     if (ps.fragments !== 'in-data') return this.emitSparse(p);
     this.pending = p;
-    this.mapBlocks = [];
-    this.mapNewlines = 0;
-    this.mapNeed = 1;
+    this.map = new SparseMap1Reader();
     this.state = SPARSE_MAP;
     return undefined;
   }
@@ -385,19 +365,10 @@ class LayerParser {
     const b = this.takeBlock();
     if (b === undefined) return null;
     p.stored -= 512;
-    this.mapBlocks.push(Buffer.from(b));
-    if (this.mapBlocks.length * 512 > MAX_SPARSE_MAP) throw this.invalid('the sparse map is too large');
-    for (let i = 0; i < 512; i++) if (b[i] === 0x0a) this.mapNewlines++;
-    // Like Go, read blocks until they hold the count's line and two lines per fragment; parse
-    // (at most twice) only then.
-    if (this.mapNewlines < this.mapNeed) return undefined;
-    const parsed = parseSparseMap1(Buffer.concat(this.mapBlocks));
-    if (parsed === undefined) {
-      this.mapNeed = sparseMapLines(this.mapBlocks);
-      return undefined;
-    }
-    this.mapBlocks = [];
-    p.fragments.push(...parsed.fragments);
+    const fragments = this.map!.add(b);
+    if (fragments === undefined) return undefined;
+    this.map = undefined;
+    p.fragments.push(...fragments);
     return this.emitSparse(p);
   }
 
@@ -406,74 +377,14 @@ class LayerParser {
     this.segs = sparseSegments(p.fragments, p.realSize, p.stored);
     this.segIdx = 0;
     this.segLeft = 0;
-    return this.emit(p.h, p.type, p.xattrs, p.atime, p.realSize);
+    return this.emit(p, p.realSize);
   }
 
-  private emit(
-    h: RawHeader,
-    type: LayerEntryType,
-    xattrs: LayerXattr[],
-    atime: { sec: number; nsec: number } | undefined,
-    size: number,
-  ): Step {
-    const device = type === 'char' || type === 'block';
-    const entry: LayerEntry = {
-      name: h.name,
-      type,
-      linkname: type === 'link' || type === 'symlink' ? h.linkname : EMPTY,
-      mode: h.mode & 0o7777,
-      uid: h.uid,
-      gid: h.gid,
-      size: type === 'file' ? size : 0,
-      mtime: h.mtime,
-      ...(atime === undefined ? {} : { atime }),
-      devmajor: device ? h.devmajor : 0,
-      devminor: device ? h.devminor : 0,
-      xattrs,
-    };
-    if (type !== 'file') this.segLeft = 0;
+  private emit(a: Assembled, size: number): Step {
+    const entry = layerEntry(a, size);
+    if (a.type !== 'file') this.segLeft = 0;
     this.state = DATA;
     return this.visitor.entry(entry) || undefined;
-  }
-
-  /** Go's `mergePAX`: the records of the pending `x` header applied to the header fields. */
-  private mergePax(h: RawHeader): { xattrs: LayerXattr[]; atime: { sec: number; nsec: number } | undefined } {
-    const xattrs: LayerXattr[] = [];
-    let atime: { sec: number; nsec: number } | undefined;
-    const pax = this.pax;
-    if (pax === undefined) return { xattrs, atime };
-    for (const [key, value] of pax) {
-      if (value.length === 0) continue; // an empty value keeps the header's
-      switch (key) {
-        case 'path':
-          h.name = value;
-          break;
-        case 'linkpath':
-          h.linkname = value;
-          break;
-        case 'uid':
-          h.uid = parseDecimal(value.toString('latin1'));
-          break;
-        case 'gid':
-          h.gid = parseDecimal(value.toString('latin1'));
-          break;
-        case 'size':
-          h.size = parseDecimal(value.toString('latin1'));
-          break;
-        case 'mtime':
-          h.mtime = parsePaxTime(value.toString('latin1'));
-          break;
-        case 'atime':
-          atime = parsePaxTime(value.toString('latin1'));
-          break;
-        case 'ctime':
-          parsePaxTime(value.toString('latin1'));
-          break;
-        default:
-          if (key.startsWith('SCHILY.xattr.')) xattrs.push({ name: Buffer.from(key.slice(13), 'latin1'), value });
-      }
-    }
-    return { xattrs, atime };
   }
 }
 

@@ -67,10 +67,9 @@ export function paxSparse(pax: ReadonlyMap<string, Buffer>): PaxSparse | undefin
 /**
  * Parses a PAX 1.0 map from the blocks read so far: the fragment count, then an offset and a
  * length per fragment, one decimal per line.
- * @returns the fragments and the map's length in bytes (whole blocks), or undefined when more
- *   blocks are needed.
+ * @returns the fragments, or undefined when more blocks are needed.
  */
-export function parseSparseMap1(text: Buffer): { fragments: SparseFragment[]; bytes: number } | undefined {
+export function parseSparseMap1(text: Buffer): SparseFragment[] | undefined {
   let pos = 0;
   const next = (): string | undefined => {
     const nl = text.indexOf(0x0a, pos);
@@ -90,16 +89,35 @@ export function parseSparseMap1(text: Buffer): { fragments: SparseFragment[]; by
     if (l === undefined) return undefined;
     fragments.push({ offset: parseDecimal(o!), length: parseDecimal(l) });
   }
-  return { fragments, bytes: Math.ceil(pos / 512) * 512 };
+  return fragments;
 }
 
-/** The number of lines a PAX 1.0 map needs in all, from its first line (the fragment count). */
-export function sparseMapLines(blocks: readonly Buffer[]): number {
-  const first = Buffer.concat(blocks);
-  const nl = first.indexOf(0x0a);
-  const count = parseDecimal(first.toString('latin1', 0, nl === -1 ? first.length : nl));
-  checkCount(count);
-  return 2 * count + 1;
+/** A PAX 1.0 sparse map (decimal text at the start of the data) is read up to this size. */
+const MAX_SPARSE_MAP = 16 << 20;
+
+/**
+ * Gathers a PAX 1.0 map block by block, as Go does: blocks are read until they hold the count's
+ * line and two lines per fragment; the text is parsed (at most twice) only then.
+ */
+export class SparseMap1Reader {
+  private readonly blocks: Buffer[] = [];
+  private newlines = 0;
+  private need = 1;
+
+  /** Adds the next 512-byte block; returns the fragments once the map is complete. */
+  add(block: Buffer): SparseFragment[] | undefined {
+    this.blocks.push(Buffer.from(block));
+    if (this.blocks.length * 512 > MAX_SPARSE_MAP) throw new TarFormatError('the sparse map is too large');
+    for (let i = 0; i < 512; i++) if (block[i] === 0x0a) this.newlines++;
+    if (this.newlines < this.need) return undefined;
+    const text = Buffer.concat(this.blocks);
+    const parsed = parseSparseMap1(text);
+    if (parsed !== undefined) return parsed;
+    const count = parseDecimal(text.toString('latin1', 0, text.indexOf(0x0a)));
+    checkCount(count);
+    this.need = 2 * count + 1;
+    return undefined;
+  }
 }
 
 /**
