@@ -315,6 +315,8 @@ describe('readLayer on exact layers', () => {
       { name: 'hl', type: 'link', linkname: 'oldfile', size: 5000 },
       { name: 'dev', type: 'block', devmajor: 8, devminor: 1, mode: 0o4755 },
       { name: Buffer.from([0x80, 0xfe]), content: 'hi', checksum: 'signed' },
+      // Type '0' (not NUL) with a trailing '/' stays a file, as in Go and Python.
+      { name: 'notdir/', content: '' },
     ]);
     const seen = await sameAsPython(t, tar, dir);
     assert.deepEqual(
@@ -325,6 +327,7 @@ describe('readLayer on exact layers', () => {
         ['link', 0, 0, 0o644],
         ['block', 0, 8, 0o4755],
         ['file', 2, 0, 0o644],
+        ['file', 0, 0, 0o644],
       ],
     );
     assert.equal(seen[0]!.name, hex('olddir/'), 'the name as stored');
