@@ -263,7 +263,16 @@ async function* inflateMember(src: ByteSource, what: string): AsyncGenerator<Buf
         inf.end();
         return;
       }
-      await new Promise<void>((resolve, reject) => inf.write(b, (e) => (e ? reject(e) : resolve())));
+      // A zlib error never calls the write callback: the stream's close ends the wait too.
+      await new Promise<void>((resolve, reject) => {
+        const closed = () => reject(new Error('inflate stream closed'));
+        inf.once('close', closed);
+        inf.write(b, (e) => {
+          inf.off('close', closed);
+          if (e) reject(e);
+          else resolve();
+        });
+      });
       fed += b.length;
       // zlib reports how much input the deflate stream took; less than given means it ended.
       if (inf.bytesWritten < fed) {
