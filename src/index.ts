@@ -142,6 +142,15 @@ export {
   installNative,
 } from './install/to-layout.js';
 export type { LayoutType } from './install/layout-plan.js';
+export {
+  type DeployOptions,
+  type DeployContext,
+  type DeployProgress,
+  type DeploySummary,
+  type DeployWarning,
+  deploy,
+} from './deploy/deploy.js';
+export { type DeployStageOptions, checkExclude, parseDeployStageOptions } from './deploy/options.js';
 export type { ImageReader } from './transports/reader.js';
 export { type DirImageOptions, openDirImage, readDirManifest } from './transports/dir/read.js';
 export { type OciLayoutOptions, openOciLayout } from './transports/oci/read.js';

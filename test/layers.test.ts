@@ -52,6 +52,8 @@ const SIBLING_EDGES: ReadonlySet<string> = new Set([
   'registry -> config',
   'registry -> trust',
   'transports -> transports/containers-storage',
+  // deploy opens its one input image exactly as install's native path does (open-readers.ts).
+  'deploy -> install',
 ]);
 
 /** The units whose folders of one layer must not reach into each other. */

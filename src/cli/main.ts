@@ -41,6 +41,10 @@ const COMMANDS: Record<string, { readonly summary: string; readonly load: () => 
     summary: 'install the images of container inputs into a tree',
     load: () => import('./commands/install.js'),
   },
+  deploy: {
+    summary: "deploy an image's root filesystem into a tree (its layers applied and verified)",
+    load: () => import('./commands/deploy.js'),
+  },
   fetch: {
     summary: 'fetch images and manifest lists from registries into a verified cache',
     load: () => import('./commands/fetch.js'),

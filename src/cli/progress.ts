@@ -78,7 +78,7 @@ function lineFor(a: Active, now: number): string {
   const rate = elapsed > 0 ? a.bytes / elapsed : 0;
   const pct = a.total > 0 ? Math.floor((a.bytes / a.total) * 100) : 100;
   const left = rate > 0 ? `${formatDuration((a.total - a.bytes) / rate)} left` : '--:-- left';
-  return `${head}  ${formatBytes(a.bytes)} / ${formatBytes(a.total)}  ${pct}%  ${formatBytes(rate)}/s  ${left}`;
+  return `${head}  ${formatBytes(a.bytes)} / ${formatBytes(a.total)}  ${pct}%  ${formatBytes(rate)}/s  ${left}${a.status ? `  ${a.status}` : ''}`;
 }
 
 /** The text of a finished image's line. */

@@ -72,24 +72,34 @@ export interface LayerApplier extends LayerVisitor {
 export interface DeploySummary {
   /** The tree deployed into (as given). */
   readonly tree: string;
+  /** The image deployed. */
   readonly image: {
     /** The input's name (its `org.osbuild` name, or the source for a bare layout). */
     readonly name: string;
+    /** The image ID: the digest of its config blob. */
     readonly imageId: Digest;
+    /** The digest of its image manifest (the instance, for an image from a list). */
     readonly manifestDigest: Digest;
   };
+  /** The layers applied, base first (R2). */
   readonly layers: readonly {
+    /** The layer blob's digest. */
     readonly digest: Digest;
+    /** The verified DiffID (R7). */
     readonly diffId: Digest;
+    /** The media type as the manifest gives it. */
     readonly mediaType: string;
     /** What the bytes were (R4: the magic decides, not the media type). */
     readonly compression: 'gzip' | 'zstd' | 'none';
+    /** Entries read from the layer. */
     readonly entries: number;
     /** Compressed bytes read. */
     readonly bytes: number;
   }[];
   /** Exclude paths that were removed (as given). */
   readonly excluded: readonly string[];
+  /** Whether the tree was written rootless (R38). */
   readonly rootless: boolean;
+  /** What was not applied exactly, in the order it happened. */
   readonly warnings: readonly DeployWarning[];
 }

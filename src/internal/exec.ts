@@ -31,6 +31,11 @@ async function findExecutable(name: string, envPath: string | undefined): Promis
   return undefined;
 }
 
+/** The path of the first executable `name` on `PATH`, or undefined (e.g. to choose between a tool and a fallback). */
+export function findToolOnPath(name: string): Promise<string | undefined> {
+  return findExecutable(name, process.env.PATH);
+}
+
 let setpriv: Promise<string | undefined> | undefined;
 
 /** `setpriv` when it is there and knows `--pdeathsig` (util-linux 2.33 and later), probed once. */
@@ -138,4 +143,120 @@ export async function runTool(argv: readonly string[], opts: RunOptions = {}): P
       );
     });
   });
+}
+
+/** Options for {@link streamTool}. */
+export interface StreamToolOptions {
+  /** Aborts the run: the child is killed and the stream fails with `INTERRUPTED`. */
+  readonly signal?: AbortSignal | undefined;
+  /** The most stderr bytes kept for the error message (default 64 KiB; the rest is dropped). */
+  readonly maxStderr?: number | undefined;
+}
+
+/**
+ * Runs `argv[0]` as a filter: `input` is piped to its standard input, its standard output is
+ * yielded chunk by chunk (back-pressured: the tool waits while the consumer does), stderr is kept
+ * up to a bound. The stream ends only after the tool exited with status 0 and every byte of
+ * `input` was written; a consumer that stops early, an abort, an input error or a write error
+ * kills the tool (SIGKILL) before the generator returns.
+ * @throws OcikitError `NOT_FOUND` (no such tool), `TOOL_FAILED` (exit status, killed, input left
+ *   unread), `INTERRUPTED`; an error of `input` as it is.
+ */
+export async function* streamTool(
+  argv: readonly string[],
+  input: AsyncIterable<Uint8Array>,
+  opts: StreamToolOptions = {},
+): AsyncGenerator<Buffer, void, undefined> {
+  const [bin, ...args] = argv;
+  if (bin === undefined) throw new Error('streamTool: empty argv');
+  const [exe, wrapper] = await Promise.all([findExecutable(bin, process.env.PATH), deathSignalWrapper()]);
+  if (exe === undefined) {
+    throw new OcikitError('NOT_FOUND', `${bin} is not installed (not found on PATH)`, { command: argv });
+  }
+  if (opts.signal?.aborted) throw interrupted(bin, opts.signal, { command: argv });
+  const [file, ...spawnArgs] = wrapper ? [wrapper, '--pdeathsig', 'KILL', '--', exe, ...args] : [exe, ...args];
+  const child = spawn(file!, spawnArgs, { stdio: ['pipe', 'pipe', 'pipe'] });
+  const maxStderr = opts.maxStderr ?? 64 * 1024;
+  let stderr = Buffer.alloc(0);
+  child.stderr.on('data', (c: Buffer) => {
+    if (stderr.length < maxStderr) stderr = Buffer.concat([stderr, c.subarray(0, maxStderr - stderr.length)]);
+  });
+  let spawnError: Error | undefined;
+  const exited = new Promise<{ code: number | null; sig: NodeJS.Signals | null }>((resolve) => {
+    child.on('error', (e) => {
+      spawnError ??= e;
+      resolve({ code: null, sig: null });
+    });
+    child.on('close', (code, sig) => resolve({ code, sig }));
+  });
+  const kill = () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  opts.signal?.addEventListener('abort', kill, { once: true });
+  // The input is fed concurrently; its own errors are told apart from the pipe's (EPIPE when the tool exits early).
+  let inputError: { error: unknown } | undefined;
+  let pipeError: Error | undefined;
+  const feeding = (async () => {
+    const it = input[Symbol.asyncIterator]();
+    for (;;) {
+      let next: IteratorResult<Uint8Array>;
+      try {
+        next = await it.next();
+      } catch (err) {
+        inputError = { error: err };
+        kill();
+        return;
+      }
+      if (next.done) break;
+      if (child.stdin.destroyed || !child.stdin.write(next.value)) {
+        await new Promise<void>((resolve) => {
+          const done = () => {
+            child.stdin.off('drain', done).off('close', done).off('error', done);
+            resolve();
+          };
+          child.stdin.on('drain', done).on('close', done).on('error', done);
+          if (child.stdin.destroyed) done();
+        });
+        if (child.stdin.destroyed) {
+          pipeError ??= new Error('the tool closed its input');
+          kill();
+          return;
+        }
+      }
+    }
+    child.stdin.end();
+  })();
+  child.stdin.on('error', (e) => {
+    pipeError ??= e;
+  });
+  try {
+    for await (const chunk of child.stdout) yield chunk as Buffer;
+    await feeding;
+    const { code, sig } = await exited;
+    if (opts.signal?.aborted) throw interrupted(bin, opts.signal, { command: argv });
+    if (inputError) throw inputError.error;
+    if (spawnError) {
+      throw new OcikitError('TOOL_FAILED', `${bin} could not be run: ${spawnError.message}`, {
+        cause: spawnError,
+        command: argv,
+      });
+    }
+    const text = stderr.toString('utf8');
+    if (code !== 0) {
+      const why = code === null ? `was killed by ${sig}` : `exited with status ${code}`;
+      const last = text.trim().split('\n').filter(Boolean).pop() ?? '';
+      throw new OcikitError('TOOL_FAILED', `${argv.slice(0, 2).join(' ')} ${why}${last ? `: ${last}` : ''}`, {
+        command: argv,
+        exitCode: code,
+        stderr: text,
+      });
+    }
+    if (pipeError) {
+      throw new OcikitError('TOOL_FAILED', `${bin} exited before reading all of its input`, { command: argv });
+    }
+  } finally {
+    kill();
+    opts.signal?.removeEventListener('abort', kill);
+    await exited;
+  }
 }

@@ -70,6 +70,7 @@ const COMMAND_NAMES = [
   'merge',
   'storage-conf',
   'install',
+  'deploy',
   'fetch',
   'resolve',
   'embed',
