@@ -21,7 +21,6 @@ import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
 import { exists, withTempDir } from '../internal/fs.js';
 import { type HostEnv, hostHome, hostUid, hostVar } from '../internal/host-env.js';
 import type { Digest } from '../model/digest.js';
-import { readStorageConf } from '../config/storage-conf.js';
 import { cachedImagePath, cachedListPath } from '../osbuild/cache.js';
 import { manifestInputs, manifestSources } from '../osbuild/manifest-form.js';
 import { type FetchItemSummary, type FetchOptions, type FetchProgress, fetch } from '../fetch/fetch.js';
@@ -32,7 +31,7 @@ import { type LockFile, lockOf, readLockFile, writeLockFile } from '../resolve/l
 import { type ResolveOptions, type ResolvedSpec, resolve } from '../resolve/resolve.js';
 import { type BoundImage, readBoundImages } from './bound-images.js';
 import { rollback, snapshot } from './rollback.js';
-import { type HostStore, withRuntimeInputs } from './runtime-inputs.js';
+import { readHostStore, withRuntimeInputs } from './runtime-inputs.js';
 
 /**
  * Where `embed` installs: osbuild's skopeo stage destinations.
@@ -364,10 +363,7 @@ async function installPhase(
   };
   // One install for remote and local images: one input directory, one rollback.
   const groups = manifestInputs(specs);
-  const host = async (): Promise<HostStore> => {
-    const conf = await readStorageConf({ missingOk: true, env: req.host?.env });
-    return { driver: conf.driver, graphroot: conf.graphroot, runroot: conf.runroot };
-  };
+  const host = () => readHostStore(req.host?.env);
   const run = async (runroot: string) => {
     const snap = await snapshot(tree, dest.rel, storage);
     try {

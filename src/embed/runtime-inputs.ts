@@ -22,6 +22,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fromSystemError } from '../errors.js';
+import { readStorageConf } from '../config/storage-conf.js';
 import { withTempDir } from '../internal/fs.js';
 import { FILES_CACHE, cachedImagePath } from '../osbuild/cache.js';
 import type { SkopeoStageInputs } from '../osbuild/manifest-form.js';
@@ -32,6 +33,12 @@ export interface HostStore {
   readonly driver: string;
   readonly graphroot: string;
   readonly runroot: string;
+}
+
+/** The host store storage.conf names (the store `fetch` checks local items in). */
+export async function readHostStore(env: NodeJS.ProcessEnv | undefined): Promise<HostStore> {
+  const conf = await readStorageConf({ missingOk: true, env });
+  return { driver: conf.driver, graphroot: conf.graphroot, runroot: conf.runroot };
 }
 
 /** The runtime-form inputs of one stage. */
