@@ -5,6 +5,13 @@
  * pointing into the cache, `runtime-inputs.ts`). List digests are kept and a list instance for
  * another architecture is installed as itself (install's override flags), as install does.
  *
+ * Local entries (`local`, blueprint `local-storage`) are images of the host store storage.conf
+ * names, handled as osbuild handles `org.osbuild.containers-storage` sources: nothing is
+ * downloaded (fetch only checks that the store still has the image, so a spec from a lock fails
+ * with `NOT_FOUND` before the tree is touched), and they are installed in the same install call
+ * as the remote ones, from a `containers-storage` input over the host store. Their list digest is
+ * reported as resolve reports it, but not installed (osbuild/images gives local images no list).
+ *
  * Guarantee: the resolve and fetch phases write nothing into the tree (fetch publishes cache
  * entries atomically, so the cache is sound whatever fails); a failing install phase is undone
  * (`rollback.ts`), so a failed embed leaves the tree as it was. docs/embed.md has the details.
@@ -24,7 +31,7 @@ import { type LockFile, lockOf, readLockFile, writeLockFile } from '../resolve/l
 import { type ResolveOptions, type ResolvedSpec, resolve } from '../resolve/resolve.js';
 import { type BoundImage, readBoundImages } from './bound-images.js';
 import { rollback, snapshot } from './rollback.js';
-import { withRuntimeInputs } from './runtime-inputs.js';
+import { readHostStore, withRuntimeInputs } from './runtime-inputs.js';
 
 /**
  * Where `embed` installs: osbuild's skopeo stage destinations.
@@ -37,7 +44,7 @@ export type EmbedDestinationType = 'containers-storage' | 'oci' | 'oci-archive' 
  * @category Embed
  */
 export interface EmbedRequest
-  extends Omit<ResolveOptions, 'signal' | 'jobs' | 'allowPlatformMismatch' | 'local' | 'env' | 'skopeo'>,
+  extends Omit<ResolveOptions, 'signal' | 'jobs' | 'allowPlatformMismatch' | 'env' | 'skopeo'>,
     Pick<FetchOptions, 'policy' | 'insecurePolicy' | 'registriesD' | 'lowSpeed'> {
   /** The tree the images go into; must exist. */
   readonly tree: string;
@@ -110,8 +117,11 @@ export type EmbedProgress =
 export interface EmbeddedImage extends ResolvedSpec {
   /** Whether the spec came from the lock file. */
   readonly locked: boolean;
-  /** The image's cache state before the run: `cached` or `missing`. */
-  readonly cache: 'cached' | 'missing';
+  /**
+   * The image's cache state before the run: `cached` or `missing`; `host store` for a local image
+   * (installed from the host's containers-storage, never cached).
+   */
+  readonly cache: 'cached' | 'missing' | 'host store';
   /** Where it was written (`containers-storage:[…]NAME`, `oci:PATH:REF`, …); null in a dry run. */
   readonly installed: string | null;
 }
@@ -174,11 +184,12 @@ function fromLock(lock: LockFile, entry: ResolveEntry, req: EmbedRequest): Resol
     variant: entry.variant ?? (entry.arch !== undefined ? undefined : req.variant),
     os: entry.os ?? req.os,
   });
+  const local = entry.local ?? req.local ?? false;
   const s = lock.specs.find(
     (x) =>
       x.ref === entry.ref &&
       (entry.name === undefined || x.name === entry.name) &&
-      !x.localStorage &&
+      x.localStorage === local &&
       x.platform.os === want.os &&
       x.platform.architecture === want.architecture,
   );
@@ -201,12 +212,6 @@ async function gatherEntries(req: EmbedRequest, tree: string, warnings: string[]
   }
   if (entries.length === 0)
     throw new OcikitError('INVALID_INPUT', 'embed: no images (give references, an entries file or bound images)');
-  for (const e of entries)
-    if (e.local)
-      throw new OcikitError(
-        'UNSUPPORTED',
-        `embed: ${e.ref}: local-storage entries are not embedded (use ocikit install)`,
-      );
   return entries;
 }
 
@@ -258,9 +263,13 @@ async function specsOf(
 
 /**
  * Embeds images into `tree`: resolve (or take from the lock), fetch into the cache, install.
+ * Local entries ({@link EmbedRequest.local}, an entry's `local`) come from the host store that
+ * storage.conf names: they are checked there instead of fetched, and installed in the same
+ * install phase (and rollback) as the others; their cache state is `host store`.
  * @throws OcikitError what {@link resolve}, {@link fetch} and {@link install} throw;
  *   `INVALID_INPUT` (a lock that is not one, `frozen` with entries missing from the lock, no
- *   images), `UNSUPPORTED` (local-storage entries), `CONFIG` (no cache directory).
+ *   images), `NOT_FOUND` (a local image missing from the host store), `CONFIG` (no cache
+ *   directory, storage.conf).
  * @example
  * ```ts
  * import { embed } from 'ocikit';
@@ -286,17 +295,19 @@ export async function embed(req: EmbedRequest): Promise<EmbedSummary> {
   const entries = await gatherEntries(req, tree, warnings);
   const { specs, locked, resolved } = await specsOf(req, entries, arch, warnings);
   const cachedBefore = await Promise.all(
-    specs.map(
-      async (s) =>
+    specs.map(async (s): Promise<EmbeddedImage['cache']> => {
+      if (s.localStorage) return 'host store';
+      const hit =
         (await exists(cachedImagePath(cache, s.imageId))) &&
-        (s.listDigest === null || (await exists(cachedListPath(cache, s.listDigest)))),
-    ),
+        (s.listDigest === null || (await exists(cachedListPath(cache, s.listDigest))));
+      return hit ? 'cached' : 'missing';
+    }),
   );
   const destination = { type, path: rel, ...(storage ? { storageDriver: driver } : {}) };
   const image = (s: ResolvedSpec, i: number, installed: string | null): EmbeddedImage => ({
     ...s,
     locked: locked[i]!,
-    cache: cachedBefore[i] ? 'cached' : 'missing',
+    cache: cachedBefore[i]!,
     installed,
   });
   const base = { tree, cache, arch, destination, warnings };
@@ -350,13 +361,16 @@ async function installPhase(
       ? { type: dest.type, 'storage-path': dest.rel, 'storage-driver': dest.driver }
       : { type: dest.type, path: dest.rel },
   };
-  const [inputs] = manifestInputs(specs);
+  // One install for remote and local images: one input directory, one rollback.
+  const groups = manifestInputs(specs);
+  const host = () => readHostStore(req.host?.env);
   const run = async (runroot: string) => {
     const snap = await snapshot(tree, dest.rel, storage);
     try {
       return await withRuntimeInputs(
-        inputs!,
+        groups,
         cache,
+        host,
         async (runtime) =>
           (
             await install({

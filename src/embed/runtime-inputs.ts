@@ -9,15 +9,37 @@
  *   gives each `{"format": "dir", "name": …}`;
  * - `manifest-lists`: the cache's `org.osbuild.files` directory is already keyed by list digest,
  *   so `path` is that directory itself and `data.files` names the lists (install refuses list
- *   files that are symlinks leading out of `path`, so they are not linked).
+ *   files that are symlinks leading out of `path`, so they are not linked);
+ * - local images (the `org.osbuild.containers-storage` group): osbuild's
+ *   `inputs/org.osbuild.containers-storage` bind-mounts the host store's graph root at
+ *   `<input dir>/storage` and gives each image `{"format": "containers-storage", "name": …,
+ *   "storage": <storage.conf's [storage] table>}`; ocikit makes `storage` a symlink to the host
+ *   store in the same input directory (image keys are digests, so it cannot collide with one) and
+ *   passes the driver, graph root and run root as `storage`. Install opens the host store read
+ *   only from there (`osbuild/container-source.ts`). They never have `manifest-lists`: osbuild/images
+ *   drops the list digest of local images.
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { fromSystemError } from '../errors.js';
+import { readStorageConf } from '../config/storage-conf.js';
 import { withTempDir } from '../internal/fs.js';
 import { FILES_CACHE, cachedImagePath } from '../osbuild/cache.js';
 import type { SkopeoStageInputs } from '../osbuild/manifest-form.js';
 import type { Digest } from '../model/digest.js';
+
+/** The host store local images are installed from (storage.conf's, as `fetch` verified them in). */
+export interface HostStore {
+  readonly driver: string;
+  readonly graphroot: string;
+  readonly runroot: string;
+}
+
+/** The host store storage.conf names (the store `fetch` checks local items in). */
+export async function readHostStore(env: NodeJS.ProcessEnv | undefined): Promise<HostStore> {
+  const conf = await readStorageConf({ missingOk: true, env });
+  return { driver: conf.driver, graphroot: conf.graphroot, runroot: conf.runroot };
+}
 
 /** The runtime-form inputs of one stage. */
 export interface RuntimeInputs {
@@ -25,19 +47,40 @@ export interface RuntimeInputs {
   readonly 'manifest-lists'?: { readonly path: string; readonly data: { readonly files: Record<string, unknown> } };
 }
 
-/** The runtime form of `inputs` (remote images only), with its image links made in `dir`. */
-export async function runtimeInputs(inputs: SkopeoStageInputs, cache: string, dir: string): Promise<RuntimeInputs> {
-  const archives: Record<string, unknown> = {};
-  for (const [id, ref] of Object.entries(inputs.images.references)) {
-    const link = path.join(dir, id);
-    try {
-      await fs.symlink(cachedImagePath(cache, id as Digest), link);
-    } catch (err) {
-      throw fromSystemError(err, 'linking the cached image', link);
-    }
-    Object.defineProperty(archives, id, { value: { format: 'dir', name: ref.name }, enumerable: true });
+async function link(target: string, at: string, what: string): Promise<void> {
+  try {
+    await fs.symlink(target, at);
+  } catch (err) {
+    throw fromSystemError(err, what, at);
   }
-  const lists = inputs['manifest-lists']?.references ?? [];
+}
+
+/**
+ * The runtime form of the stage inputs `groups` (a remote group, a local one, or both, as
+ * `manifestInputs` makes them) as one `images` input, with its links made in `dir`.
+ */
+export async function runtimeInputs(
+  groups: readonly SkopeoStageInputs[],
+  cache: string,
+  dir: string,
+  host: () => Promise<HostStore>,
+): Promise<RuntimeInputs> {
+  const archives: Record<string, unknown> = {};
+  const add = (id: string, value: unknown) => Object.defineProperty(archives, id, { value, enumerable: true });
+  for (const g of groups) {
+    if (g.images.type === 'org.osbuild.containers-storage') {
+      const store = await host();
+      await link(store.graphroot, path.join(dir, 'storage'), 'linking the host store');
+      for (const [id, ref] of Object.entries(g.images.references))
+        add(id, { format: 'containers-storage', name: ref.name, storage: { ...store } });
+      continue;
+    }
+    for (const [id, ref] of Object.entries(g.images.references)) {
+      await link(cachedImagePath(cache, id as Digest), path.join(dir, id), 'linking the cached image');
+      add(id, { format: 'dir', name: ref.name });
+    }
+  }
+  const lists = groups.flatMap((g) => g['manifest-lists']?.references ?? []);
   return {
     images: { path: dir, data: { archives } },
     ...(lists.length > 0
@@ -51,12 +94,13 @@ export async function runtimeInputs(inputs: SkopeoStageInputs, cache: string, di
   };
 }
 
-/** Runs `fn` with the runtime form of `inputs` in a temporary input directory, removed afterwards. */
+/** Runs `fn` with the runtime form of `groups` in a temporary input directory, removed afterwards. */
 export function withRuntimeInputs<T>(
-  inputs: SkopeoStageInputs,
+  groups: readonly SkopeoStageInputs[],
   cache: string,
+  host: () => Promise<HostStore>,
   fn: (runtime: RuntimeInputs) => Promise<T>,
   tmpdir?: string,
 ): Promise<T> {
-  return withTempDir('ocikit-embed-inputs-', async (dir) => fn(await runtimeInputs(inputs, cache, dir)), tmpdir);
+  return withTempDir('ocikit-embed-inputs-', async (dir) => fn(await runtimeInputs(groups, cache, dir, host)), tmpdir);
 }

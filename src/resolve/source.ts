@@ -20,6 +20,7 @@ import { type Endpoint, type HostConfigOptions, planEndpoints } from '../registr
 import { firstServing } from '../registry/pull.js';
 import { type SkopeoOptions, skopeoInspectRaw } from '../tools/skopeo.js';
 import { containersStorageRef } from '../transports/reference.js';
+import { recordNames, repoOf, storeImages, storedName } from '../transports/containers-storage/image-records.js';
 
 /** A config larger than this is not one (containers/image reads configs up to 4 MiB as well). */
 export const MAX_CONFIG_SIZE = MAX_MANIFEST_SIZE;
@@ -80,6 +81,22 @@ export function remoteSource(ctx: RemoteContext, ref: DockerReference, tlsVerify
   };
 }
 
+/**
+ * Whether the store's image records (readable) have no image named `name` (a tag reference), or
+ * none with the reference's digest under a name of its repository.
+ */
+async function missingFromStore(root: string, name: string | undefined, ref: DockerReference): Promise<boolean> {
+  const records = await storeImages(root);
+  if (records === null) return false;
+  const repo = formatDockerReference({ domain: ref.domain, path: ref.path });
+  return !records.some((r) => {
+    const names = recordNames(r);
+    if (name !== undefined) return names.includes(storedName(name));
+    const digests = [...(Array.isArray(r.digests) ? r.digests : []), r.digest];
+    return digests.includes(ref.digest) && names.some((n) => repoOf(n) === repo);
+  });
+}
+
 /** Where and how local images are read. */
 export interface LocalContext {
   /** The environment of storage.conf lookup. */
@@ -94,7 +111,7 @@ export interface LocalContext {
  */
 export function localSource(ctx: LocalContext, ref: DockerReference): ImageSource {
   const name = formatDockerReference({ domain: ref.domain, path: ref.path, ...(ref.tag ? { tag: ref.tag } : {}) });
-  let store: { driver: string; graphroot: string; runroot: string } | undefined;
+  let store: { driver: string; graphroot: string; runroot: string; file: string | null } | undefined;
   let image = ref.digest ? `${formatDockerReference({ domain: ref.domain, path: ref.path })}@${ref.digest}` : name;
   const storeRef = async (img: string) => {
     store ??= await readStorageConf({ missingOk: true, env: ctx.env });
@@ -102,7 +119,20 @@ export function localSource(ctx: LocalContext, ref: DockerReference): ImageSourc
   };
   return {
     async top() {
-      return skopeoInspectRaw(await storeRef(image), { ...ctx.skopeo });
+      const at = await storeRef(image);
+      try {
+        return await skopeoInspectRaw(at, { ...ctx.skopeo });
+      } catch (err) {
+        // "Not there" is told from the store's own image records, not from skopeo's wording.
+        if (store && (await missingFromStore(store.graphroot, ref.digest ? undefined : name, ref)))
+          throw new OcikitError(
+            'NOT_FOUND',
+            `local image ${image} does not exist in local container storage ${store.graphroot}` +
+              (store.file ? ` (${store.file})` : ''),
+            { cause: err },
+          );
+        throw err;
+      }
     },
     async manifest(digest) {
       image = `${formatDockerReference({ domain: ref.domain, path: ref.path })}@${digest}`;

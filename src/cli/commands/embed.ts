@@ -2,7 +2,7 @@
  * `ocikit embed --tree TREE [REF...] [--from FILE] [--bound-images] [--arch A] [--variant V] [--os O]
  * [--cache DIR] [--lock LOCK.json [--frozen]] [--dest containers-storage|oci|oci-archive|dir]
  * [--storage-path P] [--storage-driver D] [--dest-path P] [--runroot DIR] [--tls-verify=false]
- * [--dry-run] [--json]`: names to an installed tree in one process (library: `embed/embed.ts`).
+ * [--local] [--dry-run] [--json]`: names to an installed tree in one process (library: `embed/embed.ts`).
  * Progress of the three phases on stderr when it is a terminal; warnings as `ocikit: warning:`.
  */
 import * as path from 'node:path';
@@ -18,7 +18,7 @@ const USAGE = `Usage: ocikit embed --tree TREE [REF...] [--from FILE] [--bound-i
                     [--os O] [--cache DIR] [--lock LOCK.json [--frozen]]
                     [--dest containers-storage|oci|oci-archive|dir] [--storage-path P]
                     [--storage-driver D] [--dest-path P] [--runroot DIR] [--tls-verify=false]
-                    [--registries-conf FILE] [--authfile FILE] [--cert-dir DIR] [--policy FILE]
+                    [--local] [--registries-conf FILE] [--authfile FILE] [--cert-dir DIR] [--policy FILE]
                     [--insecure-policy] [--jobs N] [--dry-run] [--json]
 
 Resolve image names for a platform, fetch them into the verified cache and install them into
@@ -43,6 +43,8 @@ Options:
   --dest-path P    the path inside TREE of an oci, oci-archive or dir destination
   --runroot DIR    the store's run root (default: a temporary directory of this run)
   --tls-verify=false  plain HTTP and unverified TLS for entries that do not set tls-verify
+  --local          entries that do not set local-storage come from the host's containers-storage
+                   (the store storage.conf names): checked there, not fetched, installed from it
   --registries-conf FILE, --authfile FILE, --cert-dir DIR, --policy FILE, --insecure-policy
                    as ocikit fetch
   --jobs N         parallel resolves and downloads (default 4)
@@ -63,7 +65,8 @@ function text(s: EmbedSummary): string {
     lines.push(
       `    platform   ${[i.platform.os, i.platform.architecture, i.platform.variant].filter(Boolean).join('/')}`,
     );
-    lines.push(`    cache      ${i.cache === 'cached' ? 'already cached' : s.dryRun ? 'to fetch' : 'fetched'}`);
+    const cache = i.cache === 'host store' ? 'host store' : i.cache === 'cached' ? 'already cached' : null;
+    lines.push(`    cache      ${cache ?? (s.dryRun ? 'to fetch' : 'fetched')}`);
     if (i.installed) lines.push(`    written    ${i.installed}`);
   }
   if (s.lockWritten) lines.push(`Lock written: ${s.lockWritten}`);
@@ -71,7 +74,7 @@ function text(s: EmbedSummary): string {
 }
 
 /** The phase headers and the fetch and install renderers of `progress.ts`, on a terminal only. */
-function phases(stream: ProgressStream) {
+export function phases(stream: ProgressStream) {
   const fetchR = createFetchProgressRenderer(stream);
   const installR = createProgressRenderer(stream);
   let phase = '';
@@ -122,6 +125,7 @@ export const command: Command = {
         'dest-path': { type: 'string' },
         runroot: { type: 'string' },
         'tls-verify': { type: 'string' },
+        local: { type: 'boolean' },
         'registries-conf': { type: 'string' },
         authfile: { type: 'string' },
         'cert-dir': { type: 'string' },
@@ -176,6 +180,7 @@ export const command: Command = {
         destPath: values['dest-path'],
         runroot: abs(values.runroot),
         tlsVerify: tls === undefined ? undefined : tls === 'true',
+        local: values.local,
         registriesConf: abs(values['registries-conf']),
         authFile: abs(values.authfile),
         certDir: abs(values['cert-dir']),
