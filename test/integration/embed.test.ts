@@ -150,7 +150,7 @@ describe('ocikit embed against a registry', { skip: !haveTool('docker-registry')
       /^Would embed 1 image \(x86_64\) into containers-storage at \/var\/lib\/containers\/storage/,
     );
     assert.match(r.stdout, new RegExp(`image ID   ${single.configDigest}\n`));
-    assert.match(r.stdout, /cache {6}missing\n/);
+    assert.match(r.stdout, /cache {6}to fetch\n/);
     assert.deepEqual(await readdir(tr), []);
     assert.deepEqual(await readdir(dir), []);
   });
