@@ -46,7 +46,14 @@ class Applier implements LayerApplier {
   private bytes = 0;
   private readonly touch = (d: TreeDir) => this.touched(d);
 
-  constructor(private readonly tree: Tree) {}
+  /**
+   * @param pristine the first layer into an empty tree: a path exists only if this layer wrote it
+   *   or something below it (`upper`), so the lstat of every new entry can be skipped.
+   */
+  constructor(
+    private readonly tree: Tree,
+    private readonly pristine: boolean,
+  ) {}
 
   entry(e: LayerEntry): void | Promise<void> {
     this.entries++;
@@ -140,9 +147,10 @@ class Applier implements LayerApplier {
     const parent = this.tree.resolveDir(segs, segs.length - 1, true, this.touch)!;
     const full = childPath(parent.full, base);
     const rel = relOf(parent, base);
+    const known = this.upper.has(rel);
     this.markUpper(rel);
     if (e.type === 'link') return this.hardLink(e, parent, full);
-    const st = fs.lstatSync(full, { throwIfNoEntry: false });
+    const st = this.pristine && !known ? undefined : fs.lstatSync(full, { throwIfNoEntry: false });
     if (isDir) return this.directory(e, parent, full, rel, st);
     if (st !== undefined) this.replace(parent, full, st);
     else this.touched(parent);
@@ -181,7 +189,7 @@ class Applier implements LayerApplier {
       else this.tree.forgetMode(rel);
       mode |= 0o700;
     }
-    applyOwnerMode(this.tree, t, e, mode, fresh);
+    applyOwnerMode(this.tree, t, e, mode);
     const times = entryTimes(this.tree, e);
     return then(applyXattrs(this.tree, t, e), () => {
       if (t.kind === 'dir') this.dirTimes.set(rel ?? '', { full: t.full, times });
@@ -306,6 +314,6 @@ class Applier implements LayerApplier {
 }
 
 /** A new applier for the next layer of `tree`. */
-export function createLayerApplier(tree: Tree): LayerApplier {
-  return new Applier(tree);
+export function createLayerApplier(tree: Tree, pristine = false): LayerApplier {
+  return new Applier(tree, pristine);
 }

@@ -64,8 +64,10 @@ export interface Target {
 }
 
 /** R28/R29 (and R38): owner, then mode. */
-export function applyOwnerMode(tree: Tree, t: Target, e: LayerEntry, mode: number, fresh: boolean): void {
-  if (!tree.rootless && !(fresh && e.uid === tree.selfUid && e.gid === tree.selfGid)) {
+export function applyOwnerMode(tree: Tree, t: Target, e: LayerEntry, mode: number): void {
+  // Always chown as root, even to this process's ids: a new object in a setgid directory has
+  // that directory's group, not ours.
+  if (!tree.rootless) {
     if (t.fd !== undefined) fs.fchownSync(t.fd, e.uid, e.gid);
     else fs.lchownSync(t.full, e.uid, e.gid);
   }

@@ -101,9 +101,11 @@ export class Tree implements DeployTree {
   readonly rootDir: TreeDir;
   readonly rootless: boolean;
   readonly warn: (w: DeployWarning) => void;
-  /** Owner ids of this process: a new object already has them, no chown needed. */
+  /** Owner ids of this process. */
   readonly selfUid = process.getuid?.() ?? 0;
   readonly selfGid = process.getgid?.() ?? 0;
+  /** The root held nothing when the tree was opened (a fresh staging directory). */
+  readonly emptyAtOpen: boolean;
   /** Resolved directories by their unresolved key; cleared whenever a directory or symlink goes. */
   private readonly cache = new Map<string, TreeDir>();
   /** R38: final modes of directories kept `u+rwx` while the layers are written. */
@@ -111,8 +113,9 @@ export class Tree implements DeployTree {
   private readonly warned = new Set<string>();
   private layerIndex = -1;
 
-  constructor(root: string, opts: DeployTreeOptions) {
+  constructor(root: string, opts: DeployTreeOptions, emptyAtOpen = false) {
     this.root = root;
+    this.emptyAtOpen = emptyAtOpen;
     this.rootless = opts.rootless;
     this.warn = opts.warn;
     const full = Buffer.from(root.length > 1 ? root.replace(/\/+$/, '') : root);
@@ -128,8 +131,10 @@ export class Tree implements DeployTree {
 
   layer(index: number): LayerApplier {
     if (index <= this.layerIndex) throw new Error(`deploy tree: layer ${index} after layer ${this.layerIndex}`);
+    const first = this.layerIndex === -1;
     this.layerIndex = index;
-    return createLayerApplier(this);
+    // The first layer into an empty root: nothing exists but what this layer wrote.
+    return createLayerApplier(this, first && this.emptyAtOpen);
   }
 
   /** Forgets every resolved directory (a directory or symlink was removed or replaced). */
@@ -217,7 +222,8 @@ export class Tree implements DeployTree {
   private makeImplicitDir(full: Buffer): void {
     fs.mkdirSync(full, 0o755);
     fs.chmodSync(full, 0o755); // the umask is not the layer's business
-    if (!this.rootless && (this.selfUid !== 0 || this.selfGid !== 0)) fs.lchownSync(full, 0, 0);
+    // always: a setgid parent would otherwise give the new directory its group, not 0 (R23)
+    if (!this.rootless) fs.lchownSync(full, 0, 0);
   }
 
   /** R38: remembers the final mode of a directory written with `u+rwx`. */
@@ -264,5 +270,5 @@ export async function openDeployTree(root: string, opts: DeployTreeOptions): Pro
   await loadXattrs();
   const st = fs.statSync(root, { throwIfNoEntry: false });
   if (!st?.isDirectory()) throw new OcikitError('NOT_FOUND', `deploy tree ${root} is not a directory`);
-  return new Tree(root, opts);
+  return new Tree(root, opts, fs.readdirSync(root).length === 0);
 }

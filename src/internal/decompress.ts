@@ -252,9 +252,15 @@ async function readGzipHeader(src: ByteSource, what: string): Promise<void> {
   }
 }
 
+/**
+ * zlib's output chunk: 256 KiB rather than its 16 KiB default, so a layer reaches the tar reader
+ * in a few thousand pieces per GB (each piece is one turn through the async pipeline).
+ */
+const INFLATE_CHUNK = 256 * 1024;
+
 /** The raw deflate data of one member; the bytes after it are put back into `src`. */
 async function* inflateMember(src: ByteSource, what: string): AsyncGenerator<Buffer> {
-  const inf = zlib.createInflateRaw();
+  const inf = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK });
   let fed = 0;
   const feeding = (async () => {
     for (;;) {

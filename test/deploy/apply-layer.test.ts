@@ -483,3 +483,25 @@ test('R24: a replaced file is unlinked first, never written through (its other n
   assert.equal(fs.readFileSync(join(s.root, 'real'), 'utf8'), 'keep');
   assert.equal(fs.lstatSync(join(s.root, 'f')).isFile(), true);
 });
+
+test("R28/R23: owners are set even when they are this process's own: a setgid directory does not lend its group", async (t) => {
+  await expectTree(
+    t,
+    [
+      [
+        dir('s', { mode: 0o2775, gid: 42 }),
+        file('s/f', 'x', { uid: 0, gid: 0 }),
+        dir('s/d', { uid: 0, gid: 0 }),
+        file('s/p/q', 'y'),
+      ],
+    ],
+    [
+      L.root(),
+      L.d('s', '2775', '0:42'),
+      L.d('s/d', '0755', '0:0'),
+      L.f('s/f', 'x'),
+      L.d('s/p', '0755', '0:0'),
+      L.f('s/p/q', 'y'),
+    ],
+  );
+});
