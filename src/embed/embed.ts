@@ -31,7 +31,7 @@ import { type LockFile, lockOf, readLockFile, writeLockFile } from '../resolve/l
 import { type ResolveOptions, type ResolvedSpec, resolve } from '../resolve/resolve.js';
 import { type BoundImage, readBoundImages } from './bound-images.js';
 import { rollback, snapshot } from './rollback.js';
-import { readHostStore, withRuntimeInputs } from './runtime-inputs.js';
+import { readHostStore, withRuntimeInputs } from '../osbuild/runtime-inputs.js';
 
 /**
  * Where `embed` installs: osbuild's skopeo stage destinations.

@@ -21,11 +21,13 @@
  */
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { fromSystemError } from '../errors.js';
+import { OcikitError, fromSystemError } from '../errors.js';
+import { describeValue, isRecord } from '../internal/guards.js';
+import { isDigest } from '../model/digest.js';
 import { readStorageConf } from '../config/storage-conf.js';
 import { withTempDir } from '../internal/fs.js';
-import { FILES_CACHE, cachedImagePath } from '../osbuild/cache.js';
-import type { SkopeoStageInputs } from '../osbuild/manifest-form.js';
+import { FILES_CACHE, cachedImagePath } from './cache.js';
+import type { SkopeoStageInputs } from './manifest-form.js';
 import type { Digest } from '../model/digest.js';
 
 /** The host store local images are installed from (storage.conf's, as `fetch` verified them in). */
@@ -103,4 +105,52 @@ export function withRuntimeInputs<T>(
   tmpdir?: string,
 ): Promise<T> {
   return withTempDir('ocikit-embed-inputs-', async (dir) => fn(await runtimeInputs(groups, cache, dir, host)), tmpdir);
+}
+
+function formError(file: string, message: string): OcikitError {
+  return new OcikitError('INVALID_INPUT', `${file}: manifest-form inputs: ${message}`);
+}
+
+function parseGroup(g: unknown, at: string, file: string): SkopeoStageInputs {
+  if (!isRecord(g)) throw formError(file, `${at} must be an object, not ${describeValue(g)}`);
+  const images = g.images;
+  if (!isRecord(images)) throw formError(file, `${at}.images must be an object, not ${describeValue(images)}`);
+  if (images.type !== 'org.osbuild.containers' && images.type !== 'org.osbuild.containers-storage')
+    throw formError(file, `${at}.images.type must be org.osbuild.containers or org.osbuild.containers-storage`);
+  if (images.origin !== 'org.osbuild.source') throw formError(file, `${at}.images.origin must be org.osbuild.source`);
+  const refs = images.references;
+  if (!isRecord(refs)) throw formError(file, `${at}.images.references must be an object`);
+  for (const [id, ref] of Object.entries(refs)) {
+    if (!isDigest(id)) throw formError(file, `${at}.images.references key ${JSON.stringify(id)} is not an image ID`);
+    if (!isRecord(ref) || typeof ref.name !== 'string' || ref.name === '' || Object.keys(ref).length !== 1)
+      throw formError(file, `${at}.images.references[${id}] must be {"name": NAME}`);
+  }
+  const lists = g['manifest-lists'];
+  if (lists !== undefined) {
+    if (!isRecord(lists) || lists.type !== 'org.osbuild.files' || lists.origin !== 'org.osbuild.source')
+      throw formError(file, `${at}.manifest-lists must be an org.osbuild.files input from org.osbuild.source`);
+    if (!Array.isArray(lists.references) || !lists.references.every((d) => typeof d === 'string' && isDigest(d)))
+      throw formError(file, `${at}.manifest-lists.references must be an array of list digests`);
+  }
+  for (const k of Object.keys(g))
+    if (k !== 'images' && k !== 'manifest-lists') throw formError(file, `${at}: unknown input ${JSON.stringify(k)}`);
+  return g as unknown as SkopeoStageInputs;
+}
+
+/**
+ * The stage inputs of a document in osbuild's manifest form — one `org.osbuild.skopeo` stage's
+ * `inputs` (`{"images": {"type", "origin": "org.osbuild.source", "references"}, "manifest-lists"?}`)
+ * or the array `ocikit resolve --json` prints as `inputs` — or undefined when `doc` is in the
+ * runtime form (a `path` and `data`) that `install` takes directly.
+ * @param file names the document in messages.
+ * @throws OcikitError `INVALID_INPUT` for a manifest-form document that is malformed.
+ * @category osbuild
+ */
+export function manifestFormInputs(doc: unknown, file: string): SkopeoStageInputs[] | undefined {
+  const manifestForm = (g: unknown) => isRecord(g) && isRecord(g.images) && g.images.origin !== undefined;
+  if (Array.isArray(doc)) {
+    if (doc.length === 0 || !doc.every(manifestForm)) return undefined;
+    return doc.map((g, i) => parseGroup(g, `inputs[${i}]`, file));
+  }
+  return manifestForm(doc) ? [parseGroup(doc, 'inputs', file)] : undefined;
 }
