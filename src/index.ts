@@ -37,6 +37,7 @@
  * @document ../docs/errors.md
  * @document ../docs/resolve.md
  * @document ../docs/embed.md
+ * @document ../docs/deploy.md
  * @document ../docs/cli.md
  */
 export { ERROR_CODES, type ErrorCode, type ErrorDetails, OcikitError, isOcikitError } from './errors.js';

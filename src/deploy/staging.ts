@@ -3,8 +3,12 @@
  * empty tree writes into a hidden staging directory `TREE/.ocikit-deploy-<owner>-XXXXXX/` (the
  * owner — pid, start time, boot, PID namespace — in its name, `internal/ownership.ts`) and
  * renames its children into TREE at the end; any failure removes the staging directory, so TREE
- * stays empty. The staging directory starts with TREE's own mode, owner and times, and whatever
- * the layers do to their root (R30) is carried over to TREE with the children.
+ * stays empty. The staging directory starts with TREE's own mode, owner, times and xattrs, and
+ * whatever the layers do to their root (R30) is carried over to TREE with the children.
+ * Directories without owner write permission (a rootless deploy gives them their mode before the
+ * move) are made writable for their own rename — moving a directory to another parent rewrites
+ * its `..` entry, which needs write permission on it without `CAP_DAC_OVERRIDE` — and get their
+ * mode back right after.
  *
  * A staging directory a killed run left (SIGKILL can clean nothing up) is not content: when TREE
  * holds nothing but `.ocikit-deploy-*` entries, those whose owner is provably dead are removed
@@ -18,6 +22,7 @@ import * as path from 'node:path';
 import { OcikitError, fromSystemError } from '../errors.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { createOwnedTempDir, sweepStale } from '../internal/ownership.js';
+import { type XattrError, getXattr, listXattrs, loadXattrs, removeXattr, setXattr } from '../internal/xattr.js';
 
 /** The staging directories' name prefix. */
 export const STAGING_PREFIX = '.ocikit-deploy-';
@@ -72,6 +77,7 @@ export async function prepareTarget(tree: string): Promise<DeployTarget> {
   try {
     await fs.chmod(staging, st.mode & 0o7777);
     if (process.getuid?.() === 0) await fs.lchown(staging, st.uid, st.gid);
+    await copyXattrs(tree, staging);
     await fs.utimes(staging, st.atime, st.mtime);
   } catch (err) {
     await removeStaging(staging);
@@ -85,18 +91,58 @@ export async function prepareTarget(tree: string): Promise<DeployTarget> {
   };
 }
 
-/** Renames every child of `staging` into `tree`, then gives `tree` the staged root's mode, owner and times. */
+/**
+ * Renames every child of `staging` into `tree`, then gives `tree` the staged root's mode, owner,
+ * xattrs and times (R30).
+ */
 async function commitStaging(staging: string, tree: string): Promise<void> {
   try {
     const st = await fs.lstat(staging);
-    for (const name of await fs.readdir(staging)) await fs.rename(path.join(staging, name), path.join(tree, name));
+    if ((st.mode & 0o700) !== 0o700) await fs.chmod(staging, (st.mode & 0o7777) | 0o700);
+    for (const child of await fs.readdir(staging, { withFileTypes: true })) {
+      const from = path.join(staging, child.name);
+      const to = path.join(tree, child.name);
+      const mode = child.isDirectory() ? (await fs.lstat(from)).mode & 0o7777 : 0o200;
+      if ((mode & 0o200) === 0) {
+        await fs.chmod(from, mode | 0o200);
+        await fs.rename(from, to);
+        await fs.chmod(to, mode);
+      } else await fs.rename(from, to);
+    }
+    if (process.getuid?.() === 0) await fs.lchown(tree, st.uid, st.gid);
+    await copyXattrs(staging, tree); // after the owner: chown drops security.capability (R29)
     await fs.rmdir(staging);
     untrackTemp(staging);
-    if (process.getuid?.() === 0) await fs.lchown(tree, st.uid, st.gid);
     await fs.chmod(tree, st.mode & 0o7777);
     await fs.utimes(tree, st.atime, st.mtime);
   } catch (err) {
     throw fromSystemError(err, 'moving the deployed tree into', tree);
+  }
+}
+
+/**
+ * Gives the directory `to` exactly the xattrs of `from` (R30: the root entry's, on TREE), leaving
+ * `security.selinux` alone on both (labels are the build's business, R39). Only the names this
+ * process may list take part: a rootless deploy sees no `trusted.*` and sets none either.
+ */
+async function copyXattrs(from: string, to: string): Promise<void> {
+  const src = Buffer.from(from);
+  const dst = Buffer.from(to);
+  const keep = (n: string) => n !== 'security.selinux';
+  await loadXattrs();
+  const list = async (p: Buffer) => {
+    try {
+      return (await listXattrs(p)).filter(keep);
+    } catch (err) {
+      if ((err as XattrError).code === 'ENOTSUP') return []; // a file system without xattrs
+      throw err;
+    }
+  };
+  const want = await list(src);
+  for (const n of await list(dst)) if (!want.includes(n)) await removeXattr(dst, n);
+  for (const n of want) {
+    const value = await getXattr(src, n);
+    if (value !== undefined) await setXattr(dst, n, value);
   }
 }
 

@@ -12,7 +12,9 @@ import { type DeployProgress, deploy } from '../../src/deploy/deploy.js';
 import { STAGING_PREFIX } from '../../src/deploy/staging.js';
 import { isOcikitError } from '../../src/errors.js';
 import { createOwnedTempDir } from '../../src/internal/ownership.js';
-import { type TestLayer, gzLayer, sha, writeDeployImage } from '../helpers/deploy-image.js';
+import { getXattr, listXattrs, loadXattrs, setXattr } from '../../src/internal/xattr.js';
+import { type TestLayer, gzLayer, gzipOf, sha, writeDeployImage } from '../helpers/deploy-image.js';
+import { layerTar } from '../helpers/layer-tar.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const base = gzLayer([
@@ -54,6 +56,30 @@ describe('deploy', () => {
       ['0/2 start', '0/2 done', '1/2 start', '1/2 done'],
     );
     assert.equal(events.at(-1)!.bytes, child.blob.length);
+  });
+
+  it("R30: the root entry's xattrs reach TREE itself through the staging directory; without one TREE keeps its own", async (t) => {
+    await loadXattrs();
+    const value = Buffer.from([0x00, 0xc0, 0xff, 0x0a]);
+    const tar = layerTar([
+      { name: './', type: 'directory', mode: 0o750, mtime: 1_000_000_000, xattrs: { 'user.root': value } },
+      { name: 'f', content: 'x' },
+    ]);
+    const { root, img, tree } = await setup(t, [{ tar, blob: gzipOf(tar) }]);
+    await mkdir(tree);
+    await setXattr(Buffer.from(tree), 'user.old', Buffer.from('old'));
+    await deploy(img.inputs, tree, { rootless: false });
+    const names = async (p: string) => (await listXattrs(Buffer.from(p))).filter((n) => n.startsWith('user.')).sort();
+    assert.deepEqual(await names(tree), ['user.root'], 'exactly the root entry xattrs (R22)');
+    assert.deepEqual(await getXattr(Buffer.from(tree), 'user.root'), value);
+    assert.deepEqual(await ls(tree), ['f']);
+    // No root entry: TREE keeps what it had, its xattrs included.
+    const plain = await setup(t, [base]);
+    const tree2 = join(root, 'tree2');
+    await mkdir(tree2);
+    await setXattr(Buffer.from(tree2), 'user.old', Buffer.from('old'));
+    await deploy(plain.img.inputs, tree2, { rootless: false });
+    assert.deepEqual(await names(tree2), ['user.old']);
   });
 
   it('R1: refuses inputs with two images, before creating the tree', async (t) => {
