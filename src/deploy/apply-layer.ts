@@ -87,7 +87,7 @@ class Applier implements LayerApplier {
       throw fromSystemError(err, 'deploy', showPath(o.entry.name));
     };
     try {
-      const r = this.metadata(t, o.entry, true);
+      const r = this.metadata(t, o.entry);
       if (r instanceof Promise) return r.then(() => fs.closeSync(o.fd), fail);
       fs.closeSync(o.fd);
     } catch (err) {
@@ -162,7 +162,7 @@ class Applier implements LayerApplier {
       }
       case 'symlink':
         fs.symlinkSync(e.linkname, full);
-        return this.metadata({ full, kind: 'symlink' }, e, true);
+        return this.metadata({ full, kind: 'symlink' }, e);
       default:
         return this.node(e, full);
     }
@@ -181,7 +181,7 @@ class Applier implements LayerApplier {
   }
 
   /** R29: owner, mode, xattrs, times (directories: times at the layer's end). */
-  private metadata(t: Target, e: LayerEntry, fresh: boolean, rel?: string): void | Promise<void> {
+  private metadata(t: Target, e: LayerEntry, rel?: string): void | Promise<void> {
     let mode = e.mode;
     if (t.kind === 'dir' && this.tree.rootless && rel !== undefined) {
       // R38: an unprivileged writer needs u+rwx to write below; the real mode comes at the end.
@@ -201,7 +201,7 @@ class Applier implements LayerApplier {
   private rootEntry(e: LayerEntry, isDir: boolean): void | Promise<void> {
     if (!isDir)
       throw new OcikitError('INVALID_INPUT', `layer's root entry ${showPath(e.name)} is not a directory (deploy R30)`);
-    return this.metadata({ full: this.tree.rootDir.full, kind: 'dir', merged: true }, e, false, '');
+    return this.metadata({ full: this.tree.rootDir.full, kind: 'dir', merged: true }, e, '');
   }
 
   /** R22: a directory stays a directory and gets the entry's attributes; anything else is replaced. */
@@ -212,7 +212,7 @@ class Applier implements LayerApplier {
       else this.touched(parent);
       fs.mkdirSync(full, 0o700);
     }
-    return this.metadata({ full, kind: 'dir', merged }, e, !merged, rel);
+    return this.metadata({ full, kind: 'dir', merged }, e, rel);
   }
 
   /** R25: a hard link to what the tree holds now; the link entry's own metadata is ignored. */
@@ -250,7 +250,7 @@ class Applier implements LayerApplier {
         detail: `${e.type === 'fifo' ? 'a FIFO' : 'a device node'} cannot be created without privileges: an empty file with mode 0 stands in`,
       });
       fs.closeSync(fs.openSync(full, NEW_FILE, 0o000));
-      return this.metadata({ full, kind: 'file' }, { ...e, mode: 0 }, true);
+      return this.metadata({ full, kind: 'file' }, { ...e, mode: 0 });
     }
     // Node has no mknod(2): coreutils' tools, on a text path. A name that is not UTF-8 cannot
     // pass through argv, so the node is made under an ASCII name in the root and renamed.
@@ -264,7 +264,7 @@ class Applier implements LayerApplier {
     return runTool(argv).then(() => {
       try {
         if (!direct) fs.renameSync(made, full);
-        const r = this.metadata({ full, kind: 'node' }, e, true);
+        const r = this.metadata({ full, kind: 'node' }, e);
         if (r instanceof Promise)
           return r.catch((err) => Promise.reject(fromSystemError(err, 'deploy', showPath(e.name))));
       } catch (err) {
