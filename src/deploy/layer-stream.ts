@@ -8,7 +8,7 @@
  * len(layers)` (R7). {@link streamLayer} then streams layer *i*: after the tar reader stops at the
  * end-of-archive blocks, the rest of the decompressed stream (GNU tar's record padding) is read
  * and hashed too, as umoci and go-containerregistry do; bytes after the last gzip member are a
- * warning once the tar has ended, an error before (R52). Foreign layers are read from the input
+ * warning once the tar has ended, an error before (deploy corpus case 52). Foreign layers are read from the input
  * like any other and never fetched (R8). Rule numbers are docs/deploy.md's.
  */
 import type { Readable } from 'node:stream';
@@ -219,7 +219,7 @@ export async function streamLayer(
         opts.warn({
           code: 'trailing-data',
           path: '',
-          detail: `${err.message}; ignored after the end of the tar (R52)`,
+          detail: `${err.message}; ignored after the end of the tar (deploy corpus case 52)`,
         });
         await dec.drainSource();
       }

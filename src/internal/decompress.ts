@@ -1,5 +1,5 @@
 /**
- * Decompressing an image layer by its magic bytes (deploy R4, R5, R52), streaming with bounded
+ * Decompressing an image layer by its magic bytes (deploy R4, R5, deploy corpus case 52), streaming with bounded
  * memory:
  * - gzip `1f 8b` through `node:zlib`, with the member framing done here (header, raw deflate,
  *   CRC-32 and size trailer, RFC 1952) so that what follows each member is known exactly:
@@ -47,7 +47,7 @@ export interface Decompressed {
 }
 
 /**
- * Bytes after the last gzip member that are neither another member nor zero padding (R52). Every
+ * Bytes after the last gzip member that are neither another member nor zero padding (deploy corpus case 52). Every
  * byte of the members before was handed out; the caller decides: a warning once the tar has
  * ended, an error otherwise.
  */

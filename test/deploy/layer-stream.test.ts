@@ -1,5 +1,5 @@
 /**
- * One layer as a verified stream into a tiny recording visitor (deploy R3–R9, R52): media types,
+ * One layer as a verified stream into a tiny recording visitor (deploy R3–R9, corpus 52): media types,
  * compression by magic, blob digests and sizes, DiffIDs over the whole decompressed stream,
  * foreign layers, empty layers and bytes after the last gzip member.
  */
@@ -185,7 +185,7 @@ describe('streamLayer', () => {
     assert.equal(seen[0]!.size, 0);
   });
 
-  it('R52: a second member and zeros are data; junk after the tar ended is a warning, before it an error', async (t) => {
+  it('corpus 52: a second member and zeros are data; junk after the tar ended is a warning, before it an error', async (t) => {
     const tar = ustarLayer(entries, 1024);
     const half = 1024;
     const two = Buffer.concat([zlib.gzipSync(tar.subarray(0, half)), zlib.gzipSync(tar.subarray(half))]);

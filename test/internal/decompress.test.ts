@@ -1,5 +1,5 @@
 /**
- * Decompression by magic (deploy R4, R5, R52): gzip members framed here over zlib, zstd through
+ * Decompression by magic (deploy R4, R5, corpus 52): gzip members framed here over zlib, zstd through
  * each decoder (forced by option), skippable frames and concatenated frames made with the real
  * `zstd` binary, and the streaming tool gateway it uses.
  */
@@ -107,7 +107,7 @@ describe('decompressLayer: gzip', () => {
     }
   });
 
-  it('reports other bytes after the last member as TrailingDataError, after every byte of the members (R52)', async () => {
+  it('reports other bytes after the last member as TrailingDataError, after every byte of the members (corpus case 52)', async () => {
     for (const tail of [Buffer.from('junk'), Buffer.concat([Buffer.alloc(5), Buffer.from('x')]), Buffer.from([0x1f])]) {
       for (const step of STEPS) {
         const r = await collect(Buffer.concat([a, b, tail]), step);
