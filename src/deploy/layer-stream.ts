@@ -219,7 +219,7 @@ export async function streamLayer(
         opts.warn({
           code: 'trailing-data',
           path: '',
-          detail: `${err.message}; ignored after the end of the tar (deploy corpus case 52)`,
+          detail: `${err.message}; ignored: the tar had already ended`,
         });
         await dec.drainSource();
       }
