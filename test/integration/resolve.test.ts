@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { promisify } from 'node:util';
 import { isOcikitError } from '../../src/errors.js';
+import { runTool } from '../../src/internal/exec.js';
 import { resolve } from '../../src/resolve/resolve.js';
 import { type GeneratedImage, makeDirImage, makeList, writeListDir } from '../helpers/images.js';
 import { runNode } from '../helpers/process.js';
@@ -272,6 +273,39 @@ describe('resolve against a registry, compared with skopeo', {
     assert.deepEqual(
       (await readdir(join(dir, 'cache', 'org.osbuild.containers'))).sort(),
       [single.configDigest, arm.configDigest].sort(),
+    );
+    // ... and its inputs, in the manifest form, install from that cache (the runtime form is made
+    // pointing into it); podman sees both images, the arm64 instance with its list digest.
+    if (!needTool(t, 'skopeo', 'podman')) return;
+    await writeFile(join(dir, 'inputs.json'), JSON.stringify(out.inputs));
+    await writeFile(
+      join(dir, 'options.json'),
+      JSON.stringify({ destination: { type: 'containers-storage', 'storage-driver': 'vfs' } }),
+    );
+    const tree = join(dir, 'tree');
+    await mkdir(tree);
+    const installArgs = ['install', '--inputs', join(dir, 'inputs.json'), '--options', join(dir, 'options.json')];
+    installArgs.push('--tree', tree, '--runroot', join(dir, 'run'));
+    const noCache = await runNode([BIN, ...installArgs], { env: { HOME: h } });
+    assert.equal(noCache.status, 2);
+    assert.match(noCache.stderr, /^ocikit: install: manifest-form inputs .* need --cache/);
+    const ins = await runNode([BIN, ...installArgs, '--cache', join(dir, 'cache'), '--json'], { env: { HOME: h } });
+    assert.equal(ins.status, 0, ins.stderr);
+    const podman = ['podman', '--root', join(tree, 'var/lib/containers/storage'), '--runroot', join(dir, 'run')];
+    const names = out.specs.map((s: { name: string }) => s.name);
+    const seen = JSON.parse(
+      (await runTool([...podman, '--storage-driver', 'vfs', 'image', 'inspect', ...names])).stdout.toString(),
+    ) as { Id: string; Architecture: string; RepoDigests: string[] }[];
+    assert.deepEqual(
+      seen.map((i) => [`sha256:${i.Id}`, i.Architecture]),
+      [
+        [single.configDigest, 'amd64'],
+        [arm.configDigest, 'arm64'],
+      ],
+    );
+    assert.ok(
+      seen[1]!.RepoDigests.some((d) => d.endsWith(`@${listDigest}`)),
+      String(seen[1]!.RepoDigests),
     );
     const text = await runNode([BIN, 'resolve', `${reg.host}/ns/multi:1`, '--arch', 'aarch64', '--tls-verify=false'], {
       env: { HOME: h },

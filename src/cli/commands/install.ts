@@ -1,6 +1,11 @@
 /**
- * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--json]`:
+ * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--cache DIR] [--json]`:
  * the `org.osbuild.skopeo` stage as a command (library: `install.ts`).
+ *
+ * INPUTS.json is the runtime form osbuild hands the stage, or the manifest form (`origin:
+ * org.osbuild.source`, what `ocikit resolve --json` prints as `inputs`) together with `--cache`,
+ * the cache `ocikit fetch` filled: then the step of `osbuild/runtime-inputs.ts` makes the runtime
+ * form, pointing into that cache, as osbuild does before it runs the stage.
  *
  * Relative `path` values in INPUTS.json are taken relative to the file's directory. Progress goes
  * to stderr when it is a terminal (`progress.ts`); the summary goes to stdout, as text or, with
@@ -11,6 +16,7 @@
 import * as path from 'node:path';
 import { type InstallSummary, install } from '../../install/install.js';
 import { OcikitError } from '../../errors.js';
+import { manifestFormInputs, readHostStore, withRuntimeInputs } from '../../osbuild/runtime-inputs.js';
 import { type Command, parse, println, readJsonArg, rebasePaths } from '../command.js';
 import { createProgressRenderer } from '../progress.js';
 
@@ -49,7 +55,9 @@ oci, oci-archive and dir destinations are written natively, every blob verified.
 
 Options:
   --inputs FILE    the stage's "inputs" object (images, optional manifest-lists); relative
-                   paths in it are relative to FILE's directory
+                   paths in it are relative to FILE's directory; or the manifest form
+                   (origin org.osbuild.source, as ocikit resolve --json prints) with --cache
+  --cache DIR      the cache manifest-form inputs were fetched into (ocikit fetch --cache)
   --options FILE   the stage's options
   --tree DIR       the tree to install into (must exist)
   --runroot DIR    run root of the destination store (default /run/containers/storage)
@@ -66,6 +74,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         options: { type: 'string' },
         tree: { type: 'string' },
         runroot: { type: 'string' },
+        cache: { type: 'string' },
         json: { type: 'boolean' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -75,23 +84,39 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         throw new OcikitError('USAGE', `install: --${flag} is required`);
     }
     const inputsFile = values.inputs as string;
-    const inputs = rebasePaths(
-      await readJsonArg(inputsFile, ctx.cwd, 'inputs file'),
-      path.dirname(path.resolve(ctx.cwd, inputsFile)),
-    );
+    const raw = await readJsonArg(inputsFile, ctx.cwd, 'inputs file');
+    const groups = manifestFormInputs(raw, inputsFile);
+    if (groups !== undefined && !values.cache)
+      throw new OcikitError(
+        'USAGE',
+        'install: manifest-form inputs (origin org.osbuild.source) need --cache, the cache they were fetched into',
+      );
+    if (groups === undefined && values.cache)
+      throw new OcikitError(
+        'USAGE',
+        'install: --cache is for manifest-form inputs; these inputs are in the runtime form',
+      );
+    const cache = values.cache ? path.resolve(ctx.cwd, values.cache) : undefined;
+    const tmpdir = ctx.env.TMPDIR ? path.resolve(ctx.cwd, ctx.env.TMPDIR) : undefined;
+    const withInputs = <T>(fn: (inputs: unknown) => Promise<T>): Promise<T> =>
+      groups === undefined
+        ? fn(rebasePaths(raw, path.dirname(path.resolve(ctx.cwd, inputsFile))))
+        : withRuntimeInputs(groups, cache!, () => readHostStore(ctx.env), fn, tmpdir);
     const options = await readJsonArg(values.options as string, ctx.cwd, 'options file');
     const progress = createProgressRenderer(ctx.stderr);
     let summary: InstallSummary;
     try {
-      summary = await install({
-        inputs,
-        options,
-        tree: path.resolve(ctx.cwd, values.tree as string),
-        runroot: values.runroot ? path.resolve(ctx.cwd, values.runroot) : undefined,
-        tmpdir: ctx.env.TMPDIR ? path.resolve(ctx.cwd, ctx.env.TMPDIR) : undefined,
-        signal: ctx.signal,
-        onProgress: progress.onProgress,
-      });
+      summary = await withInputs((inputs) =>
+        install({
+          inputs,
+          options,
+          tree: path.resolve(ctx.cwd, values.tree as string),
+          runroot: values.runroot ? path.resolve(ctx.cwd, values.runroot) : undefined,
+          tmpdir,
+          signal: ctx.signal,
+          onProgress: progress.onProgress,
+        }),
+      );
     } finally {
       progress.finish();
     }
