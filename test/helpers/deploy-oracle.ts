@@ -34,7 +34,7 @@ export async function vfsStore(t: TestContext): Promise<VfsStore> {
   const root = join(dir, 'store');
   const run = join(dir, 'run');
   await mkdir(join(run, 'tmp'), { recursive: true });
-  const env = { HOME: home };
+  const env = { HOME: home, TMPDIR: join(run, 'tmp') };
   const base = ['--root', root, '--runroot', run, '--storage-driver', 'vfs', '--tmpdir', join(run, 'tmp')];
   const store: VfsStore = {
     spec: `containers-storage:[vfs@${root}+${run}]`,
