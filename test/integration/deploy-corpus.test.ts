@@ -28,6 +28,7 @@ import { gzipOf, sha, skippableFrame, type TestLayer, writeDeployImage, zstdOf }
 import { type LayerTarEntry, layerTar, paxRecords } from '../helpers/layer-tar.js';
 import { tempDir } from '../helpers/tmp.js';
 import { needTool } from '../helpers/tools.js';
+import { listTree } from '../helpers/tree-listing.js';
 
 const T = 1_600_000_000;
 /** Every entry gets a fixed mtime unless it says otherwise (Go and GNU tar always write one). */
@@ -395,5 +396,124 @@ describe('deploy corpus: ocikit and podman (vfs) agree', () => {
     );
     assert.equal(ocikit.summary.layers[3]!.diffId, sha(twoMembers), 'the DiffID covers the record padding (R7)');
     assert.ok(m.has('c52/two'));
+  });
+});
+
+describe('deploy corpus: where ocikit deliberately differs from podman (vfs), both recorded', () => {
+  it('same-layer whiteout after a file (8), nested whiteouts (9), trusted.overlay xattr (38), root entry (32)', async (t) => {
+    if (!gate(t)) return;
+    const store = await vfsStore(t);
+    const l1 = [E({ name: './', type: 'directory', mode: 0o700, uid: 1, gid: 2, mtime: 1e9 })];
+    l1.push(
+      D('c8/'),
+      F('c8/x', 'lower'),
+      D('c9/'),
+      D('c9/foo/'),
+      F('c9/foo/bar'),
+      D('c38/'),
+      D('c38/d/'),
+      F('c38/d/lower'),
+    );
+    const l2 = [D('c8/'), F('c8/x', 'upper'), W('c8/.wh.x'), D('c9/'), W('c9/.wh.foo'), W('c9/foo/.wh.bar')];
+    l2.push(D('c38/'), D('c38/d/', { xattrs: { 'trusted.overlay.opaque': 'y' } }), F('c38/d/upper'));
+    const { ocikit, podman } = await both(t, store, [gz(l1), gz(l2)]);
+    assert.ok(ocikit.ok && podman.ok);
+    const [o, p] = [byPath(ocikit.lines), byPath(podman.lines)];
+    // 8 (R33): the layer's own file survives its whiteout; vfs deletes it.
+    assert.equal(o.get('c8/x')?.content, sha(Buffer.from('upper')));
+    assert.ok(!p.has('c8/x'));
+    // 9 (R31): nothing left of foo; vfs leaves an empty foo/ (it creates the whiteout's parent).
+    assert.ok(!o.has('c9/foo'));
+    assert.equal(p.get('c9/foo')?.type, 'd');
+    assert.ok(!p.has('c9/foo/bar'));
+    // 38 (R39): trusted.overlay.* is not applied; vfs sets it. Both keep lower and upper.
+    assert.equal(o.get('c38/d')?.xattrs, '-');
+    assert.equal(p.get('c38/d')?.xattrs, `trusted.overlay.opaque=${Buffer.from('y').toString('hex')}`);
+    for (const m of [o, p]) assert.ok(m.has('c38/d/lower') && m.has('c38/d/upper'));
+    assert.ok(
+      ocikit.summary.warnings.some((w) => w.path.startsWith('c38/d')),
+      'the dropped xattr is a warning',
+    );
+    // 32 (R30): the root entry's mode, owner and mtime; vfs applies mode and owner, not the mtime.
+    assert.deepEqual([o.get('.')?.mode, o.get('.')?.owner, o.get('.')?.mtime], ['0700', '1:2', '1000000000.000000000']);
+    assert.deepEqual([p.get('.')?.mode, p.get('.')?.owner], ['0700', '1:2']);
+    assert.notEqual(p.get('.')?.mtime, '1000000000.000000000');
+    // Everything else the same.
+    const others = (lines: string[]) => normalise(lines).filter((l) => !/^c(8|9|38)\//.test(l));
+    assert.deepEqual(others(ocikit.lines), others(podman.lines));
+  });
+
+  const refused: [string, string, LayerTarEntry[][], string, RegExp | 'ok'][] = [
+    [
+      '11 empty whiteout name',
+      'INVALID_INPUT',
+      [
+        [D('a/'), F('a/x')],
+        [D('a/'), W('a/.wh.')],
+      ],
+      'R34',
+      /./,
+    ],
+    ['31 duplicate entry', 'INVALID_INPUT', [[F('dup', 'one'), F('dup', 'two')]], 'R15', /duplicates of file paths/],
+    [
+      '18 hard link before its target',
+      'NOT_FOUND',
+      [[H('early', 'late'), F('late')]],
+      'R25',
+      /no such file or directory/,
+    ],
+    [
+      '19 hard link escaping',
+      'UNSAFE_PATH',
+      [[D('a/'), H('a/passwd', '../../../../etc/passwd')]],
+      'R25',
+      /no such file or directory/,
+    ],
+    ['27 ".." in a name', 'UNSAFE_PATH', [[D('a/'), F('a/../../evil')]], 'R17', 'ok'],
+    [
+      '25 write through an escaping symlink',
+      'ok',
+      [[L('escape', '/tmp/ocikit-edge-victim')], [F('escape/pwned')]],
+      'R19',
+      /./,
+    ],
+    ['30 non-directory parent', 'ok', [[F('nondir'), F('nondir/foo/bar/baz')]], 'R23', /not a directory/],
+  ];
+  for (const [name, code, layers, rule, podmanSays] of refused) {
+    it(`${name}: ocikit ${code === 'ok' ? 'deploys' : code} (${rule}); podman ${podmanSays === 'ok' ? 'deploys' : 'fails'}`, async (t) => {
+      if (!gate(t)) return;
+      const store = await vfsStore(t);
+      const { ocikit, podman } = await both(t, store, layers.map(gz));
+      if (code === 'ok') assert.ok(ocikit.ok, ocikit.ok ? '' : ocikit.message);
+      else {
+        assert.ok(!ocikit.ok && ocikit.code === code, JSON.stringify(ocikit.ok ? ocikit.lines : ocikit));
+        assert.deepEqual(listTree(ocikit.tree), [listTree(ocikit.tree)[0]], 'the tree left empty (R40)');
+      }
+      if (podmanSays === 'ok') assert.ok(podman.ok, podman.ok ? '' : podman.error);
+      else assert.ok(!podman.ok && podmanSays.test(podman.error), JSON.stringify(podman));
+      if (name.startsWith('27') && podman.ok) {
+        assert.ok(byPath(podman.lines).has('evil'), 'podman clamps a/../../evil to evil');
+      }
+      if (name.startsWith('25') && ocikit.ok) {
+        const m = byPath(ocikit.lines);
+        assert.equal(m.get('escape')?.content, '/tmp/ocikit-edge-victim');
+        assert.ok(m.has('tmp/ocikit-edge-victim/pwned'), 'created inside the tree');
+        assert.equal(m.get('tmp/ocikit-edge-victim')?.mode, '0755');
+      }
+      if (name.startsWith('30') && ocikit.ok) {
+        assert.equal(byPath(ocikit.lines).get('nondir')?.type, 'd');
+        assert.ok(byPath(ocikit.lines).has('nondir/foo/bar/baz'));
+      }
+    });
+  }
+
+  it('50 a wrong diff_ids entry: ocikit refuses (R7), skopeo 1.9.3 + podman accept it', async (t) => {
+    if (!gate(t)) return;
+    const store = await vfsStore(t);
+    const layer = gz([F('f')]);
+    const { ocikit, podman } = await both(t, store, [layer], { diffIds: [sha(Buffer.from('wrong'))] });
+    assert.ok(!ocikit.ok && ocikit.code === 'DIGEST_MISMATCH');
+    assert.deepEqual(listTree(ocikit.tree).length, 1, 'the tree left empty (R40)');
+    assert.ok(podman.ok && byPath(podman.lines).has('f'), podman.ok ? '' : podman.error);
   });
 });
