@@ -5,7 +5,8 @@
  * dropped, mtimes truncated to the microsecond). Every store is removed (`system reset`) when the
  * test ends.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { deploy, type DeployOptions } from '../../src/deploy/deploy.js';
@@ -26,7 +27,9 @@ export interface VfsStore {
 
 /** A fresh vfs store under a temporary directory, reset when `t` ends. */
 export async function vfsStore(t: TestContext): Promise<VfsStore> {
-  const dir = await tempDir(t, 'ocikit-vfs-');
+  // Not tempDir: the store must be reset before its directory is removed (a reset afterwards
+  // would write podman's configuration directory again).
+  const dir = await mkdtemp(join(tmpdir(), 'ocikit-vfs-'));
   const home = join(dir, 'home');
   await mkdir(join(home, '.config/containers'), { recursive: true });
   const policy = join(home, '.config/containers/policy.json');
@@ -42,7 +45,10 @@ export async function vfsStore(t: TestContext): Promise<VfsStore> {
     podman: (args, allowFailure = false) =>
       runTool(['podman', ...base, '--events-backend', 'none', ...args], { env, allowFailure }),
   };
-  t.after(() => store.podman(['system', 'reset', '--force'], true));
+  t.after(async () => {
+    await store.podman(['system', 'reset', '--force'], true);
+    await rm(dir, { recursive: true, force: true });
+  });
   return store;
 }
 
@@ -149,4 +155,14 @@ export function noMtime(line: string): string {
   const f = line.split('\t');
   f[6] = '-';
   return f.join('\t');
+}
+
+/** Asserts `stderr` is one `ocikit:` line (notes aside) matching `re`. */
+export function oneLine(stderr: string, re: RegExp): void {
+  const lines = stderr
+    .trim()
+    .split('\n')
+    .filter((l) => !l.startsWith('ocikit: note:'));
+  if (lines.length !== 1 || !/^ocikit: /.test(lines[0]!) || !re.test(lines[0]!))
+    throw new Error(`expected one ocikit: line matching ${re}, got:\n${stderr}`);
 }

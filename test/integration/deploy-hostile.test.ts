@@ -11,7 +11,7 @@ import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { byPath } from '../helpers/deploy-oracle.js';
+import { byPath, oneLine } from '../helpers/deploy-oracle.js';
 import { gzipOf, sha, type TestLayer, writeDeployImage } from '../helpers/deploy-image.js';
 import { type LayerTarEntry, layerTar } from '../helpers/layer-tar.js';
 import { runNode } from '../helpers/process.js';
@@ -56,16 +56,6 @@ async function setup(
 
 const run = (root: string, ...more: string[]) =>
   runNode([BIN, 'deploy', '--inputs', 'inputs.json', '--tree', 'tree', ...more], { cwd: root });
-
-function oneLine(stderr: string, re: RegExp): void {
-  const lines = stderr
-    .trim()
-    .split('\n')
-    .filter((l) => !l.startsWith('ocikit: note:'));
-  assert.equal(lines.length, 1, stderr);
-  assert.match(lines[0]!, /^ocikit: /);
-  assert.match(lines[0]!, re);
-}
 
 describe('ocikit deploy: hostile layers', () => {
   const TMPNAME = `ocikit-hostile-victim-${process.pid}`;
