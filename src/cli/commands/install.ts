@@ -1,5 +1,5 @@
 /**
- * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--json]`:
+ * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--jobs N] [--json]`:
  * the `org.osbuild.skopeo` stage as a command (library: `install.ts`).
  *
  * Relative `path` values in INPUTS.json are taken relative to the file's directory. Progress goes
@@ -11,7 +11,7 @@
 import * as path from 'node:path';
 import { type InstallSummary, install } from '../../install/install.js';
 import { OcikitError } from '../../errors.js';
-import { type Command, parse, println, readJsonArg, rebasePaths } from '../command.js';
+import { type Command, parse, parseJobs, println, readJsonArg, rebasePaths } from '../command.js';
 import { createProgressRenderer } from '../progress.js';
 
 /** The text summary printed without `--json`. */
@@ -34,7 +34,8 @@ export function formatSummary(s: InstallSummary): string {
 
 export const command: Command = {
   name: 'install',
-  usage: `Usage: ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--json]
+  usage: `Usage: ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR]
+                      [--jobs N] [--json]
 
 Copies every image of an osbuild container stage's inputs into TREE, as the
 org.osbuild.skopeo stage does. OPTIONS.json holds the stage options:
@@ -53,6 +54,9 @@ Options:
   --options FILE   the stage's options
   --tree DIR       the tree to install into (must exist)
   --runroot DIR    run root of the destination store (default /run/containers/storage)
+  --jobs N         containers-storage: images copied at once, one skopeo each (default 2;
+                   1 copies them one after another); progress stays per image, the summary
+                   in input order, and after a failure no further copy starts
   --json           print the summary as JSON
 
 Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 failed,
@@ -66,6 +70,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         options: { type: 'string' },
         tree: { type: 'string' },
         runroot: { type: 'string' },
+        jobs: { type: 'string' },
         json: { type: 'boolean' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -74,6 +79,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
       if (values[flag] === undefined || values[flag] === '')
         throw new OcikitError('USAGE', `install: --${flag} is required`);
     }
+    const jobs = parseJobs('install', values.jobs);
     const inputsFile = values.inputs as string;
     const inputs = rebasePaths(
       await readJsonArg(inputsFile, ctx.cwd, 'inputs file'),
@@ -90,6 +96,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         runroot: values.runroot ? path.resolve(ctx.cwd, values.runroot) : undefined,
         tmpdir: ctx.env.TMPDIR ? path.resolve(ctx.cwd, ctx.env.TMPDIR) : undefined,
         signal: ctx.signal,
+        jobs,
         onProgress: progress.onProgress,
       });
     } finally {
