@@ -19,7 +19,7 @@ import type { ResolvedImage } from '../osbuild/inputs.js';
 import { type StorageDestination, isOverlayDriver } from '../osbuild/stage-options.js';
 import { unmountIfMounted } from '../tools/mounts.js';
 import { type PlatformOverride, skopeoCopy, skopeoInspectRaw } from '../tools/skopeo.js';
-import { storedImageId } from '../transports/containers-storage/image-records.js';
+import { storedImageId, storedName } from '../transports/containers-storage/image-records.js';
 import { resolveDirManifest } from '../transports/dir/read.js';
 import { withOciArchive } from '../transports/oci-archive/read.js';
 import { formatImageReference } from '../transports/reference.js';
@@ -127,11 +127,12 @@ export async function installToStorage(
 }
 
 /**
- * How many skopeo copies run at once: `jobs`, or 1 when two images carry the same name (the later
- * one must end up holding it, as when they are copied in input order).
+ * How many skopeo copies run at once: `jobs`, or 1 when two images carry the same name as the
+ * store records it (`foo` and `docker.io/library/foo:latest` are one name): the later one must
+ * end up holding it, as when they are copied in input order.
  */
 export function storeJobs(images: readonly ResolvedImage[], jobs = 1): number {
-  const names = new Set(images.map((i) => i.name));
+  const names = new Set(images.map((i) => storedName(i.name)));
   return names.size < images.length ? 1 : Math.max(1, Math.min(jobs, images.length));
 }
 

@@ -20,5 +20,6 @@ describe('storeJobs', () => {
   });
   it('is 1 when two images share a name', () => {
     assert.equal(storeJobs(images('a', 'b', 'a'), 4), 1);
+    assert.equal(storeJobs(images('foo', 'b', 'docker.io/library/foo:latest'), 4), 1);
   });
 });
