@@ -8,14 +8,15 @@
 //   - ocikit: `ocikit install --jobs 2` (two skopeo copies at a time into the store);
 //   - the reference's way (osbuild's org.osbuild.skopeo stage): one
 //     `skopeo copy dir:… containers-storage:[vfs@…]NAME` after another, the same six;
-//   - for information, `ocikit install --jobs 1` (ocikit's own cost over the plain sequence).
+//   - for information, `ocikit install --jobs 1` (ocikit's own cost over the plain sequence), and
+//     plain `skopeo copy` JOBS at a time without ocikit (what concurrency can give on this host now).
 // Both tools get the same HOME (permissive policy) and the same TMPDIR/--tmpdir file system.
 // Prints mean ± sd and the ratio sequence/ocikit (target ≥ 1.2x); checks both stores hold the
 // same images (names, IDs, digests).
 //
 // Usage: npm run build && node bench/install-storage.mjs [--runs 3] [--size-mb 32] [--images 6] [--jobs 2]
 // Needs: skopeo, podman. Everything lives under a temporary directory, removed at the end.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -90,6 +91,27 @@ try {
     }
     return s;
   };
+  // For information: JOBS plain skopeo copies at a time, no ocikit (the ceiling of --jobs JOBS).
+  const batches = async (tag) => {
+    const store = join(work, `${tag}-tree`, STORE);
+    const runroot = join(work, `${tag}-run`);
+    const t0 = process.hrtime.bigint();
+    for (let k = 0; k < images.length; k += JOBS) {
+      await Promise.all(
+        images.slice(k, k + JOBS).map((img) => {
+          const dest = `containers-storage:[vfs@${store}+${runroot}]${img.name}`;
+          const child = spawn('skopeo', ['--tmpdir', tmp, 'copy', '--quiet', `dir:${img.dir}`, dest], {
+            env,
+            stdio: 'ignore',
+          });
+          return new Promise((res, rej) =>
+            child.on('exit', (c) => (c === 0 ? res() : rej(new Error(`skopeo exited ${c}`)))),
+          );
+        }),
+      );
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e9;
+  };
   const podmanImages = (tag) => podmanImageLines(join(work, `${tag}-tree`, STORE), join(work, `${tag}-run`), env);
   const clean = async (tag) => {
     for (const p of ['tree', 'run']) await rm(join(work, `${tag}-${p}`), { recursive: true, force: true });
@@ -98,14 +120,17 @@ try {
   const o = [];
   const s = [];
   const o1 = [];
+  const q = [];
   for (let i = -1; i < RUNS; i++) {
     const a = await ocikit('o', JOBS);
     const b = await sequence('s');
     const c = await ocikit('p', 1);
+    const d = await batches('q');
     if (i >= 0) {
       o.push(a);
       s.push(b);
       o1.push(c);
+      q.push(d);
     }
     if (i === -1) {
       const x = podmanImages('o');
@@ -113,7 +138,7 @@ try {
       if (x.length !== IMAGES || JSON.stringify(x) !== JSON.stringify(y))
         throw new Error(`the stores differ:\n${x.join('\n')}\n---\n${y.join('\n')}`);
     }
-    for (const tag of ['o', 's', 'p']) await clean(tag);
+    for (const tag of ['o', 's', 'p', 'q']) await clean(tag);
   }
   console.log(
     `\n${IMAGES} images of ${SIZE_MB} MiB into one fresh vfs store, ${RUNS} runs each (interleaved, after a warm-up):`,
@@ -121,6 +146,7 @@ try {
   console.log(`  ocikit install --jobs ${JOBS}:             ${fmt(o)}`);
   console.log(`  skopeo copy, one after another: ${fmt(s)}`);
   console.log(`  ocikit install --jobs 1:        ${fmt(o1)}`);
+  console.log(`  skopeo copy, ${JOBS} at a time:       ${fmt(q)} (the ceiling, no ocikit)`);
   console.log(`  ratio sequence/ocikit:          ${(mean(s) / mean(o)).toFixed(2)}x (target >= 1.2x)`);
 } finally {
   await rm(work, { recursive: true, force: true });
