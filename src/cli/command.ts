@@ -65,6 +65,18 @@ export function println(stream: NodeJS.WritableStream, text = ''): void {
   stream.write(`${text}\n`);
 }
 
+/**
+ * The value of a `--jobs N` option: undefined when absent, else a whole number from 1 to 64.
+ * @throws OcikitError `USAGE`.
+ */
+export function parseJobs(command: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!/^[1-9][0-9]*$/.test(value) || n > 64)
+    throw new OcikitError('USAGE', `${command}: --jobs ${JSON.stringify(value)} is not a number from 1 to 64`);
+  return n;
+}
+
 /** The largest JSON document a command reads (inputs, options, sources are far smaller). */
 export const MAX_JSON_ARG = 64 * 1024 * 1024;
 

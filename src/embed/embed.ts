@@ -74,7 +74,10 @@ export interface EmbedRequest
   readonly dryRun?: boolean | undefined;
   /** Where temporary directories go. */
   readonly tmpdir?: string | undefined;
-  /** Parallel downloads and resolves (default 4). */
+  /**
+   * Parallel downloads and resolves (default 4); also the skopeo copies into a store at once
+   * (install's `jobs`, default 2).
+   */
   readonly jobs?: number | undefined;
   /** The host: environment (cache, configuration lookups), uid. */
   readonly host?: HostEnv | undefined;
@@ -380,6 +383,7 @@ async function installPhase(
               runroot,
               tmpdir: req.tmpdir,
               signal: req.signal,
+              jobs: req.jobs,
               onProgress: (event) => req.onProgress?.({ phase: 'install', event }),
             })
           ).images,

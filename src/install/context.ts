@@ -56,4 +56,6 @@ export interface InstallContext {
   /** How to run skopeo (the binary; the install's signal). */
   readonly skopeo: SkopeoOptions;
   readonly onProgress: ((event: InstallProgress) => void) | undefined;
+  /** containers-storage: how many skopeo copies run at once (undefined: one after another). */
+  readonly jobs?: number | undefined;
 }

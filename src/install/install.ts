@@ -4,7 +4,7 @@
  *
  * This module validates the request (options, tree, inputs), places the destination inside the
  * tree, builds the one {@link InstallContext} the install runs with, and hands over to
- * `to-storage.ts` (containers-storage: skopeo copies, one per image) or `to-layout.ts` (oci,
+ * `to-storage.ts` (containers-storage: skopeo copies, one per image, a few at a time) or `to-layout.ts` (oci,
  * oci-archive and dir: written natively, all images into the one destination). The behaviour
  * users rely on is in the TSDoc of {@link install} and in docs/install.md.
  */
@@ -47,7 +47,16 @@ export interface InstallRequest {
    * output reaches {@link InstallRequest.onProgress}; {@link InstallRequest.signal} stops it.
    */
   readonly skopeo?: SkopeoOptions | undefined;
+  /**
+   * containers-storage: how many images are copied at once, one skopeo process each (default 2;
+   * 1 copies them one after another, in input order). Progress stays
+   * per image and the summary in input order; after a failure no further copy starts.
+   */
+  readonly jobs?: number | undefined;
 }
+
+/** The default of {@link InstallRequest.jobs}: two concurrent skopeo copies into one store. */
+const DEFAULT_STORE_JOBS = 2;
 
 /**
  * What {@link install} did.
@@ -108,6 +117,9 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
     throw fromSystemError(err, 'tree', tree);
   }
   if (!st.isDirectory()) throw new OcikitError('INVALID_INPUT', `tree ${tree} is not a directory`);
+  const jobs = req.jobs ?? DEFAULT_STORE_JOBS;
+  if (!Number.isInteger(jobs) || jobs < 1)
+    throw new OcikitError('INVALID_INPUT', `jobs ${JSON.stringify(jobs)} is not a positive integer`);
   const images = await resolveContainersInput(req.inputs);
   throwIfInterrupted(req.signal, 'install');
   const ctx: InstallContext = {
@@ -117,6 +129,7 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
     removeSignatures: options.removeSignatures,
     skopeo: { tmpdir: req.tmpdir, ...req.skopeo, signal: req.signal ?? req.skopeo?.signal },
     onProgress: req.onProgress,
+    jobs,
   };
   const dest = options.destination;
   const summary = (location: string, installed: readonly InstalledImageSummary[]): InstallSummary => ({

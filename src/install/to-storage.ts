@@ -9,6 +9,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
 import { withDirInside } from '../internal/dir-handle.js';
+import { runPool } from '../internal/pool.js';
 import { sha256 } from '../model/digest.js';
 import { guessMediaType, manifestDigest } from '../model/manifest.js';
 import { chooseInstance, platformString } from '../model/platform.js';
@@ -18,7 +19,7 @@ import type { ResolvedImage } from '../osbuild/inputs.js';
 import { type StorageDestination, isOverlayDriver } from '../osbuild/stage-options.js';
 import { unmountIfMounted } from '../tools/mounts.js';
 import { type PlatformOverride, skopeoCopy, skopeoInspectRaw } from '../tools/skopeo.js';
-import { storedImageId } from '../transports/containers-storage/image-records.js';
+import { storedImageId, storedName } from '../transports/containers-storage/image-records.js';
 import { resolveDirManifest } from '../transports/dir/read.js';
 import { withOciArchive } from '../transports/oci-archive/read.js';
 import { formatImageReference } from '../transports/reference.js';
@@ -32,7 +33,12 @@ interface Identity {
 }
 
 /**
- * Installs every image into the store `store` (inside `tree`) of `dest`, one after the other.
+ * Installs every image into the store `store` (inside `tree`) of `dest`, one skopeo copy per
+ * image, at most `ctx.jobs` at a time ({@link storeJobs}). containers/storage serializes the
+ * writers of one store with its lock files (layers, images), and a layer or image another copy
+ * created meanwhile is taken as it is (`ErrDuplicateID`), so images sharing layers end up the
+ * same as copied one after another. After a failure no further copy starts, the running ones
+ * finish, then the first failure is thrown; the summaries are in input order.
  * - `dir` images and containers-storage inputs: SOURCE is lent by `withContainerSource`. A dir
  *   image that came with a manifest list is copied from the merged view (so the list digest lands
  *   in the image's RepoDigests), and the override flags carry the platform of the image's own
@@ -68,38 +74,43 @@ export async function installToStorage(
     const results: InstalledImageSummary[] = [];
     // The store as reported (its path) and as skopeo writes to it (through this process's descriptor).
     const spec = (graphroot: string) => ({ driver: dest.storageDriver, graphroot, runroot: ctx.runroot });
-    try {
-      for (const [index, image] of images.entries()) {
-        throwIfInterrupted(ctx.signal, 'install');
-        const ref = (graphroot: string) =>
-          formatImageReference({ transport: 'containers-storage', store: spec(graphroot), image: image.name });
-        const refs = { shown: ref(store), written: ref(held.procForChild), store: held.proc };
-        const copy = (source: string, id: Identity | null, platform?: PlatformOverride) =>
-          copyToStore(source, refs, { index, count: images.length, image, id, platform }, ctx);
-        if (image.format === 'oci-archive') {
-          const summary = await withOciArchive(
-            image.filepath,
-            (reader, layout) =>
-              copy(formatImageReference({ transport: 'oci', path: layout }), {
-                imageId: reader.manifest.config.digest,
-                manifestDigest: reader.manifest.digest,
-                listDigest: null,
-              }),
-            { tmpdir: ctx.tmpdir, signal: ctx.signal },
-          );
-          results.push(summary);
-          continue;
-        }
-        const summary = await withContainerSource(
-          image,
-          async (src) => {
-            const id = await identify(image, src);
-            return copy(src.source, id, platformOverride(image, src));
-          },
-          { runroot: ctx.runroot, tmpdir: ctx.tmpdir },
+    const one = async (image: ResolvedImage, index: number): Promise<InstalledImageSummary> => {
+      throwIfInterrupted(ctx.signal, 'install');
+      // Reported when the image takes its place among the copies (in input order), before its
+      // source is prepared.
+      ctx.onProgress?.({ index, count: images.length, name: image.name, bytes: 0, total: null, phase: 'start' });
+      const ref = (graphroot: string) =>
+        formatImageReference({ transport: 'containers-storage', store: spec(graphroot), image: image.name });
+      const refs = { shown: ref(store), written: ref(held.procForChild), store: held.proc };
+      const copy = (source: string, id: Identity | null, platform?: PlatformOverride) =>
+        copyToStore(source, refs, { index, count: images.length, image, id, platform }, ctx);
+      if (image.format === 'oci-archive') {
+        return withOciArchive(
+          image.filepath,
+          (reader, layout) =>
+            copy(formatImageReference({ transport: 'oci', path: layout }), {
+              imageId: reader.manifest.config.digest,
+              manifestDigest: reader.manifest.digest,
+              listDigest: null,
+            }),
+          { tmpdir: ctx.tmpdir, signal: ctx.signal },
         );
-        results.push(summary);
       }
+      return withContainerSource(
+        image,
+        async (src) => {
+          const id = await identify(image, src);
+          return copy(src.source, id, platformOverride(image, src));
+        },
+        { runroot: ctx.runroot, tmpdir: ctx.tmpdir },
+      );
+    };
+    try {
+      // Summaries land by input position, whatever order the copies finish in.
+      const tasks = images.map((image, index) => async () => {
+        results[index] = await one(image, index);
+      });
+      await runPool(tasks, storeJobs(images, ctx.jobs));
     } finally {
       if (overlay) await unmountIfMounted(overlayDir);
     }
@@ -113,6 +124,16 @@ export async function installToStorage(
     await held.verify();
     return results;
   });
+}
+
+/**
+ * How many skopeo copies run at once: `jobs`, or 1 when two images carry the same name as the
+ * store records it (`foo` and `docker.io/library/foo:latest` are one name): the later one must
+ * end up holding it, as when they are copied in input order.
+ */
+export function storeJobs(images: readonly ResolvedImage[], jobs = 1): number {
+  const names = new Set(images.map((i) => storedName(i.name)));
+  return names.size < images.length ? 1 : Math.max(1, Math.min(jobs, images.length));
 }
 
 /** The destination of one copy: as reported, as given to skopeo, and the store for this process. */
@@ -143,7 +164,6 @@ async function copyToStore(
   ctx: InstallContext,
 ): Promise<InstalledImageSummary> {
   const base = { index: job.index, count: job.count, name: job.image.name, bytes: 0, total: null };
-  ctx.onProgress?.({ ...base, phase: 'start' });
   // skopeo reports its steps ("Copying blob …") on stdout and problems on stderr.
   const status = (chunk: string) => {
     const line = chunk

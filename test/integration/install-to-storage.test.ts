@@ -45,7 +45,8 @@ describe('install into containers-storage', () => {
           [b.configDigest]: { format: 'dir', name: 'localhost/b:v1' },
         }),
         storageOptions(),
-        { onProgress: (p) => events.push(p) },
+        // One copy after the other (jobs 1), so the events come in this fixed sequence.
+        { jobs: 1, onProgress: (p) => events.push(p) },
       ),
     );
     assert.equal(summary.destination.type, 'containers-storage');

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { OcikitError } from '../../errors.js';
 import { type EmbedDestinationType, type EmbedSummary, embed } from '../../embed/embed.js';
 import { escapeControl } from '../../internal/text.js';
-import { type Command, parse, println } from '../command.js';
+import { type Command, parse, parseJobs, println } from '../command.js';
 import { type ProgressStream, createFetchProgressRenderer, createProgressRenderer } from '../progress.js';
 
 const DESTS = ['containers-storage', 'oci', 'oci-archive', 'dir'];
@@ -47,7 +47,8 @@ Options:
                    (the store storage.conf names): checked there, not fetched, installed from it
   --registries-conf FILE, --authfile FILE, --cert-dir DIR, --policy FILE, --insecure-policy
                    as ocikit fetch
-  --jobs N         parallel resolves and downloads (default 4)
+  --jobs N         parallel resolves and downloads (default 4), and skopeo copies into
+                   the store (default 2)
   --dry-run        resolve and print the plan: fetch nothing, write nothing
   --json           print one JSON summary`;
 
@@ -154,9 +155,7 @@ export const command: Command = {
     const tls = values['tls-verify'];
     if (tls !== undefined && tls !== 'true' && tls !== 'false')
       throw new OcikitError('USAGE', `embed: --tls-verify must be true or false, not ${JSON.stringify(tls)}`);
-    const jobs = values.jobs === undefined ? undefined : Number(values.jobs);
-    if (values.jobs !== undefined && (!/^[1-9][0-9]*$/.test(values.jobs) || (jobs ?? 0) > 64))
-      throw new OcikitError('USAGE', `embed: --jobs ${JSON.stringify(values.jobs)} is not a number from 1 to 64`);
+    const jobs = parseJobs('embed', values.jobs);
     if (positionals.length === 0 && values.from === undefined && !values['bound-images'])
       throw new OcikitError('USAGE', 'embed: expected REF..., --from FILE or --bound-images');
     const abs = (p: string | undefined) => (p === undefined ? undefined : path.resolve(ctx.cwd, p));

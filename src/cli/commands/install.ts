@@ -1,5 +1,5 @@
 /**
- * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--cache DIR] [--json]`:
+ * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--cache DIR] [--jobs N] [--json]`:
  * the `org.osbuild.skopeo` stage as a command (library: `install.ts`).
  *
  * INPUTS.json is the runtime form osbuild hands the stage, or the manifest form (`origin:
@@ -17,7 +17,7 @@ import * as path from 'node:path';
 import { type InstallSummary, install } from '../../install/install.js';
 import { OcikitError } from '../../errors.js';
 import { manifestFormInputs, readHostStore, withRuntimeInputs } from '../../osbuild/runtime-inputs.js';
-import { type Command, parse, println, readJsonArg, rebasePaths } from '../command.js';
+import { type Command, parse, parseJobs, println, readJsonArg, rebasePaths } from '../command.js';
 import { createProgressRenderer } from '../progress.js';
 
 /** The text summary printed without `--json`. */
@@ -40,7 +40,8 @@ export function formatSummary(s: InstallSummary): string {
 
 export const command: Command = {
   name: 'install',
-  usage: `Usage: ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--json]
+  usage: `Usage: ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR]
+                      [--cache DIR] [--jobs N] [--json]
 
 Copies every image of an osbuild container stage's inputs into TREE, as the
 org.osbuild.skopeo stage does. OPTIONS.json holds the stage options:
@@ -61,6 +62,9 @@ Options:
   --options FILE   the stage's options
   --tree DIR       the tree to install into (must exist)
   --runroot DIR    run root of the destination store (default /run/containers/storage)
+  --jobs N         containers-storage: images copied at once, one skopeo each (default 2;
+                   1 copies them one after another); progress stays per image, the summary
+                   in input order, and after a failure no further copy starts
   --json           print the summary as JSON
 
 Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 failed,
@@ -75,6 +79,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         tree: { type: 'string' },
         runroot: { type: 'string' },
         cache: { type: 'string' },
+        jobs: { type: 'string' },
         json: { type: 'boolean' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -83,6 +88,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
       if (values[flag] === undefined || values[flag] === '')
         throw new OcikitError('USAGE', `install: --${flag} is required`);
     }
+    const jobs = parseJobs('install', values.jobs);
     const inputsFile = values.inputs as string;
     const raw = await readJsonArg(inputsFile, ctx.cwd, 'inputs file');
     const groups = manifestFormInputs(raw, inputsFile);
@@ -114,6 +120,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
           runroot: values.runroot ? path.resolve(ctx.cwd, values.runroot) : undefined,
           tmpdir,
           signal: ctx.signal,
+          jobs,
           onProgress: progress.onProgress,
         }),
       );
