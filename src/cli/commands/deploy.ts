@@ -9,11 +9,11 @@
  * `--json`, as the `DeploySummary`. SIGINT aborts the deploy; a staged tree is left empty.
  */
 import * as path from 'node:path';
-import { type DeploySummary, deploy } from '../../deploy/deploy.js';
+import { type DeployProgress, type DeploySummary, deploy } from '../../deploy/deploy.js';
 import { parseDeployStageOptions } from '../../deploy/options.js';
 import { OcikitError } from '../../errors.js';
 import { type Command, parse, println, readJsonArg, rebasePaths } from '../command.js';
-import { createProgressRenderer, formatBytes } from '../progress.js';
+import { type ProgressStream, createProgressRenderer, formatBytes } from '../progress.js';
 
 /** The text summary printed without `--json`. */
 export function formatDeploySummary(s: DeploySummary): string {
@@ -30,6 +30,27 @@ export function formatDeploySummary(s: DeploySummary): string {
   if (s.excluded.length > 0) lines.push(`  excluded   ${s.excluded.join(', ')}`);
   for (const w of s.warnings) lines.push(`  warning    ${w.path ? `${w.path}: ` : ''}${w.detail}`);
   return lines.join('\n');
+}
+
+/**
+ * The deploy's progress line on a terminal (nothing otherwise): per layer, `[layer i/n]`, the
+ * compressed bytes read of the blob's size, and the entries applied so far.
+ */
+export function deployProgressRenderer(stream: ProgressStream) {
+  const r = createProgressRenderer(stream);
+  return {
+    onProgress: (e: DeployProgress) =>
+      r.onProgress({
+        index: e.layer,
+        count: e.layers,
+        name: `layer ${e.digest.slice(7, 19)}`,
+        phase: e.phase,
+        bytes: e.bytes,
+        total: e.total,
+        status: `${e.entries} entries`,
+      }),
+    finish: () => r.finish(),
+  };
 }
 
 export const command: Command = {
@@ -83,7 +104,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 deployed, 1 fa
     const stage = parseDeployStageOptions(
       values.options === undefined ? {} : await readJsonArg(values.options, ctx.cwd, 'options file'),
     );
-    const progress = createProgressRenderer(ctx.stderr);
+    const progress = deployProgressRenderer(ctx.stderr);
     let summary: DeploySummary;
     try {
       summary = await deploy(
@@ -93,16 +114,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 deployed, 1 fa
         {
           signal: ctx.signal,
           tmpdir: ctx.env.TMPDIR ? path.resolve(ctx.cwd, ctx.env.TMPDIR) : undefined,
-          onProgress: (e) =>
-            progress.onProgress({
-              index: e.layer,
-              count: e.layers,
-              name: `layer ${e.digest.slice(7, 19)}`,
-              phase: e.phase,
-              bytes: e.bytes,
-              total: e.total,
-              status: `${e.entries} entries`,
-            }),
+          onProgress: progress.onProgress,
         },
       );
     } finally {
