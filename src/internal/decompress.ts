@@ -59,6 +59,12 @@ export class TrailingDataError extends OcikitError {
 
 /** Input handed to a decoder at once, at most (deflate expands at most ~1032:1). */
 const PIECE = 64 * 1024;
+/**
+ * Compressed input handed to zlib per write: large, so that zlib keeps decompressing in the thread
+ * pool (up to {@link INFLATE_AHEAD}) while the reader is busy, without waiting for the next write;
+ * zlib's output stays in chunks of {@link INFLATE_CHUNK} and under backpressure whatever the piece.
+ */
+const INFLATE_PIECE = 1024 * 1024;
 
 /** A pull source over an async iterable that can put bytes back and stay drainable after a decoder stops. */
 class ByteSource {
@@ -257,14 +263,20 @@ async function readGzipHeader(src: ByteSource, what: string): Promise<void> {
  * in a few thousand pieces per GB (each piece is one turn through the async pipeline).
  */
 const INFLATE_CHUNK = 256 * 1024;
+/**
+ * How far zlib may decompress ahead of the reader: while the reader applies many small files it
+ * is the slower side and zlib fills this; while it writes big files it is the faster one and
+ * drains it. A few chunks of lookahead leave the reader idle far less (bounded memory: 16 MiB).
+ */
+const INFLATE_AHEAD = 16 * 1024 * 1024;
 
 /** The raw deflate data of one member; the bytes after it are put back into `src`. */
 async function* inflateMember(src: ByteSource, what: string): AsyncGenerator<Buffer> {
-  const inf = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK });
+  const inf = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: INFLATE_AHEAD } as zlib.ZlibOptions);
   let fed = 0;
   const feeding = (async () => {
     for (;;) {
-      const b = await src.next(PIECE);
+      const b = await src.next(INFLATE_PIECE);
       if (b === undefined) {
         inf.end();
         return;
