@@ -170,7 +170,7 @@ try {
     spawnSync('sync');
   }
   console.log(
-    `\n${SMALL ? 'small' : 'realistic'} image, ${layers.length} gzip layers, ${RUNS} runs each (interleaved, after a warm-up):`,
+    `\n${SMALL ? 'small' : 'realistic'} image, ${layers.length} gzip layers, ${RUNS} runs each (interleaved, after a warm-up), on ${onTmpfs ? 'tmpfs' : 'disk'}:`,
   );
   console.log('  tool                 min       median');
   for (const [k, xs] of Object.entries(times))
