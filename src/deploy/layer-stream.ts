@@ -181,7 +181,13 @@ export async function streamLayer(
   blob.on('error', (e) => check.destroy(e));
   blob.pipe(check);
   try {
-    const dec = await decompressLayer(counted(check, opts), { what, zstd: opts.zstd, signal: opts.signal });
+    // The DiffID below covers every decompressed byte (R7), so gzip's own CRC is not computed again.
+    const dec = await decompressLayer(counted(check, opts), {
+      what,
+      zstd: opts.zstd,
+      signal: opts.signal,
+      gzipCrc: false,
+    });
     if (dec.compression !== plan.declared) {
       opts.warn({
         code: 'compression-mismatch',

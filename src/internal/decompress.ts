@@ -33,6 +33,13 @@ export interface DecompressOptions {
   readonly zstd?: ZstdDecoder | undefined;
   /** Stops the `zstd` binary. */
   readonly signal?: AbortSignal | undefined;
+  /**
+   * Check each gzip member's CRC-32 (default true). A caller that hashes the whole decompressed
+   * stream and compares it with a digest it trusts (a layer's DiffID, deploy R7) may turn it off:
+   * that check is strictly stronger and covers the same bytes, and the CRC is one more pass over
+   * them on the main thread. The member's length (ISIZE) is checked either way.
+   */
+  readonly gzipCrc?: boolean | undefined;
 }
 
 /** A decompressed stream. */
@@ -161,7 +168,8 @@ export async function decompressLayer(source: AsyncIterable<Buffer>, opts: Decom
   const compression = detectLayerCompression(head);
   const drainSource = () => src.drain();
   if (compression === 'none') return { compression, decoder: undefined, chunks: src.chunks(), drainSource };
-  if (compression === 'gzip') return { compression, decoder: undefined, chunks: gunzip(src, opts.what), drainSource };
+  if (compression === 'gzip')
+    return { compression, decoder: undefined, chunks: gunzip(src, opts.what, opts.gzipCrc ?? true), drainSource };
   const decoder = opts.zstd ?? (await defaultZstdDecoder());
   return { compression, decoder, chunks: unzstd(src, decoder, opts), drainSource };
 }
@@ -272,7 +280,10 @@ const INFLATE_AHEAD = 16 * 1024 * 1024;
 
 /** The raw deflate data of one member; the bytes after it are put back into `src`. */
 async function* inflateMember(src: ByteSource, what: string): AsyncGenerator<Buffer> {
-  const inf = zlib.createInflateRaw({ chunkSize: INFLATE_CHUNK, readableHighWaterMark: INFLATE_AHEAD } as zlib.ZlibOptions);
+  const inf = zlib.createInflateRaw({
+    chunkSize: INFLATE_CHUNK,
+    readableHighWaterMark: INFLATE_AHEAD,
+  } as zlib.ZlibOptions);
   let fed = 0;
   const feeding = (async () => {
     for (;;) {
@@ -310,7 +321,7 @@ async function* inflateMember(src: ByteSource, what: string): AsyncGenerator<Buf
   }
 }
 
-async function* gunzip(src: ByteSource, what: string): AsyncGenerator<Buffer> {
+async function* gunzip(src: ByteSource, what: string, checkCrc: boolean): AsyncGenerator<Buffer> {
   for (let member = 0; ; member++) {
     if (member > 0) {
       const next = await src.read(2);
@@ -333,13 +344,13 @@ async function* gunzip(src: ByteSource, what: string): AsyncGenerator<Buffer> {
     let crc = 0;
     let size = 0;
     for await (const b of inflateMember(src, what)) {
-      crc = zlib.crc32(b, crc);
+      if (checkCrc) crc = zlib.crc32(b, crc);
       size = (size + b.length) % 0x100000000;
       yield b;
     }
     const trailer = await src.read(8);
     if (trailer.length < 8) throw corrupt(what, 'gzip', new Error('unexpected end of file'));
-    if (trailer.readUInt32LE(0) !== crc >>> 0) throw corrupt(what, 'gzip', new Error('crc mismatch'));
+    if (checkCrc && trailer.readUInt32LE(0) !== crc >>> 0) throw corrupt(what, 'gzip', new Error('crc mismatch'));
     if (trailer.readUInt32LE(4) !== size) throw corrupt(what, 'gzip', new Error('length mismatch'));
   }
 }
