@@ -14,38 +14,19 @@
 //
 // Usage: npm run build && node bench/embed.mjs [--runs 3] [--size-mb 100]
 // Needs: docker-registry, skopeo, podman. Everything lives under a temporary directory, removed.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { mean, meanSd as fmt, numberOption, timed } from './bench-util.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
-const opt = (name, dflt) => {
-  const i = args.indexOf(name);
-  return i >= 0 ? Number(args[i + 1]) : dflt;
-};
-const RUNS = opt('--runs', 3);
-const SIZE_MB = opt('--size-mb', 100);
+const RUNS = numberOption(args, '--runs', 3);
+const SIZE_MB = numberOption(args, '--size-mb', 100);
 const OCIKIT = join(root, 'bin', 'ocikit');
 const { startRegistry, pushDir } = await import(join(root, 'dist/test/helpers/registry.js'));
-
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const sd = (xs) => Math.sqrt(xs.reduce((a, x) => a + (x - mean(xs)) ** 2, 0) / Math.max(1, xs.length - 1));
-const fmt = (xs) => `${mean(xs).toFixed(2)} s ± ${sd(xs).toFixed(2)}`;
-
-function run(argv, env) {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(argv[0], argv.slice(1), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    encoding: 'utf8',
-    maxBuffer: 16 * 1024 * 1024,
-    env: env ?? process.env,
-  });
-  const s = Number(process.hrtime.bigint() - t0) / 1e9;
-  if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status ?? r.signal}): ${r.stderr}`);
-  return { s, stdout: r.stdout };
-}
+const run = (argv, env) => timed(argv, env ?? process.env);
 
 const gen = (dir, sizeMb, layers, seed) =>
   JSON.parse(
