@@ -31,7 +31,7 @@ export interface TreeDir {
   readonly segs: readonly Buffer[];
 }
 
-/** `b` for messages: bytes outside printable ASCII, and `\`, as `\xHH` (the listing's escape, deploy.md §6). */
+/** `b` for messages: bytes outside printable ASCII, and `\`, as `\xHH` (the escape of the canonical listing, docs/deploy.md). */
 export function showPath(b: Buffer): string {
   let out = '';
   for (const c of b)

@@ -1,6 +1,6 @@
 /**
- * The layer applier against the application cases of the deploy corpus (docs/research/deploy.md
- * §4): each case feeds layer entries and compares the tree's canonical listing (§6) with the
+ * The layer applier against the application cases of the deploy corpus (docs/deploy.md, the
+ * case numbers): each case feeds layer entries and compares the tree's canonical listing with the
  * expected one. Case numbers are in the test names.
  */
 import assert from 'node:assert/strict';

@@ -8,12 +8,14 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { normalise } from '../../src/deploy/tree.js';
 import { isOcikitError } from '../../src/errors.js';
 import { applyLayers, deployLayers, dir, file, freshTree, hardlink, symlink } from '../helpers/layer-entries.js';
 import { listTree } from '../helpers/tree-listing.js';
 
-const ORACLE = '/work/shared/docs/research/deploy-list-tree.py';
+/** The listing in Python, an independent implementation the TypeScript one is checked against. */
+const ORACLE = fileURLToPath(new URL('../../../test/helpers/deploy-list-tree.py', import.meta.url));
 const names = (root: string) => listTree(root, { noMtime: true }).map((l) => l.split('\t').slice(0, 2).join(' '));
 const isCode = (code: string) => (e: unknown) => isOcikitError(e) && e.code === code;
 

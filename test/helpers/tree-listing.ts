@@ -1,6 +1,6 @@
 /**
- * The canonical listing of a deployed tree (deploy.md §6), a port of
- * docs/research/deploy-list-tree.py: one line per object, sorted by the raw bytes of its path,
+ * The canonical listing of a deployed tree (docs/deploy.md, "The canonical listing"), the same
+ * rules as test/helpers/deploy-list-tree.py (checked against it in test/deploy/tree.test.ts): one line per object, sorted by the raw bytes of its path,
  * TAB-separated `path type mode uid:gid size content mtime xattrs hardlink`. Never follows
  * symlinks. Paths are read as bytes, so names that are not UTF-8 list exactly.
  */

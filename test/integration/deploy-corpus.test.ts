@@ -1,5 +1,5 @@
 /**
- * The acceptance corpus of docs/deploy.md §4 end to end through `deploy()` and the real tools:
+ * The deploy acceptance corpus (case numbers as in docs/deploy.md) end to end through `deploy()` and the real tools:
  * small images written entry by entry (test/helpers/layer-tar.ts, entries in the case's order)
  * as `dir:` images, each deployed by ocikit and copied by skopeo into a vfs store and mounted by
  * podman, then compared by the canonical listing. Where the spec agrees with podman the two
