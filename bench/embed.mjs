@@ -18,7 +18,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { mean, meanSd as fmt, numberOption, timed } from './bench-util.mjs';
+import { mean, meanSd as fmt, numberOption, podmanImageLines, timed } from './bench-util.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const args = process.argv.slice(2);
@@ -116,26 +116,7 @@ try {
     }
     return s;
   };
-  const podmanImages = (tree, runroot) =>
-    JSON.parse(
-      run(
-        [
-          'podman',
-          '--root',
-          join(tree, 'var/lib/containers/storage'),
-          '--runroot',
-          runroot,
-          '--storage-driver',
-          'vfs',
-          'images',
-          '--format',
-          'json',
-        ],
-        env,
-      ).stdout,
-    )
-      .map((x) => `${x.Names?.[0]} ${x.Id}`)
-      .sort();
+  const podmanImages = (tree, runroot) => podmanImageLines(join(tree, 'var/lib/containers/storage'), runroot, env);
 
   const o = [];
   const s = [];

@@ -56,21 +56,15 @@ describe('deploy: every input format gives the same tree', { skip: !haveTool('sk
 
   it('dir, oci-archive, containers-storage and dir with its manifest list', async (t) => {
     if (!needTool(t, 'skopeo')) return;
+    /** skopeo copies the dir: image to `dest`, with the permissive policy of this suite. */
+    const copyTo = (dest: string) => runTool(['skopeo', '--policy', policy, 'copy', '--quiet', `dir:${img.dir}`, dest]);
     const expected = await deployed(t, img.inputs);
     assert.ok(expected.some((l) => l.startsWith('etc/os-release\t')));
     assert.ok(expected.some((l) => l.startsWith('opt/new\tf\t0600\t')));
 
     // oci-archive, written by skopeo from the dir: image
     await mkdir(join(root, 'archives'));
-    await runTool([
-      'skopeo',
-      '--policy',
-      policy,
-      'copy',
-      '--quiet',
-      `dir:${img.dir}`,
-      `oci-archive:${join(root, 'archives', 'img.tar')}:localhost/deploy-inputs:1`,
-    ]);
+    await copyTo(`oci-archive:${join(root, 'archives', 'img.tar')}:localhost/deploy-inputs:1`);
     const archive = {
       images: {
         path: join(root, 'archives'),
@@ -81,15 +75,7 @@ describe('deploy: every input format gives the same tree', { skip: !haveTool('sk
 
     // containers-storage: the host store osbuild's input hands the stage at <path>/storage
     const cs = join(root, 'cs');
-    await runTool([
-      'skopeo',
-      '--policy',
-      policy,
-      'copy',
-      '--quiet',
-      `dir:${img.dir}`,
-      `containers-storage:[vfs@${join(cs, 'storage')}+${join(root, 'run')}]localhost/deploy-inputs:1`,
-    ]);
+    await copyTo(`containers-storage:[vfs@${join(cs, 'storage')}+${join(root, 'run')}]localhost/deploy-inputs:1`);
     const storage = {
       images: {
         path: cs,
