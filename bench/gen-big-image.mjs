@@ -4,8 +4,10 @@
 //   N layers (default 3), each a tar holding one file `data/blob<i>.bin` of SIZE MiB (default 100)
 //   of AES-128-CTR keystream (incompressible, fixed key per layer), fixed tar metadata, gzip level 1;
 //   an OCI config and manifest; `version`, `manifest.json`, and blobs named by bare hex.
-// Usage: node bench/gen-big-image.mjs OUT_DIR [--size-mb 100] [--layers 3] [--seed S]
-// (--seed S: different bytes for a different S, so several distinct images can be made)
+// Usage: node bench/gen-big-image.mjs OUT_DIR [--size-mb 100] [--layers 3] [--seed S] [--shape LIST]
+// (--seed S: different bytes for a different S, so several distinct images can be made;
+//  --shape LIST: the layers' sizes in MiB instead, `SIZExCOUNT` repeating one, e.g. the
+//  bootc-shaped `160,16x8,0.5x55` of bench/fetch.mjs: 64 layers, as a chunked bootc image has)
 // Prints one JSON line: {dir, manifestDigest, configDigest, bytes, layers}.
 import { createCipheriv, createHash } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
@@ -28,7 +30,20 @@ const sizeMiB = opt('--size-mb', 100);
 const nLayers = opt('--layers', 3);
 const seedAt = args.indexOf('--seed');
 const seed = seedAt > 0 ? String(args[seedAt + 1]) : '';
-const size = Math.round(sizeMiB * 1024 * 1024);
+const shapeAt = args.indexOf('--shape');
+const sizes =
+  shapeAt > 0
+    ? String(args[shapeAt + 1])
+        .split(',')
+        .flatMap((part) => {
+          const [mib, count = '1'] = part.split('x');
+          return Array.from({ length: Number(count) }, () => Math.round(Number(mib) * 1024 * 1024));
+        })
+    : Array.from({ length: nLayers }, () => Math.round(sizeMiB * 1024 * 1024));
+if (sizes.length === 0 || sizes.some((n) => !Number.isInteger(n) || n <= 0)) {
+  console.error('gen-big-image.mjs: --shape wants sizes in MiB like 160,16x8,0.5x55');
+  process.exit(2);
+}
 
 function tarHeader(name, fileSize, dir) {
   const b = Buffer.alloc(512);
@@ -48,7 +63,7 @@ function tarHeader(name, fileSize, dir) {
   return b;
 }
 
-async function makeLayer(i, tmpFile) {
+async function makeLayer(i, size, tmpFile) {
   const diff = createHash('sha256');
   const blob = createHash('sha256');
   let blobSize = 0;
@@ -82,9 +97,9 @@ async function makeLayer(i, tmpFile) {
 await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 const layers = [];
-for (let i = 1; i <= nLayers; i++) {
+for (let i = 1; i <= sizes.length; i++) {
   const tmp = join(out, `layer${i}.tmp`);
-  const l = await makeLayer(i, tmp);
+  const l = await makeLayer(i, sizes[i - 1], tmp);
   await rename(tmp, join(out, l.digest.slice(7)));
   layers.push(l);
 }

@@ -20,6 +20,7 @@ import { MAX_MANIFEST_SIZE, manifestTooLarge } from '../model/manifest.js';
 import type { AuthLookupOptions } from '../auth/auth-files.js';
 import { type BlobSink, openBlobSink } from './blob-sink.js';
 import { type AuthClient, type RepositoryLocation, authedGet } from './transport/bearer.js';
+import { createBulkPool } from './transport/bulk.js';
 import { closeDispatchers } from './transport/dispatcher.js';
 import { hostEnvVars } from '../internal/host-env.js';
 import {
@@ -28,7 +29,7 @@ import {
   type RetryPolicy,
   contentRangeStart,
   describeError,
-  pumpBody,
+  pumpBodyTo,
   readBody,
   registryErrorText,
   retryBody,
@@ -69,7 +70,7 @@ export function createRegistryClient(opts: RegistryClientOptions = {}): Registry
     lowSpeed: lowSpeedLimit(lowSpeed),
     userAgent: userAgent ?? 'ocikit',
     auth,
-    connections: { env: hostEnvVars(auth), dispatchers: new Map() },
+    connections: { env: hostEnvVars(auth), dispatchers: new Map(), bulk: createBulkPool() },
     hosts: new Map(),
     tokens: new Map(),
     credentials: new Map(),
@@ -163,9 +164,10 @@ export async function downloadBlob(
     if (isOcikitError(err, 'NO_SPACE')) throw err;
     throw new OcikitError('IO', `${what}: ${describeError(err)}`, { cause: err });
   }
-  const consume = async (chunk: Buffer) => {
-    await sink.push(chunk);
+  const consume = (chunk: Buffer) => {
+    const wait = sink.take(chunk);
     opts.onBytes?.(chunk.length);
+    return wait;
   };
   try {
     await retryBody(
@@ -185,7 +187,7 @@ export async function downloadBlob(
           throw await failure(res, what, `${label} not found`);
         }
         try {
-          await pumpBody(res, consume);
+          await pumpBodyTo(res, consume);
         } catch (err) {
           res.body.destroy();
           throw err;

@@ -1,5 +1,5 @@
 /**
- * Tests for src/registry/blob-sink.ts: batched positional writes, resuming and restarting, and
+ * Tests for src/registry/blob-sink.ts: positional writes from staging buffers, resuming and restarting, and
  * verification with model/verify.ts's wording of `DIGEST_MISMATCH`.
  */
 import * as assert from 'node:assert/strict';
@@ -33,8 +33,8 @@ async function rejectsLike(p: Promise<unknown>, want: Error & { code: string }):
 }
 
 describe('openBlobSink', () => {
-  for (const batchBytes of [1, 7_000, undefined]) {
-    it(`writes the blob in order and verifies it (batches of ${batchBytes ?? 'the default'} bytes)`, async (t) => {
+  for (const batchBytes of [1_024, 7_000, undefined]) {
+    it(`writes the blob in order and verifies it (staging buffers of ${batchBytes ?? 'the default'} bytes)`, async (t) => {
       const file = join(await tempDir(t), 'blob');
       const sink = await openBlobSink(file, EXPECT, WHAT, { batchBytes });
       for (const c of chunks(BODY, 3_000)) await sink.push(c);
@@ -43,6 +43,20 @@ describe('openBlobSink', () => {
       assert.deepEqual(await readFile(file), BODY);
     });
   }
+
+  it('take() copies the chunk: the caller may overwrite it at once (a bulk GET reuses its read buffer)', async (t) => {
+    const file = join(await tempDir(t), 'blob');
+    const sink = await openBlobSink(file, EXPECT, WHAT, { batchBytes: 4_096 });
+    const reused = Buffer.alloc(3_000);
+    for (const c of chunks(BODY, 3_000)) {
+      reused.fill(0);
+      c.copy(reused);
+      await sink.take(reused.subarray(0, c.length));
+      reused.fill(0xee); // what the next read would do to the buffer
+    }
+    await sink.finish();
+    assert.deepEqual(await readFile(file), BODY);
+  });
 
   it('continues a resumed body where the broken one stopped', async (t) => {
     const file = join(await tempDir(t), 'blob');

@@ -14,6 +14,7 @@ import type { Agent, Dispatcher, ProxyAgent } from 'undici';
 import { OcikitError } from '../../errors.js';
 import type { TlsMaterial } from '../../config/certs-d.js';
 import { type SystemRoots, systemRoots } from '../../config/system-roots.js';
+import { type BulkPool, closeBulkPool } from './bulk.js';
 import { type ProxySpec, parseProxy, proxyAuthorization, proxyFor, proxyName } from './proxy.js';
 
 export type { TlsMaterial };
@@ -133,10 +134,11 @@ const proxies = new WeakMap<Dispatcher, ProxySpec>();
  * configuration for the proxy too). Close it with `close()` when the run ends.
  * @throws OcikitError `UNSUPPORTED` for a socks5 proxy; `CONFIG` for a proxy URL that cannot be used.
  */
-export function createDispatcher(opts: DispatcherOptions): Dispatcher {
+export function createDispatcher(opts: DispatcherOptions, plain = false): Dispatcher {
   if (opts.proxy === undefined) {
     const { AgentClass } = undici();
-    return new AgentClass({ ...POOL_OPTIONS, connect: connectOptions(opts) });
+    // Plain HTTP needs no TLS options: the system roots are not even read (about 80 ms).
+    return new AgentClass(plain ? POOL_OPTIONS : { ...POOL_OPTIONS, connect: connectOptions(opts) });
   }
   const spec = parseProxy(String(opts.proxy), 'proxy');
   if (spec.scheme === 'socks5') {
@@ -243,6 +245,8 @@ export interface DispatcherPool {
   readonly env: NodeJS.ProcessEnv;
   /** Dispatchers by {@link connectionKey} and proxy. */
   readonly dispatchers: Map<string, Dispatcher>;
+  /** The connections of bulk GETs (`bulk.ts`). */
+  readonly bulk: BulkPool;
 }
 
 const tlsIds = new WeakMap<TlsMaterial, number>();
@@ -272,19 +276,45 @@ export function dispatcherFor(pool: DispatcherPool, target: URL, conn: Connectio
   const key = `${https ? `https ${connectionKey(conn)}` : `http ${verify}`} ${proxy ?? ''}`;
   let d = pool.dispatchers.get(key);
   if (d === undefined) {
-    d = createDispatcher({
-      tlsVerify: verify,
-      ...(https && conn.tls !== undefined ? conn.tls : {}),
-      proxy,
-      env: pool.env,
-    });
+    d = createDispatcher(
+      {
+        tlsVerify: verify,
+        ...(https && conn.tls !== undefined ? conn.tls : {}),
+        proxy,
+        env: pool.env,
+      },
+      !https && proxy === undefined,
+    );
     pool.dispatchers.set(key, d);
   }
   return d;
 }
 
-/** Closes every dispatcher of `pool`. */
+/**
+ * How a bulk GET (`bulk.ts`) of `target` with `conn` connects: its pool key and TLS options, or
+ * undefined when a proxy applies to that URL (then the request goes through undici's proxy agent,
+ * {@link dispatcherFor}). The TLS options are what {@link dispatcherFor}'s dispatcher would use.
+ * @throws OcikitError `CONFIG`, `UNSUPPORTED` for a proxy setting that cannot be used (`proxy.ts`).
+ */
+export function bulkRoute(
+  pool: DispatcherPool,
+  target: URL,
+  conn: ConnectionSettings,
+): { readonly key: string; readonly tls?: TlsConnectOptions } | undefined {
+  if (proxyFor(target, pool.env) !== undefined) return undefined;
+  if (target.protocol !== 'https:') return { key: target.origin };
+  const key = `${target.origin} ${connectionKey(conn)}`;
+  let tls = pool.bulk.tls.get(key);
+  if (tls === undefined) {
+    tls = connectOptions({ tlsVerify: conn.verify, ...(conn.tls ?? {}), env: pool.env });
+    pool.bulk.tls.set(key, tls);
+  }
+  return { key, tls };
+}
+
+/** Closes every dispatcher of `pool`, and its bulk connections. */
 export async function closeDispatchers(pool: DispatcherPool): Promise<void> {
+  closeBulkPool(pool.bulk);
   const all = [...pool.dispatchers.values()];
   pool.dispatchers.clear();
   await Promise.all(all.map((d) => d.close()));

@@ -16,13 +16,15 @@
  * - An abort of the caller's signal ends everything with `INTERRUPTED`, also during a backoff.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import { OcikitError, interrupted, isOcikitError } from '../../errors.js';
 import { escapeControl } from '../../internal/text.js';
+import { type BodySink, type BulkBody, bulkGet } from './bulk.js';
 import {
   type ConnectionSettings,
   type DispatcherPool,
+  bulkRoute,
   dispatcherFor,
   request,
   untrustedCertificateHint,
@@ -54,11 +56,17 @@ export interface HttpClient {
   readonly connections: DispatcherPool;
 }
 
+/** A response body, from undici or from a bulk GET (`bulk.ts`): a stream of Buffers with `dump()`. */
+export type ResponseBody = Readable & {
+  /** Reads and drops the rest of the body (a bounded amount; past it the connection is closed). */
+  dump(): Promise<void>;
+};
+
 /** A response of {@link send}, body unread. */
 export interface HttpResponse {
   readonly statusCode: number;
   readonly headers: IncomingHttpHeaders;
-  readonly body: Dispatcher.ResponseData['body'];
+  readonly body: ResponseBody;
   /** The URL that answered: the one asked for, or where its redirects ended. */
   readonly url: URL;
   /** The low-speed watch of the request; {@link pumpBody} counts the body's bytes into it. */
@@ -152,6 +160,32 @@ export interface SendOptions {
   readonly redirects?: boolean | undefined;
 }
 
+/**
+ * Sends one hop: a GET that no proxy applies to by `bulk.ts`, anything else (a token POST, every
+ * request through a proxy) by undici, which is then loaded on first use.
+ */
+async function sendHop(
+  client: HttpClient,
+  target: URL,
+  conn: ConnectionSettings,
+  opts: SendOptions,
+  headers: Record<string, string>,
+  signal: AbortSignal | undefined,
+): Promise<{ statusCode: number; headers: IncomingHttpHeaders; body: ResponseBody }> {
+  const route = (opts.method ?? 'GET') === 'GET' ? bulkRoute(client.connections, target, conn) : undefined;
+  if (route !== undefined) {
+    return bulkGet(client.connections.bulk, { url: target, headers, key: route.key, tls: route.tls, signal });
+  }
+  return request(dispatcherFor(client.connections, target, conn), {
+    origin: target.origin,
+    path: `${target.pathname}${target.search}`,
+    method: opts.method ?? 'GET',
+    headers,
+    body: opts.body ?? null,
+    signal: signal ?? null,
+  });
+}
+
 /** The headers that may follow a redirect to another origin (see the module header). */
 function crossOriginHeaders(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([k]) => CROSS_ORIGIN_HEADERS.has(k.toLowerCase())));
@@ -196,14 +230,7 @@ export async function send(
     try {
       for (let hop = 0; ; hop++) {
         watch = watchSpeed(client.lowSpeed, signal);
-        const res = await request(dispatcherFor(client.connections, target, conn), {
-          origin: target.origin,
-          path: `${target.pathname}${target.search}`,
-          method: opts.method ?? 'GET',
-          headers,
-          body: opts.body ?? null,
-          signal: watch.signal ?? null,
-        });
+        const res = await sendHop(client, target, conn, opts, headers, watch.signal);
         watch.answered();
         const loc = res.headers.location;
         if (opts.redirects !== false && REDIRECT_STATUS.has(res.statusCode) && typeof loc === 'string') {
@@ -283,6 +310,43 @@ export async function pumpBody(res: HttpResponse, consume: (chunk: Buffer) => vo
       'connection closed before the end of the body',
       Object.assign(new Error('premature close'), { code: 'UND_ERR_SOCKET' }),
     );
+  }
+}
+
+/**
+ * {@link pumpBody} for a `consume` that uses each chunk before it returns (it hashes and copies
+ * it) and returns a promise only to ask for a pause: a bulk GET's body is then handed over
+ * straight from the connection's read buffer (`bulk.ts` `drainTo`), any other body chunk by chunk
+ * as by {@link pumpBody}. Errors are classified the same way: what `consume` throws passes
+ * through, a broken or stalled body is retried by {@link retryBody}.
+ */
+export async function pumpBodyTo(res: HttpResponse, consume: BodySink): Promise<void> {
+  const body = res.body as ResponseBody & Partial<Pick<BulkBody, 'drainTo'>>;
+  if (body.drainTo === undefined) return pumpBody(res, consume);
+  const thrown = new WeakSet<object>();
+  const mark = (err: unknown): never => {
+    if (typeof err === 'object' && err !== null) thrown.add(err);
+    throw err;
+  };
+  try {
+    await body.drainTo((chunk) => {
+      res.watch.add(chunk.length);
+      try {
+        return consume(chunk)?.catch(mark);
+      } catch (err) {
+        return mark(err);
+      }
+    });
+  } catch (err) {
+    if (typeof err === 'object' && err !== null && thrown.has(err)) throw err;
+    const stalled = errCode(err) === LOW_SPEED_CODE;
+    const broken = new OcikitError(
+      'REGISTRY',
+      stalled ? describeError(err) : `connection broke in the middle of the body: ${describeError(err)}`,
+      { cause: err },
+    );
+    brokenBodies.add(broken);
+    throw broken;
   }
 }
 

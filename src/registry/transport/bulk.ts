@@ -1,0 +1,577 @@
+/**
+ * Bulk GETs: the small HTTP/1.1 client that every registry GET goes through when no proxy applies
+ * to its URL (pings, manifests, blobs, signatures, token GETs). undici carries the rest: token
+ * POSTs and everything through a proxy, and is then loaded on first use.
+ *
+ * Why it exists: undici and `node:http` receive a body in the pieces Node's socket reads yield
+ * (64 KiB on TCP) and pass each one through a stream, so a 300 MB blob costs about 4,800 rounds of
+ * parser, stream and promise work: on loopback that was twice the CPU of the transfer itself
+ * (bench/fetch.mjs). Here a plain TCP socket reads into one 1 MiB buffer (`net.connect`'s
+ * `onread`), the response is parsed by a small state machine, and the body reaches the caller in
+ * pieces of up to 1 MiB, or straight from that buffer to a sink that hashes and copies it
+ * ({@link BulkBody.drainTo}). Runs that use no proxy and no token POST do not load undici at all
+ * (about 40 ms of start-up).
+ *
+ * What it does, as undici did for these requests: `GET` with the caller's headers and `Host`;
+ * HTTP/1.1 keep-alive, connections reused per origin and TLS settings (idle ones closed after
+ * 10 s and when the client closes); `Content-Length`, `chunked` and close-delimited bodies; 1xx
+ * answers skipped; repeated headers as arrays (undici's shape); a reused connection that the
+ * server had closed retried once on a new one; a header timeout of 60 s and a body inactivity
+ * timeout of 120 s (undici's error codes, so `http.ts` retries them); the caller's signal aborts
+ * with its reason. TLS connections get the same options undici's would (`dispatcher.ts`
+ * {@link TlsConnectOptions}), with SNI and ALPN `http/1.1`. Redirects, retries, authentication
+ * and the low-speed watch stay in `http.ts` and `bearer.ts`, above both clients.
+ *
+ * The protocol is RFC 9112 (message framing: section 6; chunked coding: section 7.1).
+ */
+import type { IncomingHttpHeaders } from 'node:http';
+import * as net from 'node:net';
+import { Readable } from 'node:stream';
+import * as tls from 'node:tls';
+import type { TlsConnectOptions } from './dispatcher.js';
+
+/** Idle connections by pool key, and the TLS options built per key. */
+export interface BulkPool {
+  readonly idle: Map<string, Connection[]>;
+  readonly tls: Map<string, TlsConnectOptions>;
+}
+
+/** A new, empty pool. */
+export function createBulkPool(): BulkPool {
+  return { idle: new Map(), tls: new Map() };
+}
+
+/** Closes every idle connection of `pool`. */
+export function closeBulkPool(pool: BulkPool): void {
+  for (const list of pool.idle.values()) for (const c of list) c.socket.destroy();
+  pool.idle.clear();
+}
+
+/** One bulk GET. */
+export interface BulkRequest {
+  readonly url: URL;
+  readonly headers: Record<string, string>;
+  /** Pool key: connections are shared only between equal keys (origin and TLS settings). */
+  readonly key: string;
+  /** For an https URL: the TLS options of the connection. */
+  readonly tls?: TlsConnectOptions | undefined;
+  readonly signal?: AbortSignal | null | undefined;
+}
+
+/** A response body: a stream of Buffers, with undici's `dump()`. */
+export interface BulkBody extends Readable {
+  /** Reads and drops the rest of the body (at most 128 KiB, then the connection is closed). */
+  dump(): Promise<void>;
+  /**
+   * Hands the rest of the body to `sink`, synchronously, as it arrives: pieces already queued
+   * first, then each one straight from the connection's read buffer (a view valid only during
+   * the call: the buffer is filled again afterwards). Nothing is copied. A promise returned by
+   * `sink` pauses reading until it settles. The stream itself then only ends (or fails).
+   * @returns when the body has ended; rejects with what `sink` threw (and the connection is
+   *   closed), or with the transport's error.
+   */
+  drainTo(sink: BodySink): Promise<void>;
+}
+
+/**
+ * Takes body bytes synchronously (`chunk` is valid only during the call); a returned promise
+ * pauses reading until it settles (a rejection fails the body with its error).
+ */
+export type BodySink = (chunk: Buffer) => Promise<void> | undefined;
+
+/** A response, its body unread. */
+export interface BulkResponse {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly body: BulkBody;
+}
+
+const READ_BUFFER = 1024 * 1024;
+const MAX_HEAD = 64 * 1024;
+const IDLE_MS = 10_000;
+const HEADERS_TIMEOUT_MS = 60_000;
+const BODY_TIMEOUT_MS = 120_000;
+const DUMP_LIMIT = 128 * 1024;
+/** Received pieces queued in a body before reading pauses. */
+const BODY_QUEUE = 8;
+
+/** An error with a code (the codes of undici's errors, so that `http.ts` classifies them alike). */
+function coded(message: string, code: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+/** A connection: its socket and where its bytes go now (the exchange in progress, if any). */
+export interface Connection {
+  readonly socket: net.Socket;
+  /** Takes received bytes; false asks to pause reading. */
+  sink: Deliver | null;
+  /** The socket is gone: `clean` when the server ended it, else with the error. */
+  gone: ((err: Error, clean: boolean) => void) | null;
+  /** The error code a socket timeout gets in the current phase. */
+  timeoutCode: string;
+  idleTimer: NodeJS.Timeout | undefined;
+  dead: boolean;
+}
+
+/** Takes received bytes (`owned`: false for a view of the read buffer, valid during the call only); false pauses. */
+type Deliver = (chunk: Buffer, owned: boolean) => boolean;
+
+function openSocket(url: URL, tlsOptions: TlsConnectOptions | undefined, deliver: Deliver): net.Socket {
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  if (url.protocol === 'https:') {
+    const socket = tls.connect({
+      host,
+      port: Number(url.port || 443),
+      ...(net.isIP(host) === 0 ? { servername: host } : {}),
+      ALPNProtocols: ['http/1.1'],
+      ...tlsOptions,
+    });
+    socket.on('data', (chunk: Buffer) => {
+      if (!deliver(chunk, true)) socket.pause();
+    });
+    return socket;
+  }
+  // One read buffer per connection, filled again after each callback: a body drained to a sink
+  // is never copied (and the buffer's pages stay warm); a body read as a stream gets copies.
+  const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  return net.connect({
+    host,
+    port: Number(url.port || 80),
+    onread: {
+      buffer,
+      callback: (n: number, buf: Uint8Array) => deliver(Buffer.from(buf.buffer, buf.byteOffset, n), false),
+    },
+  });
+}
+
+function connect(req: BulkRequest): Connection {
+  let conn: Connection | undefined;
+  const socket = openSocket(req.url, req.tls, (chunk, owned) => {
+    if (conn?.sink) return conn.sink(chunk, owned);
+    // Bytes nobody asked for (on an idle connection): it cannot be trusted for another request.
+    conn?.socket.destroy();
+    return false;
+  });
+  const c: Connection = {
+    socket,
+    sink: null,
+    gone: null,
+    timeoutCode: 'UND_ERR_SOCKET',
+    idleTimer: undefined,
+    dead: false,
+  };
+  conn = c;
+  socket.setNoDelay(true);
+  const fail = (err: Error, clean: boolean) => {
+    if (c.dead) return;
+    c.dead = true;
+    const g = c.gone;
+    c.gone = null;
+    c.sink = null;
+    socket.destroy();
+    g?.(err, clean);
+  };
+  socket.on('error', (err) => fail(err, false));
+  socket.on('end', () => fail(coded('other side closed', 'UND_ERR_SOCKET'), true));
+  socket.on('close', () => fail(coded('other side closed', 'UND_ERR_SOCKET'), false));
+  socket.on('timeout', () => fail(coded('timed out waiting for the server', c.timeoutCode), false));
+  return c;
+}
+
+function takeIdle(pool: BulkPool, key: string): Connection | undefined {
+  const list = pool.idle.get(key);
+  while (list && list.length > 0) {
+    const c = list.pop()!;
+    clearTimeout(c.idleTimer);
+    if (!c.dead && !c.socket.destroyed) return c;
+  }
+  return undefined;
+}
+
+function release(pool: BulkPool, key: string, c: Connection): void {
+  c.sink = null;
+  c.gone = () => {
+    const list = pool.idle.get(key);
+    const i = list?.indexOf(c) ?? -1;
+    if (i >= 0) list!.splice(i, 1);
+  };
+  c.socket.setTimeout(0);
+  c.idleTimer = setTimeout(() => c.socket.destroy(), IDLE_MS);
+  c.idleTimer.unref();
+  c.socket.unref();
+  let list = pool.idle.get(key);
+  if (!list) {
+    list = [];
+    pool.idle.set(key, list);
+  }
+  list.push(c);
+}
+
+/** The request head; header values with CR or LF are refused (they would split the request). */
+function requestHead(url: URL, headers: Record<string, string>): string {
+  let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
+  for (const [k, v] of Object.entries(headers)) {
+    if (!TOKEN.test(k) || CTL.test(v))
+      throw coded(`invalid request header ${JSON.stringify(k)}`, 'UND_ERR_INVALID_ARG');
+    head += `${k}: ${v}\r\n`;
+  }
+  return `${head}\r\n`;
+}
+
+interface Head {
+  readonly statusCode: number;
+  readonly headers: IncomingHttpHeaders;
+  readonly keepAlive: boolean;
+  /** Body framing: a length, `chunked`, or until the connection closes. */
+  readonly framing: number | 'chunked' | 'close';
+}
+
+const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it finds
+const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
+
+/** Parses a response head (status line and header lines, without the blank line). */
+function parseHead(text: string): Head {
+  const lines = text.split('\r\n');
+  const status = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
+  if (!status) throw coded('invalid HTTP response status line', 'HPE_INVALID_CONSTANT');
+  const statusCode = Number(status[2]);
+  const headers: Record<string, string | string[]> = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    // A token, a colon, a value of visible characters, spaces and tabs (RFC 9110 section 5.5):
+    // control characters (ESC, a bare CR) are refused, as llhttp refuses them for undici.
+    if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || CTL.test(line))
+      throw coded('invalid HTTP response header', 'HPE_INVALID_HEADER_TOKEN');
+    const name = line.slice(0, colon).toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const had = headers[name];
+    headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
+  }
+  const connection = String(headers.connection ?? '').toLowerCase();
+  let keepAlive = status[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
+  let framing: Head['framing'];
+  const te = headers['transfer-encoding'];
+  const cl = headers['content-length'];
+  if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode < 200)) {
+    framing = 0;
+  } else if (te !== undefined) {
+    const codings = String(te)
+      .toLowerCase()
+      .split(',')
+      .map((s) => s.trim());
+    if (codings.at(-1) !== 'chunked')
+      throw coded(`unsupported transfer-encoding ${String(te)}`, 'HPE_INVALID_TRANSFER_ENCODING');
+    framing = 'chunked';
+    if (cl !== undefined) keepAlive = false;
+  } else if (cl !== undefined) {
+    if (typeof cl !== 'string' || !/^\d+$/.test(cl))
+      throw coded('invalid content-length', 'HPE_INVALID_CONTENT_LENGTH');
+    framing = Number(cl);
+  } else {
+    framing = 'close';
+    keepAlive = false;
+  }
+  return { statusCode, headers, keepAlive, framing };
+}
+
+/**
+ * Sends one GET and resolves with the response once its head arrived. The body must be read,
+ * dumped or destroyed; a body read to its end gives the connection back to the pool.
+ * @throws an error with a `code` (a system error, or undici's `UND_ERR_*` codes) when the request
+ *   could not be sent or no response head arrived; the signal's reason when it aborted.
+ */
+export function bulkGet(pool: BulkPool, req: BulkRequest): Promise<BulkResponse> {
+  const head = requestHead(req.url, req.headers);
+  const attempt = (reused: Connection | undefined): Promise<BulkResponse> =>
+    exchange(pool, req, head, reused ?? connect(req), reused !== undefined).catch((err: unknown) => {
+      // A kept-alive connection the server closed meanwhile: once more on a new one.
+      if (reused !== undefined && (err as { beforeResponse?: boolean }).beforeResponse && !req.signal?.aborted)
+        return attempt(undefined);
+      throw err;
+    });
+  return attempt(takeIdle(pool, req.key));
+}
+
+/** Body framing state: what is left of a `Content-Length` body, or where a chunked body is. */
+interface Framing {
+  left: number;
+  chunk: 'size' | 'data' | 'crlf' | 'trailer';
+  line: string;
+}
+
+/**
+ * One request and its response on `c`. Received bytes go, in order: into the head until its
+ * blank line, then through the body framing to the body (queued in the stream, or straight to a
+ * sink after `drainTo`). The connection goes back to the pool at the body's end when the
+ * response allows it (keep-alive, nothing after the body).
+ */
+function exchange(
+  pool: BulkPool,
+  req: BulkRequest,
+  headText: string,
+  c: Connection,
+  reused: boolean,
+): Promise<BulkResponse> {
+  return new Promise<BulkResponse>((resolve, reject) => {
+    const { socket } = c;
+    socket.ref();
+    let received = false;
+    let headParts: Buffer[] = [];
+    let headBytes = 0;
+    let parsed: Head | undefined;
+    let body: BulkBody | undefined;
+    const f: Framing = { left: 0, chunk: 'size', line: '' };
+    let done = false;
+    let failure: Error | undefined;
+    let paused = false;
+    let direct: BodySink | undefined;
+    let drained: { resolve: () => void; reject: (err: Error) => void } | undefined;
+
+    const finish = (err?: Error) => {
+      if (done) return;
+      done = true;
+      failure = err;
+      req.signal?.removeEventListener('abort', onAbort);
+      c.sink = null;
+      if (err || !parsed!.keepAlive || c.dead) {
+        c.gone = null;
+        socket.destroy();
+      } else {
+        release(pool, req.key, c);
+      }
+      if (err) {
+        if (!body) {
+          reject(Object.assign(err, { beforeResponse: !received && reused }));
+          return;
+        }
+        drained?.reject(err);
+        body.destroy(err);
+        return;
+      }
+      body!.push(null);
+      if (drained) {
+        body!.resume(); // nothing is queued: lets the stream end
+        drained.resolve();
+      }
+    };
+    const onAbort = () =>
+      finish(req.signal!.reason instanceof Error ? req.signal!.reason : coded('aborted', 'ABORT_ERR'));
+    if (req.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    req.signal?.addEventListener('abort', onAbort, { once: true });
+
+    /** Hands body bytes on; false when the stream's queue is full (reading pauses). */
+    const emit = (bytes: Buffer, owned: boolean): boolean => {
+      if (bytes.length === 0 || done) return true;
+      if (direct) {
+        let wait: Promise<void> | undefined;
+        try {
+          wait = direct(bytes);
+        } catch (err) {
+          finish(err as Error);
+          return false;
+        }
+        if (wait === undefined) return true;
+        wait.then(
+          () => {
+            if (paused && !done) {
+              paused = false;
+              socket.resume();
+            }
+          },
+          (err: unknown) => finish(err as Error),
+        );
+        return false;
+      }
+      return body!.push(owned ? bytes : Buffer.from(bytes));
+    };
+    /** Feeds body bytes through the framing; false to pause. */
+    const bodyBytes = (chunk: Buffer, owned: boolean): boolean => {
+      const framing = parsed!.framing;
+      if (framing === 'close') return emit(chunk, owned);
+      if (typeof framing === 'number') {
+        if (chunk.length > f.left) {
+          // Bytes after the body: nothing asked for them, so the connection is not reused.
+          parsed = { ...parsed!, keepAlive: false };
+          chunk = chunk.subarray(0, f.left);
+        }
+        f.left -= chunk.length;
+        const more = emit(chunk, owned);
+        if (f.left === 0) finish();
+        return more;
+      }
+      let more = true;
+      let at = 0;
+      while (at < chunk.length && !done) {
+        if (f.chunk === 'data') {
+          const take = Math.min(f.left, chunk.length - at);
+          more = emit(chunk.subarray(at, at + take), owned) && more;
+          at += take;
+          f.left -= take;
+          if (f.left === 0) f.chunk = 'crlf';
+          continue;
+        }
+        const nl = chunk.indexOf(0x0a, at);
+        f.line += chunk.toString('latin1', at, nl < 0 ? chunk.length : nl);
+        if (nl < 0) {
+          if (f.line.length > 4096) finish(coded('invalid chunked body: a line too long', 'HPE_INVALID_CHUNK_SIZE'));
+          break;
+        }
+        at = nl + 1;
+        const text = f.line.endsWith('\r') ? f.line.slice(0, -1) : f.line;
+        f.line = '';
+        if (f.chunk === 'crlf') {
+          if (text !== '') finish(coded('invalid chunked body: no CRLF after a chunk', 'HPE_INVALID_CHUNK_SIZE'));
+          f.chunk = 'size';
+        } else if (f.chunk === 'size') {
+          const m = /^([0-9a-fA-F]{1,12})[ \t]*(?:;.*)?$/.exec(text);
+          if (!m) {
+            finish(coded('invalid chunked body: a bad chunk size', 'HPE_INVALID_CHUNK_SIZE'));
+            break;
+          }
+          f.left = Number.parseInt(m[1]!, 16);
+          f.chunk = f.left === 0 ? 'trailer' : 'data';
+        } else if (text === '') {
+          if (at < chunk.length) parsed = { ...parsed!, keepAlive: false };
+          finish();
+        }
+      }
+      return more;
+    };
+    /** The head arrived: resolve with the response, then feed what followed it to the body. */
+    const start = (h: Head, rest: Buffer, owned: boolean): boolean => {
+      parsed = h;
+      if (typeof h.framing === 'number') f.left = h.framing;
+      c.timeoutCode = 'UND_ERR_BODY_TIMEOUT';
+      socket.setTimeout(BODY_TIMEOUT_MS);
+      body = makeBody({
+        read: () => {
+          if (paused && !done) {
+            paused = false;
+            socket.resume();
+          }
+        },
+        destroyed: () => finish(coded('body destroyed', 'UND_ERR_ABORTED')),
+        drainTo: (sink) =>
+          new Promise<void>((res, rej) => {
+            // The queue is at most BODY_QUEUE pieces: they are handed over without waiting.
+            for (let piece = body!.read() as Buffer | null; piece !== null; piece = body!.read() as Buffer | null) {
+              try {
+                sink(piece)?.catch((err: unknown) => finish(err as Error));
+              } catch (err) {
+                finish(err as Error);
+                rej(err);
+                return;
+              }
+            }
+            if (done) {
+              if (failure) rej(failure);
+              else res();
+              return;
+            }
+            direct = sink;
+            drained = { resolve: res, reject: rej };
+            if (paused) {
+              paused = false;
+              socket.resume();
+            }
+          }),
+      });
+      resolve({ statusCode: h.statusCode, headers: h.headers, body });
+      if (h.framing === 0) {
+        finish();
+        return true;
+      }
+      const more = bodyBytes(rest, owned);
+      if (!more && !done) paused = true;
+      return more || done;
+    };
+
+    c.gone = (err, clean) => {
+      // A close-delimited body ends when the server ends the connection (RFC 9112 section 6.3).
+      if (clean && parsed?.framing === 'close' && body) finish();
+      else finish(err);
+    };
+    c.sink = (chunk, owned) => {
+      if (done) return false;
+      received = true;
+      if (parsed) {
+        const more = bodyBytes(chunk, owned);
+        if (!more && !done) paused = true;
+        return more || done;
+      }
+      headBytes += chunk.length;
+      headParts.push(Buffer.from(chunk)); // the head is small; the read buffer is reused
+      const all = headParts.length === 1 ? headParts[0]! : Buffer.concat(headParts);
+      headParts = [all];
+      const end = all.indexOf('\r\n\r\n', Math.max(0, headBytes - chunk.length - 3));
+      if (end < 0 ? headBytes > MAX_HEAD : end > MAX_HEAD) {
+        finish(coded('response headers too large', 'UND_ERR_HEADERS_OVERFLOW'));
+        return false;
+      }
+      if (end < 0) return true;
+      let h: Head;
+      try {
+        h = parseHead(all.toString('latin1', 0, end));
+      } catch (err) {
+        finish(err as Error);
+        return false;
+      }
+      const rest = all.subarray(end + 4);
+      headParts = [];
+      headBytes = 0;
+      if (h.statusCode < 200) return rest.length === 0 || c.sink!(rest, true); // 1xx: the next head follows
+      return start(h, rest, true);
+    };
+    c.timeoutCode = 'UND_ERR_HEADERS_TIMEOUT';
+    socket.setTimeout(HEADERS_TIMEOUT_MS);
+    if (c.dead) {
+      finish(coded('other side closed', 'UND_ERR_SOCKET'));
+      return;
+    }
+    socket.resume();
+    socket.write(headText, 'latin1');
+  });
+}
+
+interface BodyHooks {
+  /** The consumer wants more: resume reading. */
+  read(): void;
+  /** The consumer destroyed the body before its end. */
+  destroyed(): void;
+  drainTo(sink: BodySink): Promise<void>;
+}
+
+function makeBody(hooks: BodyHooks): BulkBody {
+  // Object mode: each read() hands over one received piece as it is, never a concatenation.
+  const body = new Readable({
+    objectMode: true,
+    highWaterMark: BODY_QUEUE,
+    read: hooks.read,
+    destroy(err, cb) {
+      hooks.destroyed();
+      cb(err);
+    },
+  }) as BulkBody;
+  // A failure reaches the consumer through its read, dump() or drainTo(); a body nobody reads
+  // any more (its request already given up) must not crash the process with it.
+  body.on('error', () => undefined);
+  body.dump = () =>
+    new Promise<void>((resolve) => {
+      if (body.readableEnded || body.destroyed) return resolve();
+      let n = 0;
+      body.on('data', (c: Buffer) => {
+        n += c.length;
+        if (n > DUMP_LIMIT) body.destroy();
+      });
+      body
+        .once('end', resolve)
+        .once('close', resolve)
+        .once('error', () => resolve());
+    });
+  body.drainTo = hooks.drainTo;
+  return body;
+}
