@@ -114,17 +114,20 @@ function runBlob(
   let p = run.blobs.get(desc.digest);
   if (!p) {
     const file = run.staging.blobFile(desc.digest);
-    p = run.limit(async () => {
-      await downloadBlob(run.client, loc, { digest: desc.digest, size: desc.size }, file, {
-        signal: run.signal,
-        onBytes: (n) => {
-          counted.bytes += n;
-          run.onProgress?.({ type: 'bytes', id, bytes: n });
-        },
-      });
-      await syncPath(file);
-      return file;
-    });
+    // The fsync runs outside the download slot: the next blob downloads while this one reaches
+    // the disk (the entry is still published only once every blob is synced).
+    p = run
+      .limit(() =>
+        downloadBlob(run.client, loc, { digest: desc.digest, size: desc.size }, file, {
+          signal: run.signal,
+          onBytes: (n) => {
+            counted.bytes += n;
+            run.onProgress?.({ type: 'bytes', id, bytes: n });
+          },
+        }),
+      )
+      .then(() => syncPath(file))
+      .then(() => file);
     run.blobs.set(desc.digest, p);
     p.catch(() => undefined);
   }
