@@ -11,6 +11,8 @@
 //    `skopeo copy docker://…@digest dir:…`. Reports min / median / mean ± sd and the ratios.
 //    With `--work /dev/shm` the files land in memory: the tools' own cost, without the disk's
 //    noise (fsync is then cheap for ocikit, and skopeo's dir: writes no fsync at all).
+//    ocikit's peak RSS is reported too (GNU time, when installed); `--size-mb 683 --only big`
+//    makes the 2 GB image of issue 13's memory item.
 // 2. Five images that share one base layer are fetched in one run; reports the bytes downloaded
 //    (the shared layer must be counted once) next to the sum of the five images' sizes.
 //
@@ -18,6 +20,7 @@
 //          [--work DIR] [--only big|bootc]
 // Needs: docker-registry, skopeo. Everything is created under a temporary directory and removed.
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -122,6 +125,9 @@ try {
   ].filter((i) => ONLY === undefined || i.key === ONLY);
   const cache = join(work, 'cache');
   const dest = join(work, 'dest');
+  // ocikit's peak RSS (KiB) through GNU time when it is there (Debian package `time`).
+  const rssFile = join(work, 'rss');
+  const rssPrefix = existsSync('/usr/bin/time') ? ['/usr/bin/time', '-f', '%M', '-o', rssFile] : [];
   for (const image of images) {
     console.log(`generating the image: ${image.label}…`);
     const img = generate(join(work, image.key), image.gen);
@@ -156,6 +162,7 @@ try {
       ocikit: async () => {
         await rm(cache, { recursive: true, force: true });
         return timed([
+          ...rssPrefix,
           process.execPath,
           OCIKIT,
           'fetch',
@@ -184,10 +191,13 @@ try {
       },
     };
     const times = { floor: [], ocikit: [], skopeo: [] };
+    let peakRss = 0;
     for (let i = -1; i < RUNS; i++) {
       for (const [name, run] of Object.entries(runs)) {
         const { s } = await run();
         if (i >= 0) times[name].push(s);
+        if (name === 'ocikit' && rssPrefix.length > 0)
+          peakRss = Math.max(peakRss, Number((await readFile(rssFile, 'utf8')).trim()));
       }
     }
     // sanity: the two results hold the same bytes
@@ -205,6 +215,8 @@ try {
     console.log(
       `  skopeo/ocikit: ${(median(times.skopeo) / median(times.ocikit)).toFixed(2)}x by medians, ${(mean(times.skopeo) / mean(times.ocikit)).toFixed(2)}x by means (target >= 2.5x); ocikit/floor: ${(median(times.ocikit) / median(times.floor)).toFixed(2)}x`,
     );
+    if (peakRss > 0)
+      console.log(`  ocikit peak RSS: ${(peakRss / 1024).toFixed(0)} MB (max over the runs; target <= 150 MB)`);
     if (image.key === 'big') {
       const cached = [0, 1, 2].map(
         () => timed([process.execPath, OCIKIT, 'fetch', '--sources', sources, '--cache', cache, '--policy', policy]).s,
