@@ -4,8 +4,8 @@
  *
  * Each chunk is hashed and copied at once into the sink's own staging buffers (1 MiB each by
  * default); a full buffer is written at its file offset in the threadpool while the next one
- * fills, at most {@link SINK_WRITES} writes in flight, and goes back to the sink's free list when
- * its write is done. So the caller may reuse its chunk as soon as {@link BlobSink.take} returns
+ * fills, at most {@link SINK_WRITES} writes in flight, and goes back to a pool shared by all
+ * sinks when its write is done. So the caller may reuse its chunk as soon as {@link BlobSink.take} returns
  * (a bulk GET's read buffer, `transport/bulk.ts`): the only copy is into buffers whose pages are
  * already warm, the writes run beside the hashing, and memory stays bounded (a full set of
  * writes in flight makes `take` return a promise to wait for). Measured on loopback
@@ -64,6 +64,23 @@ export const SINK_BATCH = 1024 * 1024;
 /** Writes in flight per sink before {@link BlobSink.take} asks the caller to wait. */
 export const SINK_WRITES = 4;
 
+/**
+ * Staging buffers of the default size whose writes are done, shared by every sink of the
+ * process: a run of many blobs (a 64-layer image) reuses warm buffers instead of allocating
+ * 1 MiB after 1 MiB for the garbage collector to find later. At most {@link POOL_MAX} are kept.
+ */
+const pool: Buffer[] = [];
+const POOL_MAX = 32;
+
+function takeBuffer(size: number): Buffer {
+  return (size === SINK_BATCH ? pool.pop() : undefined) ?? Buffer.allocUnsafe(size);
+}
+
+/** Gives back a buffer no write and no sink refers to any more. */
+function giveBuffer(buf: Buffer): void {
+  if (buf.length === SINK_BATCH && pool.length < POOL_MAX) pool.push(buf);
+}
+
 /** Writes all of `buf[0, len)` at `position` (a write may store fewer bytes than given). */
 async function writeAll(fh: FileHandle, buf: Buffer, len: number, position: number): Promise<void> {
   for (let off = 0; off < len; ) {
@@ -90,7 +107,6 @@ export async function openBlobSink(
   };
   const fh = await fs.open(file, 'w', 0o644).catch(mapped);
   const verifier = new Verifier(expect, what);
-  const free: Buffer[] = [];
   const writes = new Set<Promise<void>>();
   let failed: { err: unknown } | undefined;
   let current: Buffer | undefined;
@@ -111,7 +127,7 @@ export async function openBlobSink(
     const p = writeAll(fh, buf, len, at).then(
       () => {
         writes.delete(p);
-        free.push(buf);
+        giveBuffer(buf);
       },
       (err: unknown) => {
         writes.delete(p);
@@ -132,7 +148,7 @@ export async function openBlobSink(
     check();
     verifier.update(chunk);
     for (let off = 0; off < chunk.length; ) {
-      current ??= free.pop() ?? Buffer.allocUnsafe(size);
+      current ??= takeBuffer(size);
       const n = chunk.copy(current, fill, off);
       fill += n;
       off += n;
