@@ -31,19 +31,20 @@ export function createLimiter(n: number): Limiter {
  * running finish, then the first failure is rethrown.
  */
 export async function runPool(tasks: readonly (() => Promise<void>)[], n: number): Promise<void> {
-  const limit = createLimiter(n);
+  // `n` workers take the tasks in order: no promise or closure per waiting task (inputs may
+  // name tens of thousands).
   let failure: { err: unknown } | undefined;
-  await Promise.all(
-    tasks.map((task) =>
-      limit(async () => {
-        if (failure !== undefined) return;
-        try {
-          await task();
-        } catch (err) {
-          failure ??= { err };
-        }
-      }),
-    ),
-  );
+  let next = 0;
+  const worker = async () => {
+    while (next < tasks.length && failure === undefined) {
+      const task = tasks[next++]!;
+      try {
+        await task();
+      } catch (err) {
+        failure ??= { err };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(tasks.length, Math.max(1, Math.floor(n))) }, worker));
   if (failure !== undefined) throw failure.err;
 }

@@ -375,7 +375,13 @@ describe('after a SIGKILL', () => {
       copy: (into) => exec('cp', ['-a', store, into]).then(() => undefined),
     };
     const s = await stage(t, input, { type: 'oci', path: '/usr/share/containers/oci' });
-    await killWhileSkopeoRuns(t, s, 5000);
+    // The kill must land while skopeo still runs (its temporary directory exists only then); on
+    // a loaded machine skopeo may be seen late and finish first: a few tries. Every try's
+    // leftovers stay for the next install to clean up.
+    for (let attempt = 0; attempt < 5; attempt++) {
+      await killWhileSkopeoRuns(t, s, 5000);
+      if ((await names(s.tmp)).some((n) => n.startsWith('ocikit-skopeo-'))) break;
+    }
     await assertLeft(s.tmp, ['ocikit-source-', 'ocikit-install-', 'ocikit-skopeo-']);
 
     const second = await ocikit(s.args, s.root, { TMPDIR: s.tmp }).ended;

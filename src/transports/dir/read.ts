@@ -9,7 +9,7 @@
  * As in containers/image (`directory/directory_src.go`), `version` is optional for reading, and an
  * instance manifest read from `<hex>.manifest.json` must have the manifest digest `<hex>` names.
  */
-import * as fs from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import * as path from 'node:path';
 import { OcikitError, fromSystemError, isOcikitError } from '../../errors.js';
 import { readNamedFile } from '../../internal/fs.js';
@@ -124,7 +124,8 @@ export async function readDirSignatures(dir: string, prefix = ''): Promise<Buffe
 export async function readDirManifest(key: string, dir: string): Promise<ParsedManifest> {
   const what = `dir image ${key}`;
   try {
-    const st = await fs.stat(dir);
+    // Synchronous, as readManifestFile's calls are (internal/fs.ts readFileInside says why).
+    const st = statSync(dir);
     if (!st.isDirectory()) throw new OcikitError('INVALID_INPUT', `${what}: ${dir} is not a directory`);
   } catch (err) {
     throw fromSystemError(err, what, dir);
