@@ -27,6 +27,10 @@ await build({
   banner: {
     js: "import { createRequire as __ocikitRequire } from 'node:module';\nconst require = __ocikitRequire(import.meta.url);",
   },
+  // Whitespace and syntax only: identifiers (function names in a stack) stay as written. Half
+  // the size, and so less for V8 to parse at every start (20-30 ms on `ocikit inputs`).
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'eof',
   logLevel: 'warning',
 });
