@@ -22,30 +22,17 @@
  * {@link TlsConnectOptions}), with SNI and ALPN `http/1.1`. Redirects, retries, authentication
  * and the low-speed watch stay in `http.ts` and `bearer.ts`, above both clients.
  *
- * The protocol is RFC 9112 (message framing: section 6; chunked coding: section 7.1).
+ * The protocol is RFC 9112 (message framing: section 6; chunked coding: section 7.1). Here: the
+ * exchange (a request, its response's framing, the body); in `bulk-connection.ts` the
+ * connections and their pool; in `bulk-head.ts` the heads written and parsed.
  */
 import type { IncomingHttpHeaders } from 'node:http';
-import * as net from 'node:net';
 import { Readable } from 'node:stream';
-import * as tls from 'node:tls';
+import { type Connection, type BulkPool, connect, release, takeIdle } from './bulk-connection.js';
+import { type Head, coded, parseHead, requestHead } from './bulk-head.js';
 import type { TlsConnectOptions } from './dispatcher.js';
 
-/** Idle connections by pool key, and the TLS options built per key. */
-export interface BulkPool {
-  readonly idle: Map<string, Connection[]>;
-  readonly tls: Map<string, TlsConnectOptions>;
-}
-
-/** A new, empty pool. */
-export function createBulkPool(): BulkPool {
-  return { idle: new Map(), tls: new Map() };
-}
-
-/** Closes every idle connection of `pool`. */
-export function closeBulkPool(pool: BulkPool): void {
-  for (const list of pool.idle.values()) for (const c of list) c.socket.destroy();
-  pool.idle.clear();
-}
+export { type BulkPool, closeBulkPool, createBulkPool } from './bulk-connection.js';
 
 /** One bulk GET. */
 export interface BulkRequest {
@@ -86,194 +73,12 @@ export interface BulkResponse {
   readonly body: BulkBody;
 }
 
-const READ_BUFFER = 1024 * 1024;
 const MAX_HEAD = 64 * 1024;
-const IDLE_MS = 10_000;
 const HEADERS_TIMEOUT_MS = 60_000;
 const BODY_TIMEOUT_MS = 120_000;
 const DUMP_LIMIT = 128 * 1024;
 /** Received pieces queued in a body before reading pauses. */
 const BODY_QUEUE = 8;
-
-/** An error with a code (the codes of undici's errors, so that `http.ts` classifies them alike). */
-function coded(message: string, code: string): Error {
-  return Object.assign(new Error(message), { code });
-}
-
-/** A connection: its socket and where its bytes go now (the exchange in progress, if any). */
-export interface Connection {
-  readonly socket: net.Socket;
-  /** Takes received bytes; false asks to pause reading. */
-  sink: Deliver | null;
-  /** The socket is gone: `clean` when the server ended it, else with the error. */
-  gone: ((err: Error, clean: boolean) => void) | null;
-  /** The error code a socket timeout gets in the current phase. */
-  timeoutCode: string;
-  idleTimer: NodeJS.Timeout | undefined;
-  dead: boolean;
-}
-
-/** Takes received bytes (`owned`: false for a view of the read buffer, valid during the call only); false pauses. */
-type Deliver = (chunk: Buffer, owned: boolean) => boolean;
-
-function openSocket(url: URL, tlsOptions: TlsConnectOptions | undefined, deliver: Deliver): net.Socket {
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (url.protocol === 'https:') {
-    const socket = tls.connect({
-      host,
-      port: Number(url.port || 443),
-      ...(net.isIP(host) === 0 ? { servername: host } : {}),
-      ALPNProtocols: ['http/1.1'],
-      ...tlsOptions,
-    });
-    socket.on('data', (chunk: Buffer) => {
-      if (!deliver(chunk, true)) socket.pause();
-    });
-    return socket;
-  }
-  // One read buffer per connection, filled again after each callback: a body drained to a sink
-  // is never copied (and the buffer's pages stay warm); a body read as a stream gets copies.
-  const buffer = Buffer.allocUnsafe(READ_BUFFER);
-  return net.connect({
-    host,
-    port: Number(url.port || 80),
-    onread: {
-      buffer,
-      callback: (n: number, buf: Uint8Array) => deliver(Buffer.from(buf.buffer, buf.byteOffset, n), false),
-    },
-  });
-}
-
-function connect(req: BulkRequest): Connection {
-  let conn: Connection | undefined;
-  const socket = openSocket(req.url, req.tls, (chunk, owned) => {
-    if (conn?.sink) return conn.sink(chunk, owned);
-    // Bytes nobody asked for (on an idle connection): it cannot be trusted for another request.
-    conn?.socket.destroy();
-    return false;
-  });
-  const c: Connection = {
-    socket,
-    sink: null,
-    gone: null,
-    timeoutCode: 'UND_ERR_SOCKET',
-    idleTimer: undefined,
-    dead: false,
-  };
-  conn = c;
-  socket.setNoDelay(true);
-  const fail = (err: Error, clean: boolean) => {
-    if (c.dead) return;
-    c.dead = true;
-    const g = c.gone;
-    c.gone = null;
-    c.sink = null;
-    socket.destroy();
-    g?.(err, clean);
-  };
-  socket.on('error', (err) => fail(err, false));
-  socket.on('end', () => fail(coded('other side closed', 'UND_ERR_SOCKET'), true));
-  socket.on('close', () => fail(coded('other side closed', 'UND_ERR_SOCKET'), false));
-  socket.on('timeout', () => fail(coded('timed out waiting for the server', c.timeoutCode), false));
-  return c;
-}
-
-function takeIdle(pool: BulkPool, key: string): Connection | undefined {
-  const list = pool.idle.get(key);
-  while (list && list.length > 0) {
-    const c = list.pop()!;
-    clearTimeout(c.idleTimer);
-    if (!c.dead && !c.socket.destroyed) return c;
-  }
-  return undefined;
-}
-
-function release(pool: BulkPool, key: string, c: Connection): void {
-  c.sink = null;
-  c.gone = () => {
-    const list = pool.idle.get(key);
-    const i = list?.indexOf(c) ?? -1;
-    if (i >= 0) list!.splice(i, 1);
-  };
-  c.socket.setTimeout(0);
-  c.idleTimer = setTimeout(() => c.socket.destroy(), IDLE_MS);
-  c.idleTimer.unref();
-  c.socket.unref();
-  let list = pool.idle.get(key);
-  if (!list) {
-    list = [];
-    pool.idle.set(key, list);
-  }
-  list.push(c);
-}
-
-/** The request head; header values with CR or LF are refused (they would split the request). */
-function requestHead(url: URL, headers: Record<string, string>): string {
-  let head = `GET ${url.pathname}${url.search} HTTP/1.1\r\nhost: ${url.host}\r\n`;
-  for (const [k, v] of Object.entries(headers)) {
-    if (!TOKEN.test(k) || CTL.test(v))
-      throw coded(`invalid request header ${JSON.stringify(k)}`, 'UND_ERR_INVALID_ARG');
-    head += `${k}: ${v}\r\n`;
-  }
-  return `${head}\r\n`;
-}
-
-interface Head {
-  readonly statusCode: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly keepAlive: boolean;
-  /** Body framing: a length, `chunked`, or until the connection closes. */
-  readonly framing: number | 'chunked' | 'close';
-}
-
-const TOKEN = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: these are what it finds
-const CTL = /[\x00-\x08\x0a-\x1f\x7f]/;
-
-/** Parses a response head (status line and header lines, without the blank line). */
-function parseHead(text: string): Head {
-  const lines = text.split('\r\n');
-  const status = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(lines[0] ?? '');
-  if (!status) throw coded('invalid HTTP response status line', 'HPE_INVALID_CONSTANT');
-  const statusCode = Number(status[2]);
-  const headers: Record<string, string | string[]> = {};
-  for (const line of lines.slice(1)) {
-    const colon = line.indexOf(':');
-    // A token, a colon, a value of visible characters, spaces and tabs (RFC 9110 section 5.5):
-    // control characters (ESC, a bare CR) are refused, as llhttp refuses them for undici.
-    if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || CTL.test(line))
-      throw coded('invalid HTTP response header', 'HPE_INVALID_HEADER_TOKEN');
-    const name = line.slice(0, colon).toLowerCase();
-    const value = line.slice(colon + 1).trim();
-    const had = headers[name];
-    headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had, value];
-  }
-  const connection = String(headers.connection ?? '').toLowerCase();
-  let keepAlive = status[1] === '1' ? !/\bclose\b/.test(connection) : /\bkeep-alive\b/.test(connection);
-  let framing: Head['framing'];
-  const te = headers['transfer-encoding'];
-  const cl = headers['content-length'];
-  if (statusCode === 204 || statusCode === 304 || (statusCode >= 100 && statusCode < 200)) {
-    framing = 0;
-  } else if (te !== undefined) {
-    const codings = String(te)
-      .toLowerCase()
-      .split(',')
-      .map((s) => s.trim());
-    if (codings.at(-1) !== 'chunked')
-      throw coded(`unsupported transfer-encoding ${String(te)}`, 'HPE_INVALID_TRANSFER_ENCODING');
-    framing = 'chunked';
-    if (cl !== undefined) keepAlive = false;
-  } else if (cl !== undefined) {
-    if (typeof cl !== 'string' || !/^\d+$/.test(cl))
-      throw coded('invalid content-length', 'HPE_INVALID_CONTENT_LENGTH');
-    framing = Number(cl);
-  } else {
-    framing = 'close';
-    keepAlive = false;
-  }
-  return { statusCode, headers, keepAlive, framing };
-}
 
 /**
  * Sends one GET and resolves with the response once its head arrived. The body must be read,
@@ -284,7 +89,7 @@ function parseHead(text: string): Head {
 export function bulkGet(pool: BulkPool, req: BulkRequest): Promise<BulkResponse> {
   const head = requestHead(req.url, req.headers);
   const attempt = (reused: Connection | undefined): Promise<BulkResponse> =>
-    exchange(pool, req, head, reused ?? connect(req), reused !== undefined).catch((err: unknown) => {
+    exchange(pool, req, head, reused ?? connect(req.url, req.tls), reused !== undefined).catch((err: unknown) => {
       // A kept-alive connection the server closed meanwhile: once more on a new one.
       if (reused !== undefined && (err as { beforeResponse?: boolean }).beforeResponse && !req.signal?.aborted)
         return attempt(undefined);
