@@ -168,6 +168,13 @@ function exchange(
     }
     req.signal?.addEventListener('abort', onAbort, { once: true });
 
+    /** Reading paused for the consumer (a full queue, a sink's wait) goes on. */
+    const resumeReading = () => {
+      if (paused && !done) {
+        paused = false;
+        socket.resume();
+      }
+    };
     /** Hands body bytes on; false when the stream's queue is full (reading pauses). */
     const emit = (bytes: Buffer, owned: boolean): boolean => {
       if (bytes.length === 0 || done) return true;
@@ -180,15 +187,7 @@ function exchange(
           return false;
         }
         if (wait === undefined) return true;
-        wait.then(
-          () => {
-            if (paused && !done) {
-              paused = false;
-              socket.resume();
-            }
-          },
-          (err: unknown) => finish(err as Error),
-        );
+        wait.then(resumeReading, (err: unknown) => finish(err as Error));
         return false;
       }
       return body!.push(owned ? bytes : Buffer.from(bytes));
@@ -253,12 +252,7 @@ function exchange(
       c.timeoutCode = 'UND_ERR_BODY_TIMEOUT';
       socket.setTimeout(BODY_TIMEOUT_MS);
       body = makeBody({
-        read: () => {
-          if (paused && !done) {
-            paused = false;
-            socket.resume();
-          }
-        },
+        read: resumeReading,
         destroyed: () => finish(coded('body destroyed', 'UND_ERR_ABORTED')),
         drainTo: (sink) =>
           new Promise<void>((res, rej) => {
@@ -279,10 +273,7 @@ function exchange(
             }
             direct = sink;
             drained = { resolve: res, reject: rej };
-            if (paused) {
-              paused = false;
-              socket.resume();
-            }
+            resumeReading();
           }),
       });
       resolve({ statusCode: h.statusCode, headers: h.headers, body });

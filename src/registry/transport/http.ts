@@ -277,6 +277,18 @@ export async function send(
 /** Errors of {@link pumpBody} for a body that broke or stalled: worth another attempt. */
 const brokenBodies = new WeakSet<OcikitError>();
 
+/** A `REGISTRY` error that {@link retryBody} retries: the body broke (`message`) or stalled. */
+function brokenBody(cause: unknown, message?: string): OcikitError {
+  const stalled = errCode(cause) === LOW_SPEED_CODE;
+  const err = new OcikitError(
+    'REGISTRY',
+    message ?? (stalled ? describeError(cause) : `connection broke in the middle of the body: ${describeError(cause)}`),
+    { cause },
+  );
+  brokenBodies.add(err);
+  return err;
+}
+
 /**
  * Feeds a response body to `consume` chunk by chunk, counting it for the low-speed watch. A body
  * that breaks, stalls under the low-speed limit, or ends before undici saw all of it, becomes a
@@ -284,31 +296,22 @@ const brokenBodies = new WeakSet<OcikitError>();
  * disk) passes through unchanged.
  */
 export async function pumpBody(res: HttpResponse, consume: (chunk: Buffer) => void | Promise<void>): Promise<void> {
-  const broke = (message: string, cause: unknown) => {
-    const err = new OcikitError('REGISTRY', message, { cause });
-    brokenBodies.add(err);
-    return err;
-  };
   const chunks = (res.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
   for (;;) {
     let next: IteratorResult<Buffer>;
     try {
       next = await chunks.next();
     } catch (err) {
-      const stalled = errCode(err) === LOW_SPEED_CODE;
-      throw broke(
-        stalled ? describeError(err) : `connection broke in the middle of the body: ${describeError(err)}`,
-        err,
-      );
+      throw brokenBody(err);
     }
     if (next.done) break;
     res.watch.add(next.value.length);
     await consume(next.value);
   }
   if (!res.body.readableEnded) {
-    throw broke(
-      'connection closed before the end of the body',
+    throw brokenBody(
       Object.assign(new Error('premature close'), { code: 'UND_ERR_SOCKET' }),
+      'connection closed before the end of the body',
     );
   }
 }
@@ -339,14 +342,7 @@ export async function pumpBodyTo(res: HttpResponse, consume: BodySink): Promise<
     });
   } catch (err) {
     if (typeof err === 'object' && err !== null && thrown.has(err)) throw err;
-    const stalled = errCode(err) === LOW_SPEED_CODE;
-    const broken = new OcikitError(
-      'REGISTRY',
-      stalled ? describeError(err) : `connection broke in the middle of the body: ${describeError(err)}`,
-      { cause: err },
-    );
-    brokenBodies.add(broken);
-    throw broken;
+    throw brokenBody(err);
   }
 }
 
