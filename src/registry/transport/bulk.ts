@@ -43,6 +43,8 @@ export interface BulkRequest {
   /** For an https URL: the TLS options of the connection. */
   readonly tls?: TlsConnectOptions | undefined;
   readonly signal?: AbortSignal | null | undefined;
+  /** Milliseconds of silence before the response head (default 60 s) and within a body (default 120 s). */
+  readonly timeouts?: { readonly headersMs?: number; readonly bodyMs?: number } | undefined;
 }
 
 /** A response body: a stream of Buffers, with undici's `dump()`. */
@@ -250,7 +252,7 @@ function exchange(
       parsed = h;
       if (typeof h.framing === 'number') f.left = h.framing;
       c.timeoutCode = 'UND_ERR_BODY_TIMEOUT';
-      socket.setTimeout(BODY_TIMEOUT_MS);
+      socket.setTimeout(req.timeouts?.bodyMs ?? BODY_TIMEOUT_MS);
       body = makeBody({
         read: resumeReading,
         destroyed: () => finish(coded('body destroyed', 'UND_ERR_ABORTED')),
@@ -323,7 +325,7 @@ function exchange(
       return start(h, rest, true);
     };
     c.timeoutCode = 'UND_ERR_HEADERS_TIMEOUT';
-    socket.setTimeout(HEADERS_TIMEOUT_MS);
+    socket.setTimeout(req.timeouts?.headersMs ?? HEADERS_TIMEOUT_MS);
     if (c.dead) {
       finish(coded('other side closed', 'UND_ERR_SOCKET'));
       return;

@@ -223,6 +223,20 @@ describe('bulkGet', () => {
     await assert.rejects(readAll(res.body), { code: 'X_STOP' });
   });
 
+  it("times out a silent server with undici's codes: before the head, and within a body", async (t) => {
+    const srv = await rawServer(t, (h, s) => {
+      if (h.includes('/body')) s.write('HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nab');
+      // else: says nothing
+    });
+    const p = pool(t);
+    const timeouts = { headersMs: 100, bodyMs: 100 };
+    await assert.rejects(bulkGet(p, { url: new URL('/head', srv.url), headers: {}, key: 'k', timeouts }), {
+      code: 'UND_ERR_HEADERS_TIMEOUT',
+    });
+    const res = await bulkGet(p, { url: new URL('/body', srv.url), headers: {}, key: 'k', timeouts });
+    await assert.rejects(readAll(res.body), { code: 'UND_ERR_BODY_TIMEOUT' });
+  });
+
   it('drainTo hands every byte over once, in order, and waits while the sink asks to', async (t) => {
     const body = randomBytes(5_000_000);
     const srv = await rawServer(t, (_h, s) => {
