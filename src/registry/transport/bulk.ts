@@ -247,6 +247,12 @@ function exchange(
       }
       return more;
     };
+    /** {@link bodyBytes}, noting a pause: what a read callback returns (false pauses reading). */
+    const feed = (chunk: Buffer, owned: boolean): boolean => {
+      const more = bodyBytes(chunk, owned);
+      if (!more && !done) paused = true;
+      return more || done;
+    };
     /** The head arrived: resolve with the response, then feed what followed it to the body. */
     const start = (h: Head, rest: Buffer, owned: boolean): boolean => {
       parsed = h;
@@ -283,9 +289,7 @@ function exchange(
         finish();
         return true;
       }
-      const more = bodyBytes(rest, owned);
-      if (!more && !done) paused = true;
-      return more || done;
+      return feed(rest, owned);
     };
 
     c.gone = (err, clean) => {
@@ -296,11 +300,7 @@ function exchange(
     c.sink = (chunk, owned) => {
       if (done) return false;
       received = true;
-      if (parsed) {
-        const more = bodyBytes(chunk, owned);
-        if (!more && !done) paused = true;
-        return more || done;
-      }
+      if (parsed) return feed(chunk, owned);
       headBytes += chunk.length;
       headParts.push(Buffer.from(chunk)); // the head is small; the read buffer is reused
       const all = headParts.length === 1 ? headParts[0]! : Buffer.concat(headParts);
