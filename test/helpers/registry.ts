@@ -15,6 +15,7 @@ import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { type GeneratedImage, makeDirImage, makeList, writeListDir } from './images.js';
 
 const run = promisify(execFile);
 
@@ -167,4 +168,23 @@ export async function pushDir(
   if (opts.multiArch) args.push('--multi-arch', 'all');
   args.push(`dir:${dir}`, `docker://${host}/${repo}`);
   await run('skopeo', args, { maxBuffer: 16 * 1024 * 1024 });
+}
+
+/**
+ * Makes two `dir:` images under `work`, linux/amd64 and linux/arm64/v8, and pushes their OCI
+ * index to `docker://<host>/<repo>` with every instance (skopeo `--multi-arch all`).
+ */
+export async function pushTwoPlatformList(
+  work: string,
+  host: string,
+  repo: string,
+): Promise<{ amd: GeneratedImage; arm: GeneratedImage; listDigest: string }> {
+  const amd = await makeDirImage(join(work, 'amd'), { platform: { architecture: 'amd64', os: 'linux' } });
+  const arm = await makeDirImage(join(work, 'arm'), {
+    platform: { architecture: 'arm64', os: 'linux', variant: 'v8' },
+  });
+  const list = makeList([amd, arm]);
+  await writeListDir(join(work, 'list'), list, [amd, arm]);
+  await pushDir(join(work, 'list'), host, repo, { multiArch: true });
+  return { amd, arm, listDigest: list.digest };
 }

@@ -10,10 +10,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { runTool } from '../../src/internal/exec.js';
-import { type GeneratedImage, makeDirImage, makeList, writeListDir } from '../helpers/images.js';
+import { type GeneratedImage, makeDirImage } from '../helpers/images.js';
 import { listTree } from '../helpers/install-env.js';
 import { runNode } from '../helpers/process.js';
-import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushDir, pushTwoPlatformList, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
 import { haveTool, needTool } from '../helpers/tools.js';
 
@@ -43,12 +43,7 @@ describe('ocikit embed against a registry', { skip: !haveTool('docker-registry')
     await mkdir(join(home, '.config/containers'), { recursive: true });
     await writeFile(join(home, '.config/containers/policy.json'), '{"default":[{"type":"insecureAcceptAnything"}]}');
     await writeFile(join(home, '.config/containers/registries.conf'), '');
-    amd = await makeDirImage(join(work, 'amd'), { platform: { architecture: 'amd64', os: 'linux' } });
-    arm = await makeDirImage(join(work, 'arm'), { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
-    const list = makeList([amd, arm]);
-    listDigest = list.digest;
-    await writeListDir(join(work, 'list'), list, [amd, arm]);
-    await pushDir(join(work, 'list'), reg.host, 'ns/multi:1', { multiArch: true });
+    ({ amd, arm, listDigest } = await pushTwoPlatformList(work, reg.host, 'ns/multi:1'));
     armOnly = await makeDirImage(join(work, 'armonly'), { platform: { architecture: 'arm64', os: 'linux' } });
     await pushDir(armOnly.dir, reg.host, 'ns/armonly:1');
     single = await makeDirImage(join(work, 'single'), { flavour: 'docker' });

@@ -16,9 +16,9 @@ import { promisify } from 'node:util';
 import { isOcikitError } from '../../src/errors.js';
 import { runTool } from '../../src/internal/exec.js';
 import { resolve } from '../../src/resolve/resolve.js';
-import { type GeneratedImage, makeDirImage, makeList, writeListDir } from '../helpers/images.js';
+import { type GeneratedImage, makeDirImage } from '../helpers/images.js';
 import { runNode } from '../helpers/process.js';
-import { pushDir, startRegistry, type TestRegistry } from '../helpers/registry.js';
+import { pushDir, pushTwoPlatformList, startRegistry, type TestRegistry } from '../helpers/registry.js';
 import { tempDir } from '../helpers/tmp.js';
 import { haveTool, needTool } from '../helpers/tools.js';
 
@@ -43,12 +43,7 @@ describe('resolve against a registry, compared with skopeo', {
     work = await import('node:fs/promises').then((fs) => fs.mkdtemp('/tmp/ocikit-resolve-'));
     single = await makeDirImage(join(work, 'single'), { flavour: 'docker' });
     await pushDir(single.dir, reg.host, 'ns/single:1');
-    amd = await makeDirImage(join(work, 'amd'), { platform: { architecture: 'amd64', os: 'linux' } });
-    arm = await makeDirImage(join(work, 'arm'), { platform: { architecture: 'arm64', os: 'linux', variant: 'v8' } });
-    const list = makeList([amd, arm]);
-    listDigest = list.digest;
-    await writeListDir(join(work, 'list'), list, [amd, arm]);
-    await pushDir(join(work, 'list'), reg.host, 'ns/multi:1', { multiArch: true });
+    ({ amd, arm, listDigest } = await pushTwoPlatformList(work, reg.host, 'ns/multi:1'));
   });
   after(async () => {
     await reg?.stop();
