@@ -4,7 +4,10 @@
 //   - ocikit: `bin/ocikit install --inputs … --options … --tree …` when that command works
 //     (`bin/ocikit install --help` exits 0), else bench/install-native-driver.mjs (same library call);
 //   - `skopeo copy dir:… oci:…:latest`;
-//   - the hashing floor: `openssl dgst -sha256` over the same blobs.
+//   - the hashing floor: `openssl dgst -sha256` over the same blobs;
+//   - `ocikit install --link-inputs` (hard links from the input, every blob still hashed).
+// On a file system with reflinks (XFS, Btrfs: --work on one), the plain install clones instead
+// of copying, and the figure shows it.
 // Each command: 1 warm-up + RUNS timed runs (default 7, interleaved across the commands), page cache warm, a fresh destination per
 // run, `sync` before each run (not timed) so no run pays for an earlier run's writeback.
 // Wall time and peak RSS come from /usr/bin/time (package `time`). Run again at 1/3 of the size to
@@ -67,11 +70,14 @@ async function ocikitArgv(src, id, destDir) {
 function timed(argv, prepare) {
   prepare();
   run(['sync']);
+  // Wall time by the clock around the process (GNU time's %e has 10 ms steps), RSS from GNU time.
+  const t0 = process.hrtime.bigint();
   const r = run(['/usr/bin/time', '-f', '@@ %e %M', ...argv]);
+  const wall = Number(process.hrtime.bigint() - t0) / 1e9;
   if (r.status !== 0) throw new Error(`${argv.join(' ')} failed (${r.status}): ${r.stderr}`);
   const m = /@@ ([\d.]+) (\d+)\s*$/.exec(r.stderr);
   if (!m) throw new Error(`no /usr/bin/time output: ${r.stderr}`);
-  return { wall: Number(m[1]), rssMiB: Number(m[2]) / 1024 };
+  return { wall, rssMiB: Number(m[2]) / 1024 };
 }
 
 /** Runs the commands interleaved (one run of each per round) so they share the machine's state. */
@@ -123,6 +129,8 @@ for (const mib of SIZES) {
       prepare: freshSkopeo,
     },
     { label: 'openssl dgst -sha256 (floor)', argv: ['openssl', 'dgst', '-sha256', ...blobs], prepare: () => {} },
+    // The opt-in hard links (the input and the tree share a file system here): hashing only.
+    ...(useCli ? [{ label: 'ocikit install --link-inputs', argv: [...ocikit, '--link-inputs'], prepare: freshTree }] : []),
   ]);
   // Check the two outputs hold the same blobs (ocikit keeps the OCI image's bytes exactly).
   const same = run(['diff', '-r', join(out, 'skopeo', 'blobs'), join(out, 'tree', 'out', 'blobs')]).status === 0;
@@ -136,13 +144,14 @@ console.log(
   `ocikit via ${useCli ? 'bin/ocikit install' : 'bench/install-native-driver.mjs'}; ${RUNS} runs after 1 warm-up; median [min-max] wall s, peak RSS MiB`,
 );
 for (const r of results) {
-  const [o, s, h] = r.rows;
+  const [o, s, h, l] = r.rows;
   console.log(
     `\n${(r.bytes / 1e6).toFixed(0)} MB image (3 x ${r.mib} MiB layers)${r.same ? '' : '  (WARNING: outputs differ)'}`,
   );
   for (const x of r.rows)
     console.log(`  ${x.label.padEnd(34)} ${f(x.median)} [${f(x.min)}-${f(x.max)}]  rss ${x.rss.toFixed(0)} MiB`);
   console.log(
-    `  skopeo / ocikit = ${(s.median / o.median).toFixed(2)}x   ocikit / floor = ${(o.median / h.median).toFixed(2)}x`,
+    `  skopeo / ocikit = ${(s.median / o.median).toFixed(2)}x   ocikit / floor = ${(o.median / h.median).toFixed(2)}x` +
+      (l ? `   --link-inputs / floor = ${(l.median / h.median).toFixed(2)}x` : ''),
   );
 }

@@ -58,4 +58,6 @@ export interface InstallContext {
   readonly onProgress: ((event: InstallProgress) => void) | undefined;
   /** containers-storage: how many skopeo copies run at once (undefined: one after another). */
   readonly jobs?: number | undefined;
+  /** oci and dir: hard-link input blob files where possible (`InstallRequest.linkInputs`). */
+  readonly linkInputs?: boolean | undefined;
 }

@@ -53,6 +53,13 @@ export interface InstallRequest {
    * per image and the summary in input order; after a failure no further copy starts.
    */
   readonly jobs?: number | undefined;
+  /**
+   * oci and dir destinations: hard-link the blob files of `dir` and `oci` inputs into the
+   * destination where the system allows it (same file system and mount) instead of copying them;
+   * each is verified all the same. The inputs must then never change: a change to one file is a
+   * change to both. Refused with the other destinations. Default false.
+   */
+  readonly linkInputs?: boolean | undefined;
 }
 
 /** The default of {@link InstallRequest.jobs}: two concurrent skopeo copies into one store. */
@@ -130,8 +137,11 @@ export async function install(req: InstallRequest): Promise<InstallSummary> {
     skopeo: { tmpdir: req.tmpdir, ...req.skopeo, signal: req.signal ?? req.skopeo?.signal },
     onProgress: req.onProgress,
     jobs,
+    linkInputs: req.linkInputs === true,
   };
   const dest = options.destination;
+  if (ctx.linkInputs && dest.type !== 'oci' && dest.type !== 'dir')
+    throw new OcikitError('INVALID_INPUT', `linking inputs is for oci and dir destinations, not ${dest.type}`);
   const summary = (location: string, installed: readonly InstalledImageSummary[]): InstallSummary => ({
     tree,
     destination: { ...dest, location },

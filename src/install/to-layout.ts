@@ -14,16 +14,20 @@ import { OcikitError, throwIfInterrupted } from '../errors.js';
 import type { Digest } from '../model/digest.js';
 import { trackTemp, untrackTemp } from '../internal/cleanup.js';
 import { type HeldDir, withDirInside } from '../internal/dir-handle.js';
+import { warmHashPool } from '../internal/hash-pool.js';
 import { runPool } from '../internal/pool.js';
 import { assertAbsent, publishDir, publishFile } from '../internal/publish.js';
 import { makeTempDir, writeAll } from '../internal/fs.js';
+import { dirBlobPath } from '../transports/dir/read.js';
 import { createDirImage, finishDirImage, writeDirBlob } from '../transports/dir/write.js';
+import { ociBlobPath } from '../transports/oci/read.js';
 import { createOciLayout, finishOciLayout, writeOciBlob } from '../transports/oci/write.js';
 import { writeOciArchive } from '../transports/oci-archive/write.js';
 import type { ResolvedImage } from '../osbuild/inputs.js';
 import type { PathDestination } from '../osbuild/stage-options.js';
 import type { InstallContext, InstallProgress, InstalledImageSummary } from './context.js';
 import { copyBlob } from './copy-blob.js';
+import { placeBlobFile } from './place-blob.js';
 import { withReaders } from './open-readers.js';
 import {
   type InstallItem,
@@ -35,6 +39,9 @@ import {
 } from './layout-plan.js';
 
 export type { InstallItem } from './layout-plan.js';
+
+/** A blob this large starts the hashing threads early (place-blob.ts uses them). */
+const WARM_HASHING_FROM = 16 * 1024 * 1024;
 
 /**
  * Where to install: an absolute path already validated to lie inside the tree.
@@ -79,6 +86,12 @@ export interface LayoutOptions {
    * cannot store signatures.
    */
   readonly removeSignatures?: boolean | undefined;
+  /**
+   * oci and dir: hard-link each blob file of a `dir` or `oci` input into the destination where
+   * the system allows it, instead of copying it (verified all the same). The input must then stay
+   * unchanged: a change to one file is a change to both. Default false.
+   */
+  readonly linkInputs?: boolean | undefined;
 }
 
 /**
@@ -103,7 +116,12 @@ export async function installToLayout(
         dest.type,
         parent,
         target,
-        { signal: ctx.signal, removeSignatures: ctx.removeSignatures, onProgress: ctx.onProgress },
+        {
+          signal: ctx.signal,
+          removeSignatures: ctx.removeSignatures,
+          onProgress: ctx.onProgress,
+          linkInputs: ctx.linkInputs,
+        },
       );
       return installed.map((r) => ({
         name: r.name,
@@ -157,6 +175,14 @@ async function writeInto(
     );
   }
   const plan = planLayout(items, type);
+  // Large blobs placed by a link are hashed on worker threads: start them now. (A reflink starts
+  // them when the first one succeeds: a copy does not use them, and they cost CPU to start.)
+  if (
+    opts.linkInputs === true &&
+    type !== 'oci-archive' &&
+    [...plan.blobs.values()].some((b) => b.size >= WARM_HASHING_FROM)
+  )
+    warmHashPool();
   const signatures = opts.removeSignatures ? [] : await signaturesFor(items, type);
   const final = parent.at(path.basename(target));
   await assertAbsent(final);
@@ -188,13 +214,24 @@ async function writeInto(
     } else {
       const layout =
         type === 'oci'
-          ? { create: createOciLayout, writeBlob: writeOciBlob }
-          : { create: createDirImage, writeBlob: writeDirBlob };
+          ? { create: createOciLayout, writeBlob: writeOciBlob, blobPath: ociBlobPath }
+          : { create: createDirImage, writeBlob: writeDirBlob, blobPath: dirBlobPath };
       await layout.create(tmp);
       // Large blobs first, so the slowest copy starts earliest.
       blobs.sort((a, b) => b.size - a.size);
+      // A blob of an input is a file of its own here: placed by a reflink or (asked for) a hard
+      // link where the system allows, else copied; verified either way (place-blob.ts).
+      const place = async (b: PlannedBlob): Promise<void> => {
+        if (b.source.kind === 'bytes') return layout.writeBlob(tmp, b.digest, (fh) => copy(b, fh, 0));
+        await placeBlobFile(b.source.reader, b.source.desc, layout.blobPath(tmp, b.digest), {
+          signal: opts.signal,
+          onBytes: (n) => progress.bytes(b, n),
+          link: opts.linkInputs,
+        });
+        progress.copied(b);
+      };
       await runPool(
-        blobs.map((b) => () => layout.writeBlob(tmp, b.digest, (fh) => copy(b, fh, 0))),
+        blobs.map((b) => () => place(b)),
         concurrency,
       );
       throwIfInterrupted(opts.signal, 'install');

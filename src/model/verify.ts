@@ -73,6 +73,11 @@ export class Verifier {
     this.#what = what;
   }
 
+  /** The declared size (0 when nothing is expected). */
+  get expectedSize(): number {
+    return this.#expect?.size ?? 0;
+  }
+
   /** Bytes seen so far. */
   get bytes(): number {
     return this.#bytes;
@@ -101,6 +106,24 @@ export class Verifier {
     const e = this.#expect;
     if (e !== undefined) {
       if (this.#bytes !== e.size) throw sizeMismatch(this.#what, e.size, this.#bytes);
+      expectDigest(this.#what, e.digest, actual);
+    }
+    return actual;
+  }
+
+  /**
+   * Ends a blob hashed elsewhere (a hashing thread: internal/hash-pool.ts), from its sha256 in hex
+   * and its byte count, with the checks of {@link Verifier.finish}. The verifier must not have
+   * been fed.
+   * @throws OcikitError `DIGEST_MISMATCH` when the size or the digest is not the declared one.
+   */
+  finishWith(hex: string, bytes: number): Digest {
+    if (this.#bytes !== 0) throw new Error('Verifier.finishWith after update');
+    const e = this.#expect;
+    if (e !== undefined && bytes > e.size) throw sizeMismatch(this.#what, e.size, bytes, true);
+    const actual = `sha256:${hex}` as Digest;
+    if (e !== undefined) {
+      if (bytes !== e.size) throw sizeMismatch(this.#what, e.size, bytes);
       expectDigest(this.#what, e.digest, actual);
     }
     return actual;

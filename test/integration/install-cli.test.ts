@@ -54,9 +54,10 @@ function capture(cwd: string, tty = false): Captured {
 async function stage(
   t: TestContext,
   options: unknown,
+  layerSize?: number,
 ): Promise<{ root: string; img: GeneratedImage; tree: string; tmp: string }> {
   const root = await tempDir(t);
-  const gen = await makeDirImage(join(root, 'gen'));
+  const gen = await makeDirImage(join(root, 'gen'), layerSize === undefined ? {} : { layerSize, layers: 2 });
   await mkdir(join(root, 'in', 'images'), { recursive: true });
   const dir = join(root, 'in', 'images', gen.configDigest);
   await rename(gen.dir, dir);
@@ -138,6 +139,31 @@ describe('ocikit install (command)', () => {
     assert.equal(await main(ARGS, c.ctx), 0, c.err());
     assert.match(c.err(), /\[1\/1\] localhost\/cli:latest {2}\d/);
   });
+
+  for (const type of ['oci', 'dir'] as const) {
+    it(`hard-links the input's blob files into ${type} with --link-inputs, each verified`, async (t) => {
+      const s = await stage(t, { destination: { type, path: '/l' } }, 1024 * 1024);
+      const c = capture(s.root);
+      assert.equal(await main([...ARGS, '--link-inputs'], c.ctx), 0, c.err());
+      for (const l of s.img.layers) {
+        const hex = l.digest.slice(7);
+        const placed = await stat(join(s.tree, 'l', ...(type === 'oci' ? ['blobs', 'sha256', hex] : [hex])));
+        const input = await stat(join(s.img.dir, hex));
+        assert.equal(placed.ino, input.ino, `layer ${l.digest} is the input's file`);
+        assert.equal(input.nlink, 2);
+      }
+    });
+  }
+
+  for (const type of ['oci-archive', 'containers-storage'] as const) {
+    it(`exits 1 for --link-inputs with a ${type} destination, writing nothing`, async (t) => {
+      const s = await stage(t, { destination: { type, ...(type === 'oci-archive' ? { path: '/a.tar' } : {}) } });
+      const c = capture(s.root);
+      assert.equal(await main([...ARGS, '--link-inputs'], c.ctx), 1);
+      assert.equal(c.err(), `ocikit: linking inputs is for oci and dir destinations, not ${type}\n`);
+      assert.deepEqual(await readdir(s.tree), []);
+    });
+  }
 
   const usage: [string, string[]][] = [
     ['without --tree', ['install', '--inputs', 'i.json', '--options', 'o.json']],

@@ -1,5 +1,5 @@
 /**
- * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--cache DIR] [--jobs N] [--json]`:
+ * `ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR] [--cache DIR] [--jobs N] [--link-inputs] [--json]`:
  * the `org.osbuild.skopeo` stage as a command (library: `install.ts`).
  *
  * INPUTS.json is the runtime form osbuild hands the stage, or the manifest form (`origin:
@@ -41,7 +41,7 @@ export function formatSummary(s: InstallSummary): string {
 export const command: Command = {
   name: 'install',
   usage: `Usage: ocikit install --inputs INPUTS.json --options OPTIONS.json --tree TREE [--runroot DIR]
-                      [--cache DIR] [--jobs N] [--json]
+                      [--cache DIR] [--jobs N] [--link-inputs] [--json]
 
 Copies every image of an osbuild container stage's inputs into TREE, as the
 org.osbuild.skopeo stage does. OPTIONS.json holds the stage options:
@@ -65,6 +65,9 @@ Options:
   --jobs N         containers-storage: images copied at once, one skopeo each (default 2;
                    1 copies them one after another); progress stays per image, the summary
                    in input order, and after a failure no further copy starts
+  --link-inputs    oci and dir destinations: hard-link the blob files of dir and oci inputs
+                   instead of copying them, where the system allows it (same file system and
+                   mount), each still verified; the inputs must never change afterwards
   --json           print the summary as JSON
 
 Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 failed,
@@ -80,6 +83,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
         runroot: { type: 'string' },
         cache: { type: 'string' },
         jobs: { type: 'string' },
+        'link-inputs': { type: 'boolean' },
         json: { type: 'boolean' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -121,6 +125,7 @@ Progress is shown on stderr when it is a terminal. Exit status: 0 installed, 1 f
           tmpdir,
           signal: ctx.signal,
           jobs,
+          linkInputs: values['link-inputs'] === true,
           onProgress: progress.onProgress,
         }),
       );

@@ -1,0 +1,234 @@
+/**
+ * Hashing whole files on spare cores: the sha256 of an open, complete file (a blob that the
+ * install placed by a reflink or a hard link, install/place-blob.ts, and must now verify). A job
+ * runs on the main thread or on one of a few worker threads, whichever is free first: Node's
+ * hashing is synchronous and one sha256 stream keeps one core busy, so several large blobs are
+ * hashed in parallel only on several threads.
+ *
+ * A worker reads the very descriptor the main thread opened (descriptors belong to the process,
+ * not the thread); a cancel flag is shared memory (`SharedArrayBuffer`). The descriptor's owner
+ * closes it only after the job's promise settles, so no worker reads a closed or reused
+ * descriptor. Idle workers do not keep the process alive.
+ *
+ * Sources: Node's worker_threads (`eval` workers, `ref`/`unref`), `Atomics` (ECMA-262), and
+ * `os.availableParallelism` (nodejs.org/api).
+ */
+import { createHash } from 'node:crypto';
+import { readSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** What a finished job read: the sha256 (hex) and the byte count of what it hashed. */
+export interface HashResult {
+  readonly hex: string;
+  readonly bytes: number;
+}
+
+/** Bytes read per step; a job reports progress every {@link PROGRESS_EVERY} bytes. */
+const CHUNK = 1024 * 1024;
+const PROGRESS_EVERY = 8 * 1024 * 1024;
+
+/** One file being hashed. */
+export class FileHashJob {
+  readonly #cancel = new Int32Array(new SharedArrayBuffer(4));
+  /** Settles once no thread reads the descriptor any more: the digest, or undefined if cancelled. */
+  readonly result: Promise<HashResult | undefined>;
+
+  /**
+   * Queues the job: hash the open descriptor `fd` from offset 0 to its end, but at most `limit`
+   * bytes, calling `onBytes` with the bytes hashed since its last call.
+   */
+  constructor(fd: number, limit: number, onBytes?: (n: number) => void) {
+    this.result = schedule({ fd, limit, cancel: this.#cancel, onBytes });
+  }
+
+  /** Stop early; {@link result} then settles with undefined (or the digest, if it was done). */
+  cancel(): void {
+    Atomics.store(this.#cancel, 0, 1);
+  }
+}
+
+interface Job {
+  readonly fd: number;
+  readonly limit: number;
+  readonly cancel: Int32Array;
+  readonly onBytes: ((n: number) => void) | undefined;
+  resolve?: (r: HashResult | undefined) => void;
+  reject?: (err: unknown) => void;
+}
+
+interface WorkerReply {
+  readonly id: number;
+  readonly progress?: number;
+  readonly hex?: string;
+  readonly bytes?: number;
+  readonly cancelled?: boolean;
+  readonly error?: { readonly code?: string | undefined; readonly message: string };
+}
+
+interface Slot {
+  readonly worker: Worker;
+  online: boolean;
+  job: Job | undefined;
+}
+
+const queue: Job[] = [];
+let mainBusy = false;
+let slots: Slot[] | undefined;
+let nextId = 0;
+const running = new Map<number, Job>();
+
+function schedule(job: Job): Promise<HashResult | undefined> {
+  return new Promise((resolve, reject) => {
+    job.resolve = resolve;
+    job.reject = reject;
+    queue.push(job);
+    pump();
+  });
+}
+
+/** Hands queued jobs to free threads: an online idle worker first, else the main thread. */
+function pump(): void {
+  while (queue.length > 0) {
+    const slot = slots?.find((s) => s.online && s.job === undefined);
+    if (slot !== undefined) {
+      startOnWorker(slot, queue.shift()!);
+      continue;
+    }
+    if (mainBusy) return;
+    mainBusy = true;
+    const job = queue.shift()!;
+    hashOnMain(job)
+      .then(job.resolve, job.reject)
+      .finally(() => {
+        mainBusy = false;
+        pump();
+      });
+  }
+}
+
+/**
+ * Starts the worker threads if they are not running, so that they are up (some 30 ms) when the
+ * first large job comes: as many as there are cores, at most 4, none on one core. With the main
+ * thread that is one thread more than cores: three equal blobs on two cores then finish together
+ * instead of the third after the others.
+ */
+export function warmHashPool(): void {
+  if (slots !== undefined) return;
+  const cores = availableParallelism();
+  const n = cores < 2 ? 0 : Math.min(4, cores);
+  slots = [];
+  for (let i = 0; i < n; i++) slots.push(startWorker());
+}
+
+function startWorker(): Slot {
+  const source = `(${workerMain.toString()})(require('node:worker_threads'), require('node:fs'), require('node:crypto'))`;
+  const worker = new Worker(source, { eval: true });
+  const slot: Slot = { worker, online: false, job: undefined };
+  worker.on('online', () => {
+    slot.online = true;
+    pump();
+  });
+  worker.on('message', (m: WorkerReply) => onReply(slot, m));
+  const lost = () => {
+    slots = slots?.filter((s) => s !== slot);
+    const job = slot.job;
+    slot.job = undefined;
+    // A job the worker did not finish is done again from its start on another thread (its
+    // descriptor is still open; the progress already told is told again).
+    if (job !== undefined) {
+      queue.unshift(job);
+      pump();
+    }
+  };
+  worker.on('error', lost);
+  worker.on('exit', lost);
+  // After the listeners: adding a 'message' listener refs the worker again.
+  worker.unref();
+  return slot;
+}
+
+function startOnWorker(slot: Slot, job: Job): void {
+  const id = nextId++;
+  running.set(id, job);
+  slot.job = job;
+  slot.worker.ref();
+  slot.worker.postMessage({ id, fd: job.fd, limit: job.limit, cancel: job.cancel.buffer, every: PROGRESS_EVERY });
+}
+
+function onReply(slot: Slot, m: WorkerReply): void {
+  const job = running.get(m.id);
+  if (job === undefined) return;
+  if (m.progress !== undefined && m.progress > 0) job.onBytes?.(m.progress);
+  if (m.hex === undefined && m.cancelled !== true && m.error === undefined) return;
+  running.delete(m.id);
+  slot.job = undefined;
+  slot.worker.unref();
+  if (m.error !== undefined) job.reject!(Object.assign(new Error(m.error.message), { code: m.error.code }));
+  else job.resolve!(m.hex === undefined ? undefined : { hex: m.hex, bytes: m.bytes ?? 0 });
+  pump();
+}
+
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/** The main thread's version of a job: the same steps, yielding to the event loop as it goes. */
+async function hashOnMain(job: Job): Promise<HashResult | undefined> {
+  const buf = Buffer.allocUnsafe(CHUNK);
+  const h = createHash('sha256');
+  let pos = 0;
+  let told = 0;
+  while (pos < job.limit) {
+    if (Atomics.load(job.cancel, 0) === 1) return undefined;
+    const n = readSync(job.fd, buf, 0, Math.min(CHUNK, job.limit - pos), pos);
+    if (n === 0) break;
+    h.update(buf.subarray(0, n));
+    pos += n;
+    if (pos - told >= PROGRESS_EVERY) {
+      job.onBytes?.(pos - told);
+      told = pos;
+      await nextTurn();
+    }
+  }
+  if (pos > told) job.onBytes?.(pos - told);
+  return { hex: h.digest('hex'), bytes: pos };
+}
+
+/**
+ * The code of each worker thread. Its source text is what the worker runs (an `eval` worker: a
+ * bundle has no separate file to point at), so it uses nothing but its arguments.
+ */
+function workerMain(
+  wt: typeof import('node:worker_threads'),
+  fs: typeof import('node:fs'),
+  crypto: typeof import('node:crypto'),
+): void {
+  const port = wt.parentPort;
+  if (port === null) return;
+  const buf = Buffer.allocUnsafe(1024 * 1024);
+  port.on('message', (m: { id: number; fd: number; limit: number; cancel: SharedArrayBuffer; every: number }) => {
+    try {
+      const cancel = new Int32Array(m.cancel);
+      const h = crypto.createHash('sha256');
+      let pos = 0;
+      let told = 0;
+      while (pos < m.limit) {
+        if (Atomics.load(cancel, 0) === 1) {
+          port.postMessage({ id: m.id, cancelled: true, progress: pos - told });
+          return;
+        }
+        const n = fs.readSync(m.fd, buf, 0, Math.min(buf.length, m.limit - pos), pos);
+        if (n === 0) break;
+        h.update(buf.subarray(0, n));
+        pos += n;
+        if (pos - told >= m.every) {
+          port.postMessage({ id: m.id, progress: pos - told });
+          told = pos;
+        }
+      }
+      port.postMessage({ id: m.id, hex: h.digest('hex'), bytes: pos, progress: pos - told });
+    } catch (err) {
+      const e = err as { code?: string; message?: string };
+      port.postMessage({ id: m.id, error: { code: e.code, message: String(e.message ?? err) } });
+    }
+  });
+}

@@ -1,0 +1,98 @@
+/**
+ * The hashing pool: jobs on the main thread and on worker threads give the digest of exactly the
+ * bytes up to their limit, in any number at once; a cancelled job reads no further; a read error
+ * reaches the caller with its code; and idle workers do not keep a process alive.
+ */
+import * as assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { open, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { FileHashJob, warmHashPool } from '../../src/internal/hash-pool.js';
+import { fixedBytes } from '../helpers/fixed-images.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const hex = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const POOL = fileURLToPath(new URL('../../src/internal/hash-pool.js', import.meta.url));
+
+describe('the hashing pool', () => {
+  it('hashes many files at once on every thread, each up to its limit, reporting every byte', async (t) => {
+    const dir = await tempDir(t);
+    warmHashPool();
+    const sizes = [0, 1, 1024 * 1024, 9 * 1024 * 1024 + 7, 12_345, 20 * 1024 * 1024, 3];
+    const files = await Promise.all(
+      sizes.map(async (n, i) => {
+        const bytes = fixedBytes(n, 40 + i);
+        const p = join(dir, `f${i}`);
+        await writeFile(p, bytes);
+        return { bytes, fh: await open(p, 'r') };
+      }),
+    );
+    try {
+      // Twice: the second round finds the workers online.
+      for (let round = 0; round < 2; round++) {
+        const seen = files.map(() => 0);
+        const results = await Promise.all(
+          files.map((f, i) => {
+            const limit = i === 3 ? 5 * 1024 * 1024 : f.bytes.length + 1;
+            return new FileHashJob(f.fh.fd, limit, (n) => (seen[i]! += n)).result;
+          }),
+        );
+        results.forEach((r, i) => {
+          const want = i === 3 ? files[i]!.bytes.subarray(0, 5 * 1024 * 1024) : files[i]!.bytes;
+          assert.deepEqual(r, { hex: hex(want), bytes: want.length }, `file ${i}, round ${round}`);
+          assert.equal(seen[i], want.length, `progress of file ${i}`);
+        });
+      }
+    } finally {
+      for (const f of files) await f.fh.close();
+    }
+  });
+
+  it('settles a cancelled job with undefined', async (t) => {
+    const dir = await tempDir(t);
+    const p = join(dir, 'big');
+    await writeFile(p, fixedBytes(64 * 1024 * 1024, 50));
+    const fh = await open(p, 'r');
+    try {
+      const jobs = [0, 1, 2, 3, 4].map(() => new FileHashJob(fh.fd, Number.MAX_SAFE_INTEGER));
+      for (const j of jobs) j.cancel();
+      const results = await Promise.all(jobs.map((j) => j.result));
+      assert.deepEqual(results, [undefined, undefined, undefined, undefined, undefined]);
+    } finally {
+      await fh.close();
+    }
+  });
+
+  it('rejects with the read error and its code', async () => {
+    warmHashPool();
+    const bad = 1_000_000; // no such descriptor
+    const results = await Promise.allSettled([0, 1, 2].map(() => new FileHashJob(bad, 10).result));
+    for (const r of results) {
+      assert.equal(r.status, 'rejected');
+      assert.equal((r as PromiseRejectedResult).reason.code, 'EBADF');
+    }
+  });
+
+  it('lets a process exit while its workers are idle', async (t) => {
+    const dir = await tempDir(t);
+    const p = join(dir, 'f');
+    const bytes = fixedBytes(17 * 1024 * 1024, 60);
+    await writeFile(p, bytes);
+    const code = `
+      import { open } from 'node:fs/promises';
+      const { FileHashJob, warmHashPool } = await import(${JSON.stringify(pathToFileURL(POOL).href)});
+      warmHashPool();
+      await new Promise((r) => setTimeout(r, 300)); // the workers are online and idle
+      const fh = await open(${JSON.stringify(p)}, 'r');
+      const r = await Promise.all([1, 2, 3].map(() => new FileHashJob(fh.fd, 1e12).result));
+      await fh.close();
+      console.log(r.map((x) => x.hex).join(' '));`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+    assert.equal(r.signal, null, 'the process ended by itself');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), [1, 2, 3].map(() => hex(bytes)).join(' '));
+  });
+});
