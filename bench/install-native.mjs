@@ -130,7 +130,9 @@ for (const mib of SIZES) {
     },
     { label: 'openssl dgst -sha256 (floor)', argv: ['openssl', 'dgst', '-sha256', ...blobs], prepare: () => {} },
     // The opt-in hard links (the input and the tree share a file system here): hashing only.
-    ...(useCli ? [{ label: 'ocikit install --link-inputs', argv: [...ocikit, '--link-inputs'], prepare: freshTree }] : []),
+    ...(useCli
+      ? [{ label: 'ocikit install --link-inputs', argv: [...ocikit, '--link-inputs'], prepare: freshTree }]
+      : []),
   ]);
   // Check the two outputs hold the same blobs (ocikit keeps the OCI image's bytes exactly).
   const same = run(['diff', '-r', join(out, 'skopeo', 'blobs'), join(out, 'tree', 'out', 'blobs')]).status === 0;
