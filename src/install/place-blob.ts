@@ -43,9 +43,6 @@ export interface PlaceBlobOptions extends CopyBlobOptions {
   readonly link?: boolean | undefined;
 }
 
-/** errno codes meaning "this pair of places cannot share the file", not a failure of the install. */
-const LINK_REFUSED = new Set(['EXDEV', 'EPERM', 'EMLINK', 'ENOTSUP', 'EOPNOTSUPP', 'EACCES', 'EROFS']);
-const CLONE_REFUSED = new Set(['EXDEV', 'ENOTSUP', 'EOPNOTSUPP', 'EINVAL', 'ENOSYS', 'ENOTTY', 'EPERM', 'EBADF']);
 
 /** Source device and destination directory pairs where a reflink was refused once already. */
 const noClone = new Set<string>();
@@ -94,9 +91,10 @@ async function tryLink(
 ): Promise<boolean> {
   try {
     await fs.link(file, dest);
-  } catch (err) {
-    if (LINK_REFUSED.has((err as NodeJS.ErrnoException).code ?? '')) return false;
-    throw fromSystemError(err, 'linking', dest);
+  } catch {
+    // EXDEV (another file system or mount), EPERM (fs.protected_hardlinks, a file system without
+    // links), EMLINK, EROFS…: the copy then runs, and reports what is really wrong, if anything.
+    return false;
   }
   const fh = await openPlaced(dest);
   try {
@@ -127,13 +125,12 @@ async function tryClone(
   const { mode } = await fs.stat(dest);
   try {
     await fs.copyFile(`/proc/self/fd/${src.fd}`, dest, fsc.COPYFILE_FICLONE_FORCE);
-  } catch (err) {
+  } catch {
+    // EOPNOTSUPP (no shared extents: ext4, tmpfs), EXDEV (another file system), EINVAL…: not for
+    // these places; the copy then runs, and reports what is really wrong, if anything.
     await fs.rm(dest, { force: true });
-    if (CLONE_REFUSED.has((err as NodeJS.ErrnoException).code ?? '')) {
-      noClone.add(key);
-      return false;
-    }
-    throw fromSystemError(err, 'writing', dest);
+    noClone.add(key);
+    return false;
   }
   const fh = await openPlaced(dest);
   try {
