@@ -8,31 +8,18 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { COPY_CHUNK, copyBlob } from '../../src/install/copy-blob.js';
 import { isOcikitError } from '../../src/errors.js';
 import type { Digest } from '../../src/model/digest.js';
 import type { Descriptor } from '../../src/model/descriptor.js';
 import type { ImageReader } from '../../src/transports/reader.js';
 import { fixedBytes } from '../helpers/fixed-images.js';
+import { blobDirReader as reader } from '../helpers/blob-reader.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const code = (c: string) => (e: unknown) => isOcikitError(e, c as never);
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 const LAYER = 'application/vnd.oci.image.layer.v1.tar';
-
-/** A reader over files in `dir` (named by hex), with or without `blobPath`. */
-function reader(dir: string, positional: boolean): ImageReader {
-  const file = (d: Descriptor) => join(dir, d.digest.slice(7));
-  return {
-    source: `test:${dir}`,
-    manifest: undefined as never,
-    config: Buffer.alloc(0),
-    openBlob: async (d) => Readable.from([await readFile(file(d))]),
-    ...(positional ? { blobPath: file } : {}),
-    close: async () => {},
-  };
-}
 
 async function setup(t: Parameters<typeof tempDir>[0], content: Buffer, declared = content) {
   const dir = await tempDir(t);

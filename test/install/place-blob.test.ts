@@ -8,33 +8,19 @@ import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, stat, statfs, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
 import { describe, it } from 'node:test';
 import { isOcikitError } from '../../src/errors.js';
 import { PLACE_MIN, placeBlobFile } from '../../src/install/place-blob.js';
 import type { Descriptor } from '../../src/model/descriptor.js';
 import type { Digest } from '../../src/model/digest.js';
-import type { ImageReader } from '../../src/transports/reader.js';
 import { fixedBytes } from '../helpers/fixed-images.js';
+import { blobDirReader as reader } from '../helpers/blob-reader.js';
 import { tempDir } from '../helpers/tmp.js';
 import { mountTmpfs, mountXfs } from '../helpers/tmpfs.js';
 
 const code = (c: string) => (e: unknown) => isOcikitError(e, c as never);
 const sha = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}` as Digest;
 const LAYER = 'application/vnd.oci.image.layer.v1.tar';
-
-/** A reader over blob files in `dir`, named by hex. */
-function reader(dir: string): ImageReader {
-  const file = (d: Descriptor) => join(dir, d.digest.slice(7));
-  return {
-    source: `test:${dir}`,
-    manifest: undefined as never,
-    config: Buffer.alloc(0),
-    openBlob: async (d) => Readable.from([await readFile(file(d))]),
-    blobPath: file,
-    close: async () => {},
-  };
-}
 
 /** A source directory under `root` holding `content` under the digest of `declared`. */
 async function source(root: string, content: Buffer, declared = content) {
