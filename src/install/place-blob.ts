@@ -43,7 +43,6 @@ export interface PlaceBlobOptions extends CopyBlobOptions {
   readonly link?: boolean | undefined;
 }
 
-
 /** Source device and destination directory pairs where a reflink was refused once already. */
 const noClone = new Set<string>();
 let procFd: boolean | undefined;
