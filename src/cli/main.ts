@@ -6,6 +6,7 @@
  * Errors are one line on stderr starting `ocikit: `; `--debug` adds the stack and causes.
  * Subcommands are loaded lazily so that `ocikit digest` does not pay for the registry client.
  */
+import { readFile } from 'node:fs/promises';
 import { OcikitError, isOcikitError } from '../errors.js';
 import { removeTrackedSync } from '../internal/cleanup.js';
 import { escapeControl } from '../internal/text.js';
@@ -150,7 +151,6 @@ export function reportError(ctx: CliContext, err: unknown, debug: boolean): numb
 }
 
 async function version(): Promise<string> {
-  const { readFile } = await import('node:fs/promises');
   const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
     version: string;
   };

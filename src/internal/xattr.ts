@@ -15,6 +15,7 @@
  * name in the same directory for the call and renamed back afterwards.
  */
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { runTool } from './exec.js';
 
 /** A system error as the backends report it: the errno name in `code` (`ENOTSUP`, `EPERM`, …). */
@@ -134,10 +135,13 @@ let current: Backend | undefined;
  * before a run so that the calls below are available (synchronously with the addon).
  */
 export async function loadXattrs(): Promise<void> {
-  loaded ??= import('@napi-rs/xattr').then(
-    (m) => addonBackend(m as unknown as Addon),
-    () => toolBackend,
-  );
+  // `require`, not `import()`: the CLI bundle is a script that cannot import (scripts/bundle.mjs).
+  loaded ??= Promise.resolve()
+    .then(() => createRequire(import.meta.url)('@napi-rs/xattr') as unknown)
+    .then(
+      (m) => addonBackend(m as Addon),
+      () => toolBackend,
+    );
   const b = await loaded;
   current = forced ?? b;
 }

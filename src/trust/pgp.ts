@@ -19,15 +19,18 @@
  *   1.9.3 refuses it (checked by experiment, test/trust/pgp.test.ts);
  * - then the payload is parsed (./simple-signing.ts).
  */
+import { createRequire } from 'node:module';
 import type * as openpgp from 'openpgp';
 
 let loaded: Promise<typeof openpgp> | undefined;
 /**
  * The openpgp library, loaded on first use: it costs about 60 ms to load, which only a run that
  * verifies an OpenPGP signature pays (`ocikit fetch` under a policy without `signedBy` never does).
+ * Loaded with `require` (its CommonJS build), not `import()`: the CLI bundle is a script that
+ * cannot import (scripts/bundle.mjs).
  */
 function lib(): Promise<typeof openpgp> {
-  loaded ??= import('openpgp');
+  loaded ??= Promise.resolve().then(() => createRequire(import.meta.url)('openpgp') as typeof openpgp);
   return loaded;
 }
 import { readNamedFile } from '../internal/fs.js';
