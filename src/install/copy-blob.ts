@@ -5,19 +5,26 @@
  * seen, shorter or with another digest fails at the end (`DIGEST_MISMATCH`), before anything is
  * published.
  *
- * A blob the reader has as a local file is copied with large positional reads, double-buffered:
- * the next read runs while the current chunk is written. Any other blob is streamed.
+ * A blob the reader has as a local file is copied by a worker thread when the install started
+ * them (internal/hash-pool.ts {@link FileCopyJob}: read, hash and write in one loop on one core, so
+ * several blobs are copied at once on several cores), else here with large positional reads,
+ * double-buffered: the next read runs while the current chunk is written. Any other blob is
+ * streamed. Either way the bytes hashed are the bytes written.
  */
 import type * as fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { fromSystemError, isNoSpace, throwIfInterrupted } from '../errors.js';
 import { openRegularFile, writeAll } from '../internal/fs.js';
+import { FileCopyJob, hashWorkersRunning } from '../internal/hash-pool.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { Verifier } from '../model/verify.js';
 import type { ImageReader } from '../transports/reader.js';
 
 /** Bytes per positional read (two such buffers per copy in flight). */
 export const COPY_CHUNK = 4 * 1024 * 1024;
+
+/** Blobs from this size are copied on a worker thread when the install started them. */
+export const COPY_ON_WORKER_FROM = 1024 * 1024;
 
 /** Options of {@link copyBlob}. */
 export interface CopyBlobOptions {
@@ -42,9 +49,43 @@ export async function copyBlob(
 ): Promise<void> {
   const verifier = new Verifier({ digest: desc.digest, size: desc.size }, `${reader.source} blob ${desc.digest}`);
   const file = reader.blobPath?.(desc);
+  if (file !== undefined && desc.size >= COPY_ON_WORKER_FROM && hashWorkersRunning()) {
+    await copyOnWorker(file, `${reader.source} blob`, verifier, desc.size, out, offset, opts);
+    return; // verified there
+  }
   if (file !== undefined) await copyFromFile(file, `${reader.source} blob`, verifier, desc.size, out, offset, opts);
   else await copyFromStream(await reader.openBlob(desc), verifier, out, offset, opts);
   verifier.finish();
+}
+
+async function copyOnWorker(
+  file: string,
+  what: string,
+  verifier: Verifier,
+  size: number,
+  out: fs.FileHandle,
+  offset: number,
+  opts: CopyBlobOptions,
+): Promise<void> {
+  throwIfInterrupted(opts.signal, 'install');
+  const src = await openRegularFile(file, what);
+  // One byte past the declared size, so that a longer file is noticed.
+  const job = new FileCopyJob(src.fd, out.fd, offset, size + 1, opts.onBytes);
+  const onAbort = () => job.cancel();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  let copied: Awaited<typeof job.result>;
+  try {
+    copied = await job.result;
+  } catch (err) {
+    // A full device is about the file written (named by its writer), not the blob read.
+    throw isNoSpace(err) ? err : fromSystemError(err, what, file);
+  } finally {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await src.close();
+  }
+  throwIfInterrupted(opts.signal, 'install');
+  if (copied === undefined) throw new Error('copy stopped');
+  verifier.finishWith(copied.hex, copied.bytes);
 }
 
 async function copyFromFile(

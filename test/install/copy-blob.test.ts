@@ -1,14 +1,16 @@
 /**
  * copyBlob(): the verified copy of one blob into a file at an offset, from a reader with local
- * files (positional reads, several chunks) and from one with streams only; every kind of wrong
- * blob fails with DIGEST_MISMATCH in the one wording of model/verify.ts.
+ * files (positional reads, several chunks), from one with streams only, and on the worker threads
+ * of internal/hash-pool.ts once they run (the last suite: the pool is per process); every kind of
+ * wrong blob fails with DIGEST_MISMATCH in the one wording of model/verify.ts.
  */
-import { describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import * as assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { COPY_CHUNK, copyBlob } from '../../src/install/copy-blob.js';
+import { COPY_CHUNK, COPY_ON_WORKER_FROM, copyBlob } from '../../src/install/copy-blob.js';
+import { hashWorkersRunning, warmHashPool } from '../../src/internal/hash-pool.js';
 import { isOcikitError } from '../../src/errors.js';
 import type { Digest } from '../../src/model/digest.js';
 import type { Descriptor } from '../../src/model/descriptor.js';
@@ -112,5 +114,65 @@ describe('copyBlob (local files)', () => {
     await mkdir(linked);
     await symlink(join(dir, 'src', desc.digest.slice(7)), join(linked, desc.digest.slice(7)));
     await assert.rejects(copyTo(reader(linked, true), desc, join(dir, 'out')), code('IO'));
+  });
+});
+
+// Last: once the workers run, every later large copy in this process goes to them.
+describe('copyBlob on worker threads', () => {
+  before(() => warmHashPool());
+  const SIZE = COPY_ON_WORKER_FROM + 4321;
+
+  it('copies several blobs at once at their offsets, reporting every byte', async (t) => {
+    assert.ok(hashWorkersRunning(), 'the pool runs (more than one core)');
+    const blobs = await Promise.all(
+      [0, 1, 2, 3, 4].map(async (i) => {
+        const content = fixedBytes(2 * COPY_CHUNK + 777 * i + COPY_ON_WORKER_FROM, 20 + i);
+        return { content, ...(await setup(t, content)) };
+      }),
+    );
+    const bytes = await Promise.all(
+      blobs.map((b) => copyTo(reader(join(b.dir, 'src'), true), b.desc, join(b.dir, 'out'), 4096)),
+    );
+    for (const [i, b] of blobs.entries()) {
+      assert.equal(bytes[i], b.content.length);
+      const written = await readFile(join(b.dir, 'out'));
+      assert.equal(written.length, 4096 + b.content.length);
+      assert.ok(written.subarray(4096).equals(b.content), `blob ${i}`);
+    }
+  });
+
+  const wrong: [string, (b: Buffer) => Buffer, RegExp][] = [
+    [
+      'other content',
+      (b) => Buffer.concat([Buffer.from([b[0]! ^ 1]), b.subarray(1)]),
+      /: expected digest sha256:[0-9a-f]{64}, got sha256:/,
+    ],
+    ['fewer bytes', (b) => b.subarray(0, b.length - 1), new RegExp(`: expected ${SIZE} bytes, got ${SIZE - 1}$`)],
+    [
+      'more bytes',
+      (b) => Buffer.concat([b, Buffer.from('x')]),
+      new RegExp(`: expected ${SIZE} bytes, got at least ${SIZE + 1}$`),
+    ],
+  ];
+  for (const [label, spoil, message] of wrong) {
+    it(`fails on ${label} with DIGEST_MISMATCH, in the words of the main thread's copy`, async (t) => {
+      const declared = fixedBytes(SIZE, 5);
+      const { dir, desc } = await setup(t, spoil(declared), declared);
+      await assert.rejects(copyTo(reader(join(dir, 'src'), true), desc, join(dir, 'out')), (e: unknown) => {
+        assert.ok(code('DIGEST_MISMATCH')(e), String(e));
+        assert.match((e as Error).message, message);
+        return true;
+      });
+    });
+  }
+
+  it('stops with INTERRUPTED when aborted', async (t) => {
+    const { dir, desc } = await setup(t, fixedBytes(SIZE, 6));
+    const ac = new AbortController();
+    ac.abort();
+    await assert.rejects(
+      copyTo(reader(join(dir, 'src'), true), desc, join(dir, 'out'), 0, ac.signal),
+      code('INTERRUPTED'),
+    );
   });
 });

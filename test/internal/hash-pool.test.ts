@@ -1,16 +1,17 @@
 /**
  * The hashing pool: jobs on the main thread and on worker threads give the digest of exactly the
- * bytes up to their limit, in any number at once; a cancelled job reads no further; a read error
- * reaches the caller with its code; and idle workers do not keep a process alive.
+ * bytes up to their limit, in any number at once; copy jobs write exactly those bytes at their
+ * offset; a cancelled job reads no further; a read or write error reaches the caller with its
+ * code; idle workers do not keep a process alive, and waiting jobs do.
  */
 import * as assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FileHashJob, warmHashPool } from '../../src/internal/hash-pool.js';
+import { FileCopyJob, FileHashJob, warmHashPool } from '../../src/internal/hash-pool.js';
 import { fixedBytes } from '../helpers/fixed-images.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -51,6 +52,43 @@ describe('the hashing pool', () => {
     }
   });
 
+  it('copies files at once on the workers, at their offsets, hashing what it writes', async (t) => {
+    const dir = await tempDir(t);
+    warmHashPool();
+    const jobs = await Promise.all(
+      [0, 1, 2, 3].map(async (i) => {
+        const bytes = fixedBytes(3 * 1024 * 1024 + 99 * i, 70 + i);
+        await writeFile(join(dir, `in${i}`), bytes);
+        const src = await open(join(dir, `in${i}`), 'r');
+        const out = await open(join(dir, `out${i}`), 'w');
+        let seen = 0;
+        const r = await new FileCopyJob(src.fd, out.fd, 10 * i, bytes.length + 1, (n) => (seen += n)).result;
+        await src.close();
+        await out.close();
+        return { i, bytes, r, seen };
+      }),
+    );
+    for (const { i, bytes, r, seen } of jobs) {
+      assert.deepEqual(r, { hex: hex(bytes), bytes: bytes.length });
+      assert.equal(seen, bytes.length);
+      const written = await readFile(join(dir, `out${i}`));
+      assert.ok(written.subarray(10 * i).equals(bytes), `copy ${i}`);
+    }
+  });
+
+  it('rejects a copy whose write fails with the error, its code and syscall', async (t) => {
+    const dir = await tempDir(t);
+    await writeFile(join(dir, 'in'), fixedBytes(2 * 1024 * 1024, 80));
+    const src = await open(join(dir, 'in'), 'r');
+    const ro = await open(join(dir, 'in'), 'r'); // not writable: EBADF on write
+    try {
+      await assert.rejects(new FileCopyJob(src.fd, ro.fd, 0, 1e12).result, { code: 'EBADF', syscall: 'write' });
+    } finally {
+      await src.close();
+      await ro.close();
+    }
+  });
+
   it('settles a cancelled job with undefined', async (t) => {
     const dir = await tempDir(t);
     const p = join(dir, 'big');
@@ -73,6 +111,26 @@ describe('the hashing pool', () => {
     for (const r of results) {
       assert.equal(r.status, 'rejected');
       assert.equal((r as PromiseRejectedResult).reason.code, 'EBADF');
+    }
+  });
+
+  it('keeps the process alive while jobs wait for the workers to come online', async (t) => {
+    const dir = await tempDir(t);
+    const p = join(dir, 'f');
+    const bytes = fixedBytes(2 * 1024 * 1024, 61);
+    await writeFile(p, bytes);
+    // Nothing else is pending: a process that let its workers go while the job waited would end
+    // with status 13 (an unsettled top-level await).
+    const code = `
+      import { openSync } from 'node:fs';
+      const { FileCopyJob, warmHashPool } = await import(${JSON.stringify(pathToFileURL(POOL).href)});
+      warmHashPool();
+      const r = await new FileCopyJob(openSync(${JSON.stringify(p)}, 'r'), openSync(${JSON.stringify(join(dir, 'copy'))}, 'w'), 0, 1e12).result;
+      console.log(r.hex);`;
+    for (let i = 0; i < 5; i++) {
+      const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, `run ${i}: status ${r.status} ${r.stderr}`);
+      assert.equal(r.stdout.trim(), hex(bytes));
     }
   });
 
