@@ -169,6 +169,15 @@ export async function downloadBlob(
     opts.onBytes?.(chunk.length);
     return wait;
   };
+  // The body read straight into the sink's staging buffers (no copy), where the transport can.
+  const target = {
+    space: () => sink.space(),
+    commit: (n: number) => {
+      const wait = sink.commit(n);
+      opts.onBytes?.(n);
+      return wait;
+    },
+  };
   try {
     await retryBody(
       client,
@@ -187,7 +196,7 @@ export async function downloadBlob(
           throw await failure(res, what, `${label} not found`);
         }
         try {
-          await pumpBodyTo(res, consume);
+          await pumpBodyTo(res, consume, target);
         } catch (err) {
           res.body.destroy();
           throw err;

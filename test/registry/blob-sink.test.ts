@@ -58,6 +58,42 @@ describe('openBlobSink', () => {
     assert.deepEqual(await readFile(file), BODY);
   });
 
+  it('space() and commit(): bytes received in place, mixed with take(), written in order and verified', async (t) => {
+    const file = join(await tempDir(t), 'blob');
+    const sink = await openBlobSink(file, EXPECT, WHAT, { batchBytes: 4_096 });
+    let at = 0;
+    for (let i = 0; at < BODY.length; i++) {
+      if (i % 3 === 2) {
+        const c = BODY.subarray(at, at + 1_000);
+        await sink.take(c);
+        at += c.length;
+        continue;
+      }
+      const free = sink.space();
+      assert.ok(free.length > 0 && free.length <= 4_096);
+      const n = Math.min(free.length, 2_500, BODY.length - at);
+      BODY.copy(free, 0, at, at + n); // what a read into the view does
+      await sink.commit(n);
+      at += n;
+    }
+    assert.equal(sink.received, BODY.length);
+    await sink.finish();
+    assert.deepEqual(await readFile(file), BODY);
+  });
+
+  it('commit() refuses bytes past the declared size as take() does', async (t) => {
+    const file = join(await tempDir(t), 'blob');
+    const small = { digest: sha(BODY.subarray(0, 10)), size: 10 };
+    const sink = await openBlobSink(file, small, WHAT);
+    const free = sink.space();
+    BODY.copy(free, 0, 0, 11);
+    assert.throws(
+      () => sink.commit(11),
+      (e: Error) => e.message === sizeMismatch(WHAT, 10, 11, true).message,
+    );
+    await sink.close();
+  });
+
   it('continues a resumed body where the broken one stopped', async (t) => {
     const file = join(await tempDir(t), 'blob');
     const sink = await openBlobSink(file, EXPECT, WHAT, { batchBytes: 8_192 });

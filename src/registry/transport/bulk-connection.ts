@@ -1,6 +1,7 @@
 /**
  * The connections of bulk GETs (`bulk.ts`): opening one (plain TCP reading into one 1 MiB
- * buffer through `net.connect`'s `onread`, or TLS with the options undici's would get, SNI and
+ * buffer through `net.connect`'s `onread`, or into a body's target while there is one, or TLS
+ * with the options undici's would get, SNI and
  * ALPN `http/1.1`), the pool of idle kept-alive ones per origin and TLS settings (closed after
  * 10 s idle and when the client closes), and handing one out or back.
  */
@@ -39,6 +40,11 @@ export interface Connection {
   gone: ((err: Error, clean: boolean) => void) | null;
   /** The error code a socket timeout gets in the current phase. */
   timeoutCode: string;
+  /**
+   * Where the next read of a plain TCP connection goes instead of the connection's own buffer (a
+   * body's sink's free memory, {@link BodyTarget}), or null.
+   */
+  readInto: (() => Buffer | undefined) | null;
   idleTimer: NodeJS.Timeout | undefined;
   dead: boolean;
 }
@@ -46,7 +52,12 @@ export interface Connection {
 /** Takes received bytes (`owned`: false for a view of the read buffer, valid during the call only); false pauses. */
 export type Deliver = (chunk: Buffer, owned: boolean) => boolean;
 
-function openSocket(url: URL, tlsOptions: TlsConnectOptions | undefined, deliver: Deliver): net.Socket {
+function openSocket(
+  url: URL,
+  tlsOptions: TlsConnectOptions | undefined,
+  deliver: Deliver,
+  next: () => Buffer | undefined,
+): net.Socket {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (url.protocol === 'https:') {
     const socket = tls.connect({
@@ -62,13 +73,15 @@ function openSocket(url: URL, tlsOptions: TlsConnectOptions | undefined, deliver
     return socket;
   }
   // One read buffer per connection, filled again after each callback: a body drained to a sink
-  // is never copied (and the buffer's pages stay warm); a body read as a stream gets copies.
+  // is never copied (and the buffer's pages stay warm); a body read as a stream gets copies. Or,
+  // while a body's sink offers its own free memory, the reads go straight there: Node asks for
+  // the next read's buffer after each callback (`onread.buffer` as a function).
   const buffer = Buffer.allocUnsafe(READ_BUFFER);
   return net.connect({
     host,
     port: Number(url.port || 80),
     onread: {
-      buffer,
+      buffer: () => next() ?? buffer,
       callback: (n: number, buf: Uint8Array) => deliver(Buffer.from(buf.buffer, buf.byteOffset, n), false),
     },
   });
@@ -77,17 +90,23 @@ function openSocket(url: URL, tlsOptions: TlsConnectOptions | undefined, deliver
 /** Opens a connection for `req`'s URL (not yet used by any request). */
 export function connect(url: URL, tlsOptions: TlsConnectOptions | undefined): Connection {
   let conn: Connection | undefined;
-  const socket = openSocket(url, tlsOptions, (chunk, owned) => {
-    if (conn?.sink) return conn.sink(chunk, owned);
-    // Bytes nobody asked for (on an idle connection): it cannot be trusted for another request.
-    conn?.socket.destroy();
-    return false;
-  });
+  const socket = openSocket(
+    url,
+    tlsOptions,
+    (chunk, owned) => {
+      if (conn?.sink) return conn.sink(chunk, owned);
+      // Bytes nobody asked for (on an idle connection): it cannot be trusted for another request.
+      conn?.socket.destroy();
+      return false;
+    },
+    () => conn?.readInto?.(),
+  );
   const c: Connection = {
     socket,
     sink: null,
     gone: null,
     timeoutCode: 'UND_ERR_SOCKET',
+    readInto: null,
     idleTimer: undefined,
     dead: false,
   };
@@ -99,6 +118,7 @@ export function connect(url: URL, tlsOptions: TlsConnectOptions | undefined): Co
     const g = c.gone;
     c.gone = null;
     c.sink = null;
+    c.readInto = null;
     socket.destroy();
     g?.(err, clean);
   };

@@ -55,11 +55,13 @@ export interface BulkBody extends Readable {
    * Hands the rest of the body to `sink`, synchronously, as it arrives: pieces already queued
    * first, then each one straight from the connection's read buffer (a view valid only during
    * the call: the buffer is filled again afterwards). Nothing is copied. A promise returned by
-   * `sink` pauses reading until it settles. The stream itself then only ends (or fails).
+   * `sink` pauses reading until it settles. The stream itself then only ends (or fails). With a
+   * `target`, a body of a declared length on plain TCP is read straight into the target's memory
+   * (and committed there) from the next read on, never more than the body's remaining bytes.
    * @returns when the body has ended; rejects with what `sink` threw (and the connection is
    *   closed), or with the transport's error.
    */
-  drainTo(sink: BodySink): Promise<void>;
+  drainTo(sink: BodySink, target?: BodyTarget): Promise<void>;
 }
 
 /**
@@ -67,6 +69,17 @@ export interface BulkBody extends Readable {
  * pauses reading until it settles (a rejection fails the body with its error).
  */
 export type BodySink = (chunk: Buffer) => Promise<void> | undefined;
+
+/**
+ * A sink's own memory for the body to be read into, so that it is not copied there: `space()`
+ * gives a view of free memory (at least one byte), which the sink leaves alone until the next
+ * `commit` or `space`; `commit(n)` takes the first `n` bytes of the last view given, as a
+ * {@link BodySink} takes a chunk (and returns a promise to pause in the same way).
+ */
+export interface BodyTarget {
+  space(): Buffer;
+  commit(n: number): Promise<void> | undefined;
+}
 
 /** A response, its body unread. */
 export interface BulkResponse {
@@ -133,6 +146,9 @@ function exchange(
     let failure: Error | undefined;
     let paused = false;
     let direct: BodySink | undefined;
+    let target: BodyTarget | undefined;
+    /** The view of the target's memory that the socket reads into next. */
+    let view: Buffer | undefined;
     let drained: { resolve: () => void; reject: (err: Error) => void } | undefined;
 
     const finish = (err?: Error) => {
@@ -141,6 +157,10 @@ function exchange(
       failure = err;
       req.signal?.removeEventListener('abort', onAbort);
       c.sink = null;
+      // The read after this one goes to the connection's own buffer again.
+      c.readInto = null;
+      target = undefined;
+      view = undefined;
       if (err || !parsed!.keepAlive || c.dead) {
         c.gone = null;
         socket.destroy();
@@ -183,7 +203,10 @@ function exchange(
       if (direct) {
         let wait: Promise<void> | undefined;
         try {
-          wait = direct(bytes);
+          // Read into the target's memory: nothing to copy, only to count and take.
+          const inView = view !== undefined && bytes.buffer === view.buffer && bytes.byteOffset === view.byteOffset;
+          view = undefined;
+          wait = inView ? target!.commit(bytes.length) : direct(bytes);
         } catch (err) {
           finish(err as Error);
           return false;
@@ -262,7 +285,7 @@ function exchange(
       body = makeBody({
         read: resumeReading,
         destroyed: () => finish(coded('body destroyed', 'UND_ERR_ABORTED')),
-        drainTo: (sink) =>
+        drainTo: (sink, into) =>
           new Promise<void>((res, rej) => {
             // The queue is at most BODY_QUEUE pieces: they are handed over without waiting.
             for (let piece = body!.read() as Buffer | null; piece !== null; piece = body!.read() as Buffer | null) {
@@ -280,6 +303,15 @@ function exchange(
               return;
             }
             direct = sink;
+            if (into !== undefined && typeof parsed!.framing === 'number') {
+              target = into;
+              c.readInto = () => {
+                if (target === undefined || f.left <= 0) return undefined;
+                const free = target.space();
+                view = free.length > f.left ? free.subarray(0, f.left) : free;
+                return view;
+              };
+            }
             drained = { resolve: res, reject: rej };
             resumeReading();
           }),
@@ -340,7 +372,7 @@ interface BodyHooks {
   read(): void;
   /** The consumer destroyed the body before its end. */
   destroyed(): void;
-  drainTo(sink: BodySink): Promise<void>;
+  drainTo(sink: BodySink, target?: BodyTarget): Promise<void>;
 }
 
 function makeBody(hooks: BodyHooks): BulkBody {

@@ -20,7 +20,7 @@ import type { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { OcikitError, interrupted, isOcikitError } from '../../errors.js';
 import { escapeControl } from '../../internal/text.js';
-import { type BodySink, type BulkBody, bulkGet } from './bulk.js';
+import { type BodySink, type BodyTarget, type BulkBody, bulkGet } from './bulk.js';
 import {
   type ConnectionSettings,
   type DispatcherPool,
@@ -319,11 +319,11 @@ export async function pumpBody(res: HttpResponse, consume: (chunk: Buffer) => vo
 /**
  * {@link pumpBody} for a `consume` that uses each chunk before it returns (it hashes and copies
  * it) and returns a promise only to ask for a pause: a bulk GET's body is then handed over
- * straight from the connection's read buffer (`bulk.ts` `drainTo`), any other body chunk by chunk
- * as by {@link pumpBody}. Errors are classified the same way: what `consume` throws passes
+ * straight from the connection's read buffer (`bulk.ts` `drainTo`), or read into `target`'s memory
+ * when one is given, any other body chunk by chunk as by {@link pumpBody}. Errors are classified the same way: what `consume` throws passes
  * through, a broken or stalled body is retried by {@link retryBody}.
  */
-export async function pumpBodyTo(res: HttpResponse, consume: BodySink): Promise<void> {
+export async function pumpBodyTo(res: HttpResponse, consume: BodySink, target?: BodyTarget): Promise<void> {
   const body = res.body as ResponseBody & Partial<Pick<BulkBody, 'drainTo'>>;
   if (body.drainTo === undefined) return pumpBody(res, consume);
   const thrown = new WeakSet<object>();
@@ -331,15 +331,19 @@ export async function pumpBodyTo(res: HttpResponse, consume: BodySink): Promise<
     if (typeof err === 'object' && err !== null) thrown.add(err);
     throw err;
   };
+  const counted = (n: number, take: () => Promise<void> | undefined) => {
+    res.watch.add(n);
+    try {
+      return take()?.catch(mark);
+    } catch (err) {
+      return mark(err);
+    }
+  };
   try {
-    await body.drainTo((chunk) => {
-      res.watch.add(chunk.length);
-      try {
-        return consume(chunk)?.catch(mark);
-      } catch (err) {
-        return mark(err);
-      }
-    });
+    await body.drainTo(
+      (chunk) => counted(chunk.length, () => consume(chunk)),
+      target && { space: () => target.space(), commit: (n) => counted(n, () => target.commit(n)) },
+    );
   } catch (err) {
     if (typeof err === 'object' && err !== null && thrown.has(err)) throw err;
     throw brokenBody(err);

@@ -2,13 +2,21 @@
  * Tests for src/registry/transport/bulk.ts, against raw TCP servers that write exact bytes:
  * framing (Content-Length, chunked, close-delimited, 1xx, 204), headers as undici shapes them,
  * keep-alive reuse and the retry of a connection the server closed while idle, refusals
- * (a bad status line, too large a head, a bad chunk), backpressure, aborts, and `drainTo`.
+ * (a bad status line, too large a head, a bad chunk), backpressure, aborts, and `drainTo`, with
+ * and without a target that the body is read into.
  */
 import * as assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { describe, it } from 'node:test';
-import { type BulkPool, bulkGet, closeBulkPool, createBulkPool } from '../../../src/registry/transport/bulk.js';
+import {
+  type BodySink,
+  type BodyTarget,
+  type BulkPool,
+  bulkGet,
+  closeBulkPool,
+  createBulkPool,
+} from '../../../src/registry/transport/bulk.js';
 
 interface RawServer {
   readonly url: URL;
@@ -281,5 +289,82 @@ describe('bulkGet', () => {
     const next = await rawServer(t, (_h, s) => s.write('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'));
     await get(p, next.url);
     assert.equal(p.idle.get(srv.url.origin)?.length ?? 0, 0);
+  });
+
+  /**
+   * A target over one large buffer handed out in pieces of at most `piece` bytes, recording what
+   * was committed where, and a sink for the bytes that arrive elsewhere (copied).
+   */
+  function recorder(piece: number) {
+    const memory = Buffer.alloc(16 * 1024 * 1024);
+    let fill = 0;
+    const order: Buffer[] = [];
+    let committed = 0;
+    let copied = 0;
+    const sink: BodySink = (chunk) => {
+      copied += chunk.length;
+      order.push(Buffer.from(chunk));
+      return undefined;
+    };
+    const target: BodyTarget = {
+      space: () => memory.subarray(fill, Math.min(fill + piece, memory.length)),
+      commit: (n) => {
+        order.push(Buffer.from(memory.subarray(fill, fill + n)));
+        fill += n;
+        committed += n;
+        return committed % 3 === 0 ? new Promise((r) => setTimeout(r, 1)) : undefined;
+      },
+    };
+    return { sink, target, all: () => Buffer.concat(order), committed: () => committed, copied: () => copied };
+  }
+
+  const drainInto = (res: { body: unknown }, sink: BodySink, target: BodyTarget) =>
+    (res.body as { drainTo: (s: BodySink, t: BodyTarget) => Promise<void> }).drainTo(sink, target);
+
+  it('drainTo with a target reads a Content-Length body into the target, every byte once, in order', async (t) => {
+    const body = randomBytes(6_000_000);
+    const srv = await rawServer(t, (_h, s) => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      s.write(body);
+    });
+    const p = pool(t);
+    const res = await get(p, srv.url);
+    const r = recorder(64 * 1024 + 7);
+    await drainInto(res, r.sink, r.target);
+    assert.ok(r.all().equals(body), 'the body, in order');
+    assert.equal(r.committed() + r.copied(), body.length);
+    assert.ok(r.committed() > body.length / 2, `${r.committed()} of ${body.length} bytes read in place`);
+    // The connection went back to the pool and reads into its own buffer again.
+    assert.equal(p.idle.get(srv.url.origin)?.length, 1);
+  });
+
+  it('never reads past a body into a target: bytes after it are not taken, and the connection is not reused', async (t) => {
+    const body = randomBytes(3_000_000);
+    const srv = await rawServer(t, (_h, s) => {
+      s.write(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`);
+      s.write(Buffer.concat([body, Buffer.from('EXTRA BYTES NOBODY ASKED FOR')]));
+    });
+    const p = pool(t);
+    const res = await get(p, srv.url);
+    const r = recorder(1024 * 1024);
+    await drainInto(res, r.sink, r.target);
+    assert.ok(r.all().equals(body));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.equal(p.idle.get(srv.url.origin)?.length ?? 0, 0, 'a connection with stray bytes is closed');
+  });
+
+  it('drainTo with a target takes a chunked body through the sink (copied), as before', async (t) => {
+    const body = randomBytes(200_000);
+    const srv = await rawServer(t, (_h, s) => {
+      s.write('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n');
+      s.write(`${body.length.toString(16)}\r\n`);
+      s.write(body);
+      s.write('\r\n0\r\n\r\n');
+    });
+    const res = await get(pool(t), srv.url);
+    const r = recorder(4096);
+    await drainInto(res, r.sink, r.target);
+    assert.ok(r.all().equals(body));
+    assert.equal(r.committed(), 0);
   });
 });
