@@ -15,7 +15,7 @@ import type * as fs from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { fromSystemError, isNoSpace, throwIfInterrupted } from '../errors.js';
 import { openRegularFile, writeAll } from '../internal/fs.js';
-import { FileCopyJob, hashWorkersRunning } from '../internal/hash-pool.js';
+import { FileCopyJob, hashWorkersRunning, settleJob } from '../internal/hash-pool.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { Verifier } from '../model/verify.js';
 import type { ImageReader } from '../transports/reader.js';
@@ -49,81 +49,59 @@ export async function copyBlob(
 ): Promise<void> {
   const verifier = new Verifier({ digest: desc.digest, size: desc.size }, `${reader.source} blob ${desc.digest}`);
   const file = reader.blobPath?.(desc);
-  if (file !== undefined && desc.size >= COPY_ON_WORKER_FROM && hashWorkersRunning()) {
-    await copyOnWorker(file, `${reader.source} blob`, verifier, desc.size, out, offset, opts);
-    return; // verified there
+  if (file === undefined) {
+    await copyFromStream(await reader.openBlob(desc), verifier, out, offset, opts);
+    verifier.finish();
+    return;
   }
-  if (file !== undefined) await copyFromFile(file, `${reader.source} blob`, verifier, desc.size, out, offset, opts);
-  else await copyFromStream(await reader.openBlob(desc), verifier, out, offset, opts);
-  verifier.finish();
-}
-
-async function copyOnWorker(
-  file: string,
-  what: string,
-  verifier: Verifier,
-  size: number,
-  out: fs.FileHandle,
-  offset: number,
-  opts: CopyBlobOptions,
-): Promise<void> {
-  throwIfInterrupted(opts.signal, 'install');
-  const src = await openRegularFile(file, what);
-  // One byte past the declared size, so that a longer file is noticed.
-  const job = new FileCopyJob(src.fd, out.fd, offset, size + 1, opts.onBytes);
-  const onAbort = () => job.cancel();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let copied: Awaited<typeof job.result>;
-  try {
-    copied = await job.result;
-  } catch (err) {
-    // A full device is about the file written (named by its writer), not the blob read.
-    throw isNoSpace(err) ? err : fromSystemError(err, what, file);
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
-    await src.close();
-  }
-  throwIfInterrupted(opts.signal, 'install');
-  if (copied === undefined) throw new Error('copy stopped');
-  verifier.finishWith(copied.hex, copied.bytes);
-}
-
-async function copyFromFile(
-  file: string,
-  what: string,
-  verifier: Verifier,
-  size: number,
-  out: fs.FileHandle,
-  offset: number,
-  opts: CopyBlobOptions,
-): Promise<void> {
+  const what = `${reader.source} blob`;
   const src = await openRegularFile(file, what);
   try {
-    const bufs = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
-    let which = 0;
-    let pos = 0;
-    // Read one byte past the declared size, so that a longer file is noticed.
-    const want = (at: number) => Math.min(COPY_CHUNK, size + 1 - at);
-    let n = want(0) > 0 ? (await src.read(bufs[0]!, 0, want(0), 0)).bytesRead : 0;
-    while (n > 0) {
-      throwIfInterrupted(opts.signal, 'install');
-      const cur = bufs[which]!.subarray(0, n);
-      verifier.update(cur);
-      which ^= 1;
-      const next = pos + n;
-      const [, r] = await Promise.all([
-        writeAll(out, cur, offset + pos),
-        want(next) > 0 ? src.read(bufs[which]!, 0, want(next), next) : { bytesRead: 0 },
-      ]);
-      pos = next;
-      opts.onBytes?.(n);
-      n = r.bytesRead;
+    if (desc.size >= COPY_ON_WORKER_FROM && hashWorkersRunning()) {
+      // One byte past the declared size, so that a longer file is noticed.
+      const job = new FileCopyJob(src.fd, out.fd, offset, desc.size + 1, opts.onBytes);
+      const copied = await settleJob(job, opts.signal);
+      verifier.finishWith(copied.hex, copied.bytes);
+      return;
     }
+    await copyFromFile(src, verifier, desc.size, out, offset, opts);
+    verifier.finish();
   } catch (err) {
     // A full device is about the file written (named by its writer), not the blob read.
     throw isNoSpace(err) ? err : fromSystemError(err, what, file);
   } finally {
     await src.close();
+  }
+}
+
+/** The main thread's copy: positional reads, double-buffered, each chunk hashed and written. */
+async function copyFromFile(
+  src: fs.FileHandle,
+  verifier: Verifier,
+  size: number,
+  out: fs.FileHandle,
+  offset: number,
+  opts: CopyBlobOptions,
+): Promise<void> {
+  const bufs = [Buffer.allocUnsafe(COPY_CHUNK), Buffer.allocUnsafe(COPY_CHUNK)];
+  let which = 0;
+  let pos = 0;
+  // Read one byte past the declared size, so that a longer file is noticed.
+  const want = (at: number) => Math.min(COPY_CHUNK, size + 1 - at);
+  let n = want(0) > 0 ? (await src.read(bufs[0]!, 0, want(0), 0)).bytesRead : 0;
+  while (n > 0) {
+    throwIfInterrupted(opts.signal, 'install');
+    const cur = bufs[which]!.subarray(0, n);
+    verifier.update(cur);
+    which ^= 1;
+    const next = pos + n;
+    const [, r] = await Promise.all([
+      writeAll(out, cur, offset + pos),
+      want(next) > 0 ? src.read(bufs[which]!, 0, want(next), next) : { bytesRead: 0 },
+    ]);
+    pos = next;
+    opts.onBytes?.(n);
+    n = r.bytesRead;
   }
 }
 

@@ -23,9 +23,9 @@
 import { existsSync, constants as fsc } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { OcikitError, fromSystemError, throwIfInterrupted } from '../errors.js';
+import { fromSystemError, throwIfInterrupted } from '../errors.js';
 import { openRegularFile, writeNewFile } from '../internal/fs.js';
-import { FileHashJob, warmHashPool } from '../internal/hash-pool.js';
+import { FileHashJob, type HashResult, settleJob, warmHashPool } from '../internal/hash-pool.js';
 import type { Descriptor } from '../model/descriptor.js';
 import { Verifier } from '../model/verify.js';
 import type { ImageReader } from '../transports/reader.js';
@@ -153,19 +153,12 @@ async function openPlaced(dest: string): Promise<fs.FileHandle> {
 async function verifyPlaced(fh: fs.FileHandle, dest: string, verifier: Verifier, opts: CopyBlobOptions): Promise<void> {
   throwIfInterrupted(opts.signal, 'install');
   warmHashPool();
-  // One byte past the declared size, so that a longer file is noticed.
-  const job = new FileHashJob(fh.fd, verifier.expectedSize + 1, opts.onBytes);
-  const onAbort = () => job.cancel();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let hashed: Awaited<typeof job.result>;
+  let hashed: HashResult;
   try {
-    hashed = await job.result;
+    // One byte past the declared size, so that a longer file is noticed.
+    hashed = await settleJob(new FileHashJob(fh.fd, verifier.expectedSize + 1, opts.onBytes), opts.signal);
   } catch (err) {
     throw fromSystemError(err, 'reading back', dest);
-  } finally {
-    opts.signal?.removeEventListener('abort', onAbort);
   }
-  throwIfInterrupted(opts.signal, 'install');
-  if (hashed === undefined) throw new OcikitError('IO', `reading back: ${dest}: hashing stopped`);
   verifier.finishWith(hashed.hex, hashed.bytes);
 }

@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto';
 import { readSync, writeSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { OcikitError, throwIfInterrupted } from '../errors.js';
 
 /** What a finished job read: the sha256 (hex) and the byte count of what it hashed. */
 export interface HashResult {
@@ -75,6 +76,27 @@ export class FileCopyJob {
   cancel(): void {
     Atomics.store(this.#cancel, 0, 1);
   }
+}
+
+/**
+ * Waits for `job`, cancelling it when `signal` aborts.
+ * @returns its result.
+ * @throws OcikitError `INTERRUPTED` when the signal aborted; what the job rejects with.
+ */
+export async function settleJob(job: FileHashJob | FileCopyJob, signal: AbortSignal | undefined): Promise<HashResult> {
+  throwIfInterrupted(signal, 'install');
+  const onAbort = () => job.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  let r: HashResult | undefined;
+  try {
+    r = await job.result;
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+  throwIfInterrupted(signal, 'install');
+  // Only a cancelled job has no result, and only an abort cancels one.
+  if (r === undefined) throw new OcikitError('INTERRUPTED', 'install interrupted');
+  return r;
 }
 
 /** Whether worker threads are running: then a {@link FileCopyJob} runs beside the main thread. */
