@@ -160,6 +160,12 @@ async function version(): Promise<string> {
 /** The exit status after each signal ocikit handles: 128 + the signal number. */
 export const SIGNAL_STATUS = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const;
 
+/**
+ * The exit status when the reader of stdout or stderr went away (`ocikit inputs … | head`):
+ * 128 + SIGPIPE's number, what a program killed by SIGPIPE reports (skopeo, as a Go program, is).
+ */
+export const PIPE_STATUS = 141;
+
 /** How long an interrupted operation may take to unwind before the process ends regardless. */
 export const GRACE_MS = 2000;
 
@@ -184,7 +190,8 @@ function endNow(sig: keyof typeof SIGNAL_STATUS, reported: boolean): never {
  * The process entry point used by `bin/ocikit`: wires real streams and signals and exits with the
  * status. SIGINT, SIGTERM and SIGHUP abort the operation, which removes what it created as it
  * unwinds; the tracked temporary paths are removed and the status is 130, 143 or 129. An operation
- * that has not unwound after {@link GRACE_MS} (or a second signal) ends the process at once.
+ * that has not unwound after {@link GRACE_MS} (or a second signal) ends the process at once. A
+ * closed stdout or stderr ends it quietly with {@link PIPE_STATUS}.
  */
 export async function run(argv: readonly string[]): Promise<void> {
   const controller = new AbortController();
@@ -198,6 +205,16 @@ export async function run(argv: readonly string[]): Promise<void> {
     setTimeout(() => endNow(sig, returned), GRACE_MS).unref();
   };
   for (const sig of Object.keys(SIGNAL_STATUS) as (keyof typeof SIGNAL_STATUS)[]) process.on(sig, onSignal);
+  // Node ignores SIGPIPE, so writing to a pipe nobody reads any more is an EPIPE error on the
+  // stream (unhandled, a stack trace): end quietly instead, as a program killed by SIGPIPE
+  // would, after removing what is tracked.
+  const onStreamError = (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE') throw err;
+    removeTrackedSync();
+    process.exit(PIPE_STATUS);
+  };
+  process.stdout.on('error', onStreamError);
+  process.stderr.on('error', onStreamError);
   setNoteHandler((message) => process.stderr.write(`ocikit: note: ${message}\n`));
   const ctx: CliContext = {
     stdout: process.stdout,

@@ -2,18 +2,19 @@
  * Signals and argument files, on whole `bin/ocikit` processes: a FIFO given where a file belongs
  * (inputs, options, sources, auth file) is refused at once instead of holding the process in an
  * open(2) that waits for a writer; SIGINT, SIGTERM and SIGHUP end a process blocked on a loopback
- * server that never answers with 130, 143 and 129, leaving no temporaries; and a process whose
- * operation cannot unwind (blocked in the kernel) still ends after the grace period.
+ * server that never answers with 130, 143 and 129, leaving no temporaries; a process whose
+ * operation cannot unwind (blocked in the kernel) still ends after the grace period; and one whose
+ * stdout reader went away ends quietly with 141, as a program killed by SIGPIPE.
  */
 import * as assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
 import { createServer as createHttpServer } from 'node:http';
 import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { GRACE_MS, SIGNAL_STATUS } from '../../src/cli/main.js';
+import { GRACE_MS, PIPE_STATUS, SIGNAL_STATUS } from '../../src/cli/main.js';
 import { tempDir } from '../helpers/tmp.js';
 import { ACCEPT_ANYTHING_POLICY } from '../helpers/trust-policy.js';
 
@@ -211,5 +212,42 @@ describe('signals', () => {
     assert.ok(r.status === 143 || r.signal === 'SIGTERM', `status ${r.status}, signal ${r.signal}`);
     assert.equal(r.stderr, 'ocikit: interrupted\n');
     assert.ok(r.ms >= GRACE_MS - 100 && r.ms < GRACE_MS + 3000, `ended after ${r.ms} ms`);
+  });
+
+  it('ends quietly with 141 when the reader of its output goes away (`ocikit inputs … | head`)', async (t) => {
+    const dir = await tempDir(t);
+    // A large answer (about 1 MB, far more than a pipe holds): 2,000 dir images, pretty JSON.
+    const images = join(dir, 'images');
+    const archives: Record<string, unknown> = {};
+    const manifest = JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: D('c'), size: 2 },
+      layers: [],
+    });
+    for (let i = 0; i < 2000; i++) {
+      const id = `sha256:${i.toString(16).padStart(64, '0')}`;
+      await mkdir(join(images, id), { recursive: true });
+      await writeFile(join(images, id, 'manifest.json'), manifest);
+      archives[id] = { format: 'dir', name: `localhost/pipe${i}:latest` };
+    }
+    await writeFile(join(dir, 'inputs.json'), JSON.stringify({ images: { path: images, data: { archives } } }));
+    const child = spawn(process.execPath, [BIN, 'inputs', join(dir, 'inputs.json')], {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    // Read the first bytes, then close the pipe, as `head -c` does.
+    await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+    child.stdout.destroy();
+    const [status, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.on('close', (c, s) => resolve([c, s])),
+    );
+    clearTimeout(timer);
+    assert.equal(signal, null, 'not killed');
+    assert.equal(status, PIPE_STATUS);
+    assert.equal(stderr, '', 'no stack trace, no message');
   });
 });
