@@ -115,18 +115,7 @@ try {
     },
     ocikit: async () => {
       const d = await fresh('ocikit');
-      const r = run([
-        '/usr/bin/time',
-        '-f',
-        '@@ %e %M',
-        process.execPath,
-        OCIKIT,
-        'deploy',
-        '--inputs',
-        inputs,
-        '--tree',
-        d,
-      ]);
+      const r = run(['/usr/bin/time', '-f', '@@ %e %M', OCIKIT, 'deploy', '--inputs', inputs, '--tree', d]);
       const m = /@@ ([\d.]+) (\d+)/.exec(r.stderr);
       rss.push(Number(m[2]) / 1024);
       return r.s;

@@ -77,7 +77,6 @@ try {
     await mkdir(tree, { recursive: true });
     return run(
       [
-        process.execPath,
         OCIKIT,
         'embed',
         '--tree',

@@ -78,7 +78,7 @@ try {
   const ocikit = async (tag, jobs) => {
     const tree = join(work, `${tag}-tree`);
     await mkdir(tree, { recursive: true });
-    const argv = [process.execPath, OCIKIT, 'install', '--inputs', inputsFile, '--options', optionsFile];
+    const argv = [OCIKIT, 'install', '--inputs', inputsFile, '--options', optionsFile];
     return run([...argv, '--tree', tree, '--runroot', join(work, `${tag}-run`), '--jobs', String(jobs)], env).s;
   };
   const sequence = async (tag) => {
