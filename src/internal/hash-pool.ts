@@ -79,17 +79,21 @@ export class FileCopyJob {
 }
 
 /**
- * Waits for `job`, cancelling it when `signal` aborts.
+ * Waits for `job`, cancelling it when `signal` aborts (or has aborted already). It never returns
+ * before the job has ended, so its descriptors may be closed (and their numbers reused) then.
  * @returns its result.
  * @throws OcikitError `INTERRUPTED` when the signal aborted; what the job rejects with.
  */
 export async function settleJob(job: FileHashJob | FileCopyJob, signal: AbortSignal | undefined): Promise<HashResult> {
-  throwIfInterrupted(signal, 'install');
   const onAbort = () => job.cancel();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  if (signal?.aborted) job.cancel();
+  else signal?.addEventListener('abort', onAbort, { once: true });
   let r: HashResult | undefined;
   try {
     r = await job.result;
+  } catch (err) {
+    throwIfInterrupted(signal, 'install');
+    throw err;
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }

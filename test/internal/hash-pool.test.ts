@@ -11,7 +11,7 @@ import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { FileCopyJob, FileHashJob, warmHashPool } from '../../src/internal/hash-pool.js';
+import { FileCopyJob, FileHashJob, settleJob, warmHashPool } from '../../src/internal/hash-pool.js';
 import { fixedBytes } from '../helpers/fixed-images.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -103,6 +103,36 @@ describe('the hashing pool', () => {
       await fh.close();
     }
   });
+
+  for (const when of ['before', 'while'] as const) {
+    it(`settleJob refuses with INTERRUPTED only once the job has ended, aborted ${when} it runs`, async (t) => {
+      warmHashPool();
+      const dir = await tempDir(t);
+      const p = join(dir, 'big');
+      await writeFile(p, fixedBytes(64 * 1024 * 1024, 51));
+      const src = await open(p, 'r');
+      const out = await open(join(dir, 'out'), 'w');
+      try {
+        const ac = new AbortController();
+        if (when === 'before') ac.abort();
+        const job = new FileCopyJob(src.fd, out.fd, 0, Number.MAX_SAFE_INTEGER, () => ac.abort());
+        let ended = false;
+        job.result.then(
+          () => (ended = true),
+          () => (ended = true),
+        );
+        await assert.rejects(
+          settleJob(job, ac.signal),
+          (e: unknown) => (e as { code?: string }).code === 'INTERRUPTED',
+        );
+        // Closing the descriptors now must be safe: no worker may still read or write them.
+        assert.equal(ended, true, 'the job has ended when settleJob gives up');
+      } finally {
+        await src.close();
+        await out.close();
+      }
+    });
+  }
 
   it('rejects with the read error and its code', async () => {
     warmHashPool();
