@@ -171,6 +171,9 @@ export interface TlsConnectOptions {
 /** Secure contexts without certs.d material, by system trust store (the common case, built once per process). */
 const plainContexts = new Map<SystemRoots | undefined, SecureContext>();
 
+/** The secure context of `tlsVerify: false` connections without a client certificate (built once). */
+let unverifiedContext: SecureContext | undefined;
+
 function listOf(v: DispatcherOptions['ca']): (string | Buffer)[] {
   if (v === undefined) return [];
   return Array.isArray(v) ? [...(v as readonly (string | Buffer)[])] : [v as string | Buffer];
@@ -190,8 +193,12 @@ export function connectOptions(opts: DispatcherOptions): TlsConnectOptions {
   const extra = listOf(opts.ca);
   const client = opts.cert !== undefined || opts.key !== undefined ? { cert: opts.cert, key: opts.key } : undefined;
   if (!opts.tlsVerify) {
-    if (client === undefined) return { rejectUnauthorized: false };
-    return { rejectUnauthorized: false, secureContext: createSecureContext(client) };
+    // No CA at all (`ca: []`): nothing is verified, and Node's default, its bundled roots, would
+    // be parsed first (some 30 ms with OpenSSL 3, nodejs/node#40524) for every such process.
+    if (client !== undefined)
+      return { rejectUnauthorized: false, secureContext: createSecureContext({ ca: [], ...client }) };
+    unverifiedContext ??= createSecureContext({ ca: [] });
+    return { rejectUnauthorized: false, secureContext: unverifiedContext };
   }
   const roots = systemRoots({ env: opts.env });
   if (extra.length === 0 && client === undefined) {

@@ -292,6 +292,28 @@ describe('connectOptions: the trust store and certs.d material', () => {
     assert.deepEqual(seen, [[]]);
   });
 
+  it("tlsVerify false builds one context with no CA at all (never Node's bundled roots) and reaches any server", async (t) => {
+    // A module instance of its own, so that its context is built under the spy.
+    const url = new URL('../../../src/registry/transport/dispatcher.js', import.meta.url);
+    const fresh = (await import(`${url.href}?unverified`)) as { connectOptions: typeof connectOptions };
+    const seen: unknown[] = [];
+    const restore = spyCreateSecureContext((o) => seen.push(o?.ca));
+    let first: ReturnType<typeof connectOptions>;
+    let second: ReturnType<typeof connectOptions>;
+    try {
+      first = fresh.connectOptions({ tlsVerify: false });
+      second = fresh.connectOptions({ tlsVerify: false, env: {} });
+    } finally {
+      restore();
+    }
+    assert.deepEqual(seen, [[]], 'one context, built with an empty CA list');
+    assert.equal(first.rejectUnauthorized, false);
+    assert.ok(first.secureContext !== undefined && first.secureContext === second.secureContext);
+    if (!needTool(t, 'openssl')) return;
+    const pki = await makePki(await tempDir(t));
+    assert.equal(await getWith({ tlsVerify: false }, await pkiServer(t, pki)), 'anonymous');
+  });
+
   it('sends the client certificate to a server that requires one, also with tlsVerify false', async (t) => {
     if (!needTool(t, 'openssl')) return;
     const dir = await tempDir(t);
