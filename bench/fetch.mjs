@@ -109,6 +109,8 @@ async function sharingImage(dir, baseDir, baseDigest, baseDiffID, baseSize, k) {
 }
 
 const work = await mkdtemp(join(WORK_BASE, 'ocikit-bench-fetch-'));
+const floorEnv = { ...process.env };
+delete floorEnv.NODE_EXTRA_CA_CERTS;
 let reg;
 try {
   reg = await startRegistry();
@@ -149,16 +151,13 @@ try {
       }),
     );
     const runs = {
+      // Without NODE_EXTRA_CA_CERTS, which Node would load at start-up (the floor uses no TLS),
+      // as bin/ocikit starts Node (docs/cli.md "Start-up").
       floor: () =>
-        timed([
-          process.execPath,
-          join(root, 'bench/fetch-floor.mjs'),
-          reg.host,
-          repo,
-          '--jobs',
-          String(JOBS),
-          ...blobArgs,
-        ]),
+        timed(
+          [process.execPath, join(root, 'bench/fetch-floor.mjs'), reg.host, repo, '--jobs', String(JOBS), ...blobArgs],
+          floorEnv,
+        ),
       ocikit: async () => {
         await rm(cache, { recursive: true, force: true });
         return timed([
