@@ -11,14 +11,17 @@
 //   - for information, `ocikit install --jobs 1` (ocikit's own cost over the plain sequence), and
 //     plain `skopeo copy` JOBS at a time without ocikit (what concurrency can give on this host now).
 // Both tools get the same HOME (permissive policy) and the same TMPDIR/--tmpdir file system.
-// Prints mean ± sd and the ratio sequence/ocikit (target ≥ 1.2x); checks both stores hold the
+// Prints mean ± sd and the ratio sequence/ocikit (target ≥ 1.2x), and how many cores one skopeo
+// copy keeps busy on average (its CPU time over its wall time), which bounds what any
+// concurrency can give on this machine; checks both stores hold the
 // same images (names, IDs, digests).
 //
 // Usage: npm run build && node bench/install-storage.mjs [--runs 3] [--size-mb 32] [--images 6] [--jobs 2]
 // Needs: skopeo, podman. Everything lives under a temporary directory, removed at the end.
 import { execFileSync, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { mean, meanSd as fmt, numberOption, podmanImageLines, timed as run } from './bench-util.mjs';
 
@@ -81,14 +84,23 @@ try {
     const argv = [OCIKIT, 'install', '--inputs', inputsFile, '--options', optionsFile];
     return run([...argv, '--tree', tree, '--runroot', join(work, `${tag}-run`), '--jobs', String(jobs)], env).s;
   };
+  // CPU seconds (user + system) of this process's waited-for children so far: /proc/self/stat
+  // fields 16 and 17 (cutime, cstime), in clock ticks (proc(5); 100 per second on Linux).
+  const childCpu = () => {
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[13]) + Number(fields[14])) / 100;
+  };
+  const busy = [];
   const sequence = async (tag) => {
     const store = join(work, `${tag}-tree`, STORE);
     const runroot = join(work, `${tag}-run`);
     let s = 0;
+    const cpu0 = childCpu();
     for (const img of images) {
       const dest = `containers-storage:[vfs@${store}+${runroot}]${img.name}`;
       s += run(['skopeo', '--tmpdir', tmp, 'copy', '--quiet', `dir:${img.dir}`, dest], env).s;
     }
+    busy.push((childCpu() - cpu0) / s);
     return s;
   };
   // For information: JOBS plain skopeo copies at a time, no ocikit (the ceiling of --jobs JOBS).
@@ -148,6 +160,12 @@ try {
   console.log(`  ocikit install --jobs 1:        ${fmt(o1)}`);
   console.log(`  skopeo copy, ${JOBS} at a time:       ${fmt(q)} (the ceiling, no ocikit)`);
   console.log(`  ratio sequence/ocikit:          ${(mean(s) / mean(o)).toFixed(2)}x (target >= 1.2x)`);
+  // One skopeo copy already keeps this many cores busy on average: running copies side by side
+  // can at best be cores / busy faster, before containers/storage's layer lock takes its share.
+  const cores = availableParallelism();
+  console.log(
+    `  one skopeo copy keeps ${mean(busy).toFixed(2)} of ${cores} cores busy: concurrency can give at most ${(cores / mean(busy)).toFixed(2)}x here`,
+  );
 } finally {
   await rm(work, { recursive: true, force: true });
 }
