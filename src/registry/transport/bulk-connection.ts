@@ -29,6 +29,12 @@ export function closeBulkPool(pool: BulkPool): void {
 
 /** Bytes of a plain TCP connection's read buffer. */
 export const READ_BUFFER = 1024 * 1024;
+/**
+ * Bytes of a plain TCP connection's reads while no body is being consumed (a head is awaited, or
+ * the connection is idle): what arrives with a head, before the body's consumer is ready for it,
+ * is copied, so those reads are kept small.
+ */
+export const HEAD_READ = 16 * 1024;
 const IDLE_MS = 10_000;
 
 /** A connection: its socket and where its bytes go now (the exchange in progress, if any). */
@@ -45,6 +51,8 @@ export interface Connection {
    * body's sink's free memory, {@link BodyTarget}), or null.
    */
   readInto: (() => Buffer | undefined) | null;
+  /** A body is being consumed: reads that go to the connection's own memory use its large buffer ({@link HEAD_READ}). */
+  bodyRead: boolean;
   idleTimer: NodeJS.Timeout | undefined;
   dead: boolean;
 }
@@ -57,6 +65,7 @@ function openSocket(
   tlsOptions: TlsConnectOptions | undefined,
   deliver: Deliver,
   next: () => Buffer | undefined,
+  large: () => boolean,
 ): net.Socket {
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   if (url.protocol === 'https:') {
@@ -75,13 +84,16 @@ function openSocket(
   // One read buffer per connection, filled again after each callback: a body drained to a sink
   // is never copied (and the buffer's pages stay warm); a body read as a stream gets copies. Or,
   // while a body's sink offers its own free memory, the reads go straight there: Node asks for
-  // the next read's buffer after each callback (`onread.buffer` as a function).
+  // the next read's buffer after each callback (`onread.buffer` as a function). Until a body's
+  // consumer takes it, reads go to a small buffer: the bytes that come with a head are copied
+  // (they are queued before the consumer is ready), and a 1 MiB read would copy up to 1 MiB.
   const buffer = Buffer.allocUnsafe(READ_BUFFER);
+  const small = Buffer.allocUnsafe(HEAD_READ);
   return net.connect({
     host,
     port: Number(url.port || 80),
     onread: {
-      buffer: () => next() ?? buffer,
+      buffer: () => next() ?? (large() ? buffer : small),
       callback: (n: number, buf: Uint8Array) => deliver(Buffer.from(buf.buffer, buf.byteOffset, n), false),
     },
   });
@@ -100,6 +112,7 @@ export function connect(url: URL, tlsOptions: TlsConnectOptions | undefined): Co
       return false;
     },
     () => conn?.readInto?.(),
+    () => conn?.bodyRead === true,
   );
   const c: Connection = {
     socket,
@@ -107,6 +120,7 @@ export function connect(url: URL, tlsOptions: TlsConnectOptions | undefined): Co
     gone: null,
     timeoutCode: 'UND_ERR_SOCKET',
     readInto: null,
+    bodyRead: false,
     idleTimer: undefined,
     dead: false,
   };
@@ -119,6 +133,7 @@ export function connect(url: URL, tlsOptions: TlsConnectOptions | undefined): Co
     c.gone = null;
     c.sink = null;
     c.readInto = null;
+    c.bodyRead = false;
     socket.destroy();
     g?.(err, clean);
   };

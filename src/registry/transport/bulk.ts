@@ -157,8 +157,9 @@ function exchange(
       failure = err;
       req.signal?.removeEventListener('abort', onAbort);
       c.sink = null;
-      // The read after this one goes to the connection's own buffer again.
+      // The read after this one goes to the connection's own (small) buffer again.
       c.readInto = null;
+      c.bodyRead = false;
       target = undefined;
       view = undefined;
       if (err || !parsed!.keepAlive || c.dead) {
@@ -283,7 +284,10 @@ function exchange(
       c.timeoutCode = 'UND_ERR_BODY_TIMEOUT';
       socket.setTimeout(req.timeouts?.bodyMs ?? BODY_TIMEOUT_MS);
       body = makeBody({
-        read: resumeReading,
+        read: () => {
+          c.bodyRead = true;
+          resumeReading();
+        },
         destroyed: () => finish(coded('body destroyed', 'UND_ERR_ABORTED')),
         drainTo: (sink, into) =>
           new Promise<void>((res, rej) => {
@@ -303,6 +307,7 @@ function exchange(
               return;
             }
             direct = sink;
+            c.bodyRead = true;
             if (into !== undefined && typeof parsed!.framing === 'number') {
               target = into;
               c.readInto = () => {

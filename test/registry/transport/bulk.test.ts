@@ -17,6 +17,7 @@ import {
   closeBulkPool,
   createBulkPool,
 } from '../../../src/registry/transport/bulk.js';
+import { HEAD_READ } from '../../../src/registry/transport/bulk-connection.js';
 
 interface RawServer {
   readonly url: URL;
@@ -335,6 +336,27 @@ describe('bulkGet', () => {
     assert.equal(r.committed() + r.copied(), body.length);
     assert.ok(r.committed() > body.length / 2, `${r.committed()} of ${body.length} bytes read in place`);
     // The connection went back to the pool and reads into its own buffer again.
+    assert.equal(p.idle.get(srv.url.origin)?.length, 1);
+  });
+
+  it('copies only the few bytes that arrive with the head: the reads before the consumer is ready are small', async (t) => {
+    const body = randomBytes(6_000_000);
+    const srv = await rawServer(t, (_h, s) => {
+      // Head and body in one write, so that they are there together for the first read.
+      s.write(Buffer.concat([Buffer.from(`HTTP/1.1 200 OK\r\nContent-Length: ${body.length}\r\n\r\n`), body]));
+    });
+    const p = pool(t);
+    // Twice on one connection: the second head comes on a connection reused after a body.
+    for (let round = 0; round < 2; round++) {
+      const res = await get(p, srv.url);
+      const r = recorder(256 * 1024);
+      await drainInto(res, r.sink, r.target);
+      assert.ok(r.all().equals(body), 'the body, in order');
+      assert.ok(
+        r.copied() <= 4 * HEAD_READ,
+        `round ${round}: ${r.copied()} bytes copied (a 1 MiB read would copy up to 1 MiB)`,
+      );
+    }
     assert.equal(p.idle.get(srv.url.origin)?.length, 1);
   });
 
