@@ -208,6 +208,26 @@ export async function readFileInside(
 /** The buffer {@link readFileInside} reads past a file's known size into (its bytes are copied out). */
 const probe = Buffer.allocUnsafe(64 * 1024);
 
+const READ_NOFOLLOW = fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK;
+
+/**
+ * The common case of {@link readFileInside} in fewer calls: `file` named directly in `root`
+ * (`root/manifest.json`) and no symlink. Opened as that one name in the resolved root, never
+ * followed, it cannot lie anywhere else, so the file's own realpath is not needed. Returns the
+ * descriptor, or -1 where the full check must decide: another shape of path, or a symlink.
+ * @throws what open throws otherwise (ENOENT, EACCES…), as the realpath of the file would.
+ */
+function openDirectChild(realRoot: string, root: string, file: string): number {
+  const name = path.basename(file);
+  if (name === '' || name === '.' || name === '..' || path.join(root, name) !== path.normalize(file)) return -1;
+  try {
+    return fsSync.openSync(path.join(realRoot, name), READ_NOFOLLOW);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ELOOP') return -1;
+    throw err;
+  }
+}
+
 function readFileInsideSync(
   root: string,
   file: string,
@@ -215,22 +235,29 @@ function readFileInsideSync(
   maxBytes: number,
   tooLarge: (size: number) => Error,
 ): Buffer {
-  let real: string;
   let realRoot: string;
-  try {
-    realRoot = fsSync.realpathSync.native(root);
-    real = fsSync.realpathSync.native(file);
-  } catch (err) {
-    throw fromSystemError(err, what, file);
-  }
-  if (!isInside(realRoot, real)) {
-    throw new OcikitError('UNSAFE_PATH', `${what} ${file} resolves to ${real}, outside ${root}`);
-  }
   let fd: number;
   try {
-    fd = fsSync.openSync(real, fsc.O_RDONLY | fsc.O_NOFOLLOW | fsc.O_NONBLOCK);
+    realRoot = fsSync.realpathSync.native(root);
+    fd = openDirectChild(realRoot, root, file);
   } catch (err) {
     throw fromSystemError(err, what, file);
+  }
+  if (fd < 0) {
+    let real: string;
+    try {
+      real = fsSync.realpathSync.native(file);
+    } catch (err) {
+      throw fromSystemError(err, what, file);
+    }
+    if (!isInside(realRoot, real)) {
+      throw new OcikitError('UNSAFE_PATH', `${what} ${file} resolves to ${real}, outside ${root}`);
+    }
+    try {
+      fd = fsSync.openSync(real, READ_NOFOLLOW);
+    } catch (err) {
+      throw fromSystemError(err, what, file);
+    }
   }
   try {
     const st = fsSync.fstatSync(fd);

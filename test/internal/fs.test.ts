@@ -185,6 +185,26 @@ describe('readFileInside', () => {
     });
   }
 
+  it('reads through a root that is itself a symlink, and files below subdirectories', async (t) => {
+    const root = await tempDir(t);
+    const dir = await hostileDir(root);
+    await symlink('in', join(root, 'via'));
+    await writeFile(join(dir, 'subdir', 'deep'), 'below');
+    const via = join(root, 'via');
+    assert.equal((await readFileInside(via, join(via, 'good'), 'f', 10, tooLarge)).toString(), 'hello');
+    assert.equal((await readFileInside(via, join(via, 'link'), 'f', 10, tooLarge)).toString(), 'hello');
+    assert.equal((await readFileInside(via, join(via, 'subdir', 'deep'), 'f', 10, tooLarge)).toString(), 'below');
+    await rejectsWith(readFileInside(via, join(via, 'escape'), 'f', 10, tooLarge), 'UNSAFE_PATH', 'outside');
+  });
+
+  for (const name of ['..', '.', '../outside', 'subdir/../../outside']) {
+    it(`refuses ${JSON.stringify(name)}, which leaves the root or is the root itself`, async (t) => {
+      const dir = await hostileDir(await tempDir(t));
+      const code: ErrorCode = name === '.' ? 'INVALID_INPUT' : 'UNSAFE_PATH';
+      await rejectsWith(readFileInside(dir, `${dir}/${name}`, 'f', 10, tooLarge), code, `${dir}/${name}`);
+    });
+  }
+
   it('names the path it was given, not the real path, in messages', async (t) => {
     const root = await tempDir(t);
     const dir = await hostileDir(root);
