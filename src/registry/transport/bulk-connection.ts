@@ -51,7 +51,7 @@ export interface Connection {
    * body's sink's free memory, {@link BodyTarget}), or null.
    */
   readInto: (() => Buffer | undefined) | null;
-  /** A body is being consumed: reads that go to the connection's own memory use its large buffer ({@link HEAD_READ}). */
+  /** A body is being consumed: reads into the connection's own memory use its large buffer, else a small one ({@link HEAD_READ}). */
   bodyRead: boolean;
   idleTimer: NodeJS.Timeout | undefined;
   dead: boolean;
